@@ -1,0 +1,215 @@
+//! Server-side apply of the planned objects: discovery resolves each kind before anything is
+//! written (an unknown kind fails the run before the push), then each object is applied with
+//! one field manager and `force`, which makes a rerun converge.
+
+use std::collections::HashMap;
+
+use kube::{
+    Api,
+    api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams},
+    discovery::Scope,
+};
+
+use crate::{cluster::Cluster, plan::Object};
+
+/// An object resolved against the cluster's discovery, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub object: Object,
+    pub resource: ApiResource,
+    /// The namespace it goes to; `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+}
+
+/// What was applied, for the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// Why an object cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot apply {file}")]
+    NoCluster {
+        file: String,
+        #[source]
+        source: crate::cluster::NoCluster,
+    },
+    #[error(
+        "{file}: the cluster does not serve kind {kind:?} in {api_version:?}; install its CRD or fix apiVersion/kind"
+    )]
+    UnknownKind {
+        file: String,
+        api_version: String,
+        kind: String,
+    },
+    #[error("{file}: discovery of {api_version:?} failed")]
+    Discovery {
+        file: String,
+        api_version: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "{file}: {kind} {name:?} is namespaced but no namespace is known; set GITOPS_NAMESPACE or metadata.namespace"
+    )]
+    NoNamespace {
+        file: String,
+        kind: String,
+        name: String,
+    },
+    #[error(
+        "not allowed to apply {kind} {name:?} in namespace {namespace:?} (HTTP {status}); grant the task's service account `patch` and `create` on it"
+    )]
+    Forbidden {
+        kind: String,
+        name: String,
+        namespace: String,
+        status: u16,
+    },
+    #[error("server-side apply of {kind} {name:?} in namespace {namespace:?} failed")]
+    Patch {
+        kind: String,
+        name: String,
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Resolves every object's kind (one discovery request per group/version) and namespace.
+pub async fn resolve(
+    cluster: &Cluster,
+    objects: &[Object],
+    default_ns: Option<&str>,
+) -> Result<Vec<Resolved>, Error> {
+    if objects.is_empty() {
+        return Ok(vec![]);
+    }
+    let file0 = objects[0].file.to_string();
+    let (client, kube_ns) = cluster.client().await.map_err(|source| Error::NoCluster {
+        file: file0,
+        source,
+    })?;
+    let mut cache: HashMap<(String, String), (ApiResource, Scope)> = HashMap::new();
+    let mut out = vec![];
+    for o in objects {
+        let key = (o.api_version.clone(), o.kind.clone());
+        if !cache.contains_key(&key) {
+            let (group, version) = match o.api_version.split_once('/') {
+                Some((g, v)) => (g, v),
+                None => ("", o.api_version.as_str()),
+            };
+            let gvk = GroupVersionKind::gvk(group, version, &o.kind);
+            let found = crate::retry::retry(
+                "discovery",
+                || kube::discovery::pinned_kind(client, &gvk),
+                |e| crate::cluster::is_transient(e) && crate::cluster::status(e) != Some(404),
+                |_| None,
+            )
+            .await;
+            let unknown = || Error::UnknownKind {
+                file: o.file.to_string(),
+                api_version: o.api_version.clone(),
+                kind: o.kind.clone(),
+            };
+            match found {
+                Ok((ar, caps)) => {
+                    cache.insert(key.clone(), (ar, caps.scope));
+                }
+                Err(e) if crate::cluster::status(&e) == Some(404) => return Err(unknown()),
+                // kube reports "kind not in this group/version" as a discovery error of its own.
+                Err(kube::Error::Discovery(_)) => return Err(unknown()),
+                Err(e) => {
+                    return Err(Error::Discovery {
+                        file: o.file.to_string(),
+                        api_version: o.api_version.clone(),
+                        source: e,
+                    });
+                }
+            }
+        }
+        let (resource, scope) = cache[&key].clone();
+        let namespace = match scope {
+            Scope::Cluster => None,
+            Scope::Namespaced => Some(
+                o.namespace
+                    .clone()
+                    .or_else(|| default_ns.map(str::to_string))
+                    .or_else(|| (!kube_ns.is_empty()).then(|| kube_ns.clone()))
+                    .ok_or_else(|| Error::NoNamespace {
+                        file: o.file.to_string(),
+                        kind: o.kind.clone(),
+                        name: o.name.clone(),
+                    })?,
+            ),
+        };
+        out.push(Resolved {
+            object: o.clone(),
+            resource,
+            namespace,
+        });
+    }
+    Ok(out)
+}
+
+/// Applies every resolved object with `field_manager` and `force`.
+pub async fn apply(
+    cluster: &Cluster,
+    objects: &[Resolved],
+    field_manager: &str,
+) -> Result<Vec<Applied>, Error> {
+    let mut applied = vec![];
+    for r in objects {
+        let o = &r.object;
+        let (client, _) = cluster.client().await.map_err(|source| Error::NoCluster {
+            file: o.file.to_string(),
+            source,
+        })?;
+        let api: Api<DynamicObject> = match &r.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &r.resource),
+            None => Api::all_with(client.clone(), &r.resource),
+        };
+        let mut body = o.body.clone();
+        if let Some(ns) = &r.namespace {
+            body["metadata"]["namespace"] = serde_json::Value::String(ns.clone());
+        }
+        let params = PatchParams::apply(field_manager).force();
+        let ns_label = r.namespace.clone().unwrap_or_default();
+        let patch = Patch::Apply(&body);
+        crate::retry::retry(
+            "apply",
+            || api.patch(&o.name, &params, &patch),
+            crate::cluster::is_transient,
+            |_| None,
+        )
+        .await
+        .map_err(|e| match crate::cluster::status(&e) {
+            Some(s @ (401 | 403)) => Error::Forbidden {
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+                namespace: ns_label.clone(),
+                status: s,
+            },
+            _ => Error::Patch {
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+                namespace: ns_label.clone(),
+                source: e,
+            },
+        })?;
+        tracing::info!(kind = %o.kind, name = %o.name, namespace = %ns_label, "applied");
+        applied.push(Applied {
+            api_version: o.api_version.clone(),
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+            namespace: r.namespace.clone(),
+        });
+    }
+    Ok(applied)
+}

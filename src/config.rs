@@ -1,0 +1,1021 @@
+//! Inputs: what the user typed (`Args`, from the environment and from flags) and what we run
+//! with (`Config`, validated and typed). Only `main` reads the process environment and argv;
+//! everything here works on maps and strings so that it can be tested without touching either.
+//!
+//! The environment is the contract with Iter8 and the Job (`GITOPS_*`, `EXPERIMENT_*`); flags of
+//! the same names (`--winner` for `GITOPS_WINNER`) override it, because Iter8's `common/exec`
+//! task interpolates `{{ .filepath }}` into `args`. There is deliberately no `--token` flag:
+//! a secret in argv is visible in `/proc` and in the Pod spec.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{BranchName, RepoPath, RepoSlug};
+
+/// What the user typed, before validation. Every field is a string, because both sources
+/// (environment and flags) are strings and validation reports all problems at once.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, clap::Args, PartialEq)]
+#[serde(default)]
+pub struct Args {
+    /// Env repo clone URL (https), or a local path / file:// URL of a bare repo [GITOPS_REPO]
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Base branch the Env repo is synced from [GITOPS_BRANCH]
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Directory inside the repo that holds the environment; paths below are relative to it [GITOPS_DIR]
+    #[arg(long)]
+    pub dir: Option<String>,
+    /// The winning version's manifest; default: from the Experiment [GITOPS_WINNER]
+    #[arg(long)]
+    pub winner: Option<String>,
+    /// Name of the Experiment version variable holding the winner's file (default: filepath) [GITOPS_WINNER_VARIABLE]
+    #[arg(long)]
+    pub winner_variable: Option<String>,
+    /// The baseline manifest the winner becomes [GITOPS_BASELINE]
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Comma-separated FROM=TO literal replacements applied to the winner's text [GITOPS_REPLACE]
+    #[arg(long)]
+    pub replace: Option<String>,
+    /// Comma-separated files to delete [GITOPS_REMOVE]
+    #[arg(long)]
+    pub remove: Option<String>,
+    /// Comma-separated files to server-side apply after the push [GITOPS_APPLY]
+    #[arg(long)]
+    pub apply: Option<String>,
+    /// Namespace of the token Secret and of applied objects [GITOPS_NAMESPACE]
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Secret holding the Git host token (default: iter8-token) [GITOPS_TOKEN_SECRET]
+    #[arg(long)]
+    pub token_secret: Option<String>,
+    /// Key of the token in the Secret (default: token) [GITOPS_TOKEN_KEY]
+    #[arg(long)]
+    pub token_key: Option<String>,
+    /// The token itself, for local debugging: environment only, never a flag [GITOPS_TOKEN]
+    #[arg(skip)]
+    pub token: Option<String>,
+    /// HTTP basic-auth user name for git (default: x-access-token) [GITOPS_USERNAME]
+    #[arg(long)]
+    pub username: Option<String>,
+    /// owner/repo where the PR is opened (default: the Env repo) [GITOPS_PR_REPO]
+    #[arg(long)]
+    pub pr_repo: Option<String>,
+    /// Head branch of the PR (default: iter8_exp) [GITOPS_PR_BRANCH]
+    #[arg(long)]
+    pub pr_branch: Option<String>,
+    /// PR title (default: Iter8 GitOps) [GITOPS_PR_TITLE]
+    #[arg(long)]
+    pub pr_title: Option<String>,
+    /// PR body (default: a generated summary) [GITOPS_PR_BODY]
+    #[arg(long)]
+    pub pr_body: Option<String>,
+    /// Commit message (default: update baseline) [GITOPS_COMMIT_MESSAGE]
+    #[arg(long)]
+    pub commit_message: Option<String>,
+    /// Author and committer name (default: Iter8) [GITOPS_AUTHOR_NAME]
+    #[arg(long)]
+    pub author_name: Option<String>,
+    /// Author and committer email (default: iter8@iter8.tools) [GITOPS_AUTHOR_EMAIL]
+    #[arg(long)]
+    pub author_email: Option<String>,
+    /// Git host API base (default: https://api.github.com for https repos) [GITOPS_API_URL]
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// PEM bundle of extra CAs trusted for git and the API [GITOPS_CA_FILE]
+    #[arg(long)]
+    pub ca_file: Option<String>,
+    /// Server-side apply field manager (default: iter8-gitops) [GITOPS_FIELD_MANAGER]
+    #[arg(long)]
+    pub field_manager: Option<String>,
+    /// true: read everything, print the diff and the objects, write nothing [GITOPS_DRY_RUN]
+    #[arg(long)]
+    pub dry_run: Option<String>,
+    /// Overall deadline, in seconds or with a unit (90s, 5m) (default: 300s) [GITOPS_TIMEOUT]
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Log format: text or json (default: text) [GITOPS_LOG_FORMAT]
+    #[arg(long)]
+    pub log_format: Option<String>,
+    /// Where the report is also written, cut to 4096 bytes (default: /dev/termination-log) [GITOPS_TERMINATION_LOG]
+    #[arg(long)]
+    pub termination_log: Option<String>,
+    /// Name of the Experiment, set by Iter8 on its handler Job [EXPERIMENT_NAME]
+    #[arg(long)]
+    #[serde(skip)]
+    pub experiment_name: Option<String>,
+    /// Namespace of the Experiment, set by Iter8 on its handler Job [EXPERIMENT_NAMESPACE]
+    #[arg(long)]
+    #[serde(skip)]
+    pub experiment_namespace: Option<String>,
+}
+
+/// `EXPERIMENT_NAME` / `EXPERIMENT_NAMESPACE` carry no `GITOPS_` prefix (Iter8 sets them).
+#[derive(Debug, Default, Deserialize)]
+struct ExperimentEnv {
+    experiment_name: Option<String>,
+    experiment_namespace: Option<String>,
+}
+
+impl Args {
+    /// Reads `GITOPS_*` and `EXPERIMENT_*` from an environment given as pairs.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)> + Clone,
+    ) -> Result<Args, Error> {
+        // Unknown GITOPS_* names are most likely typos; catch them before envy ignores them.
+        let known = Args::variable_names();
+        let mut problems = Vec::new();
+        for (key, _) in vars.clone() {
+            if key.starts_with("GITOPS_") && !known.iter().any(|k| *k == key) {
+                problems.push(Problem::new(
+                    &key,
+                    "is not a variable iter8-gitops knows; check its spelling (see --help)",
+                ));
+            }
+        }
+        let mut args: Args = envy::prefixed("GITOPS_")
+            .from_iter(vars.clone())
+            .map_err(|e| Error {
+                problems: vec![Problem::new("environment", &e.to_string())],
+            })?;
+        let exp: ExperimentEnv = envy::from_iter(vars).unwrap_or_default();
+        args.experiment_name = exp.experiment_name;
+        args.experiment_namespace = exp.experiment_namespace;
+        if problems.is_empty() {
+            Ok(args)
+        } else {
+            Err(Error { problems })
+        }
+    }
+
+    /// Every field set in `flags` replaces the one here: flags win over the environment.
+    pub fn overlay(self, flags: Args) -> Args {
+        let mut base = serde_json::to_value(&self).expect("Args serializes to a JSON object");
+        let over = serde_json::to_value(&flags).expect("Args serializes to a JSON object");
+        if let (Some(base), Some(over)) = (base.as_object_mut(), over.as_object()) {
+            for (k, v) in over {
+                if !v.is_null() {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let mut merged: Args =
+            serde_json::from_value(base).expect("a merge of two Args is an Args");
+        merged.experiment_name = flags.experiment_name.or(self.experiment_name);
+        merged.experiment_namespace = flags.experiment_namespace.or(self.experiment_namespace);
+        merged
+    }
+
+    /// The environment variable names, in declaration order (the contract table and the
+    /// JSON schema are checked against this list).
+    pub fn variable_names() -> Vec<String> {
+        let value =
+            serde_json::to_value(Args::default()).expect("Args serializes to a JSON object");
+        value
+            .as_object()
+            .expect("Args is a struct")
+            .keys()
+            .map(|k| format!("GITOPS_{}", k.to_uppercase()))
+            .collect()
+    }
+}
+
+/// One bad input: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The variable (or flag) name, e.g. `GITOPS_BRANCH`.
+    pub input: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(input: &str, message: &str) -> Self {
+        Problem {
+            input: input.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.input, self.message)
+    }
+}
+
+/// Every problem found in the inputs, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration ({} problem{}):\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" },
+    .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct Error {
+    /// The problems, in the order of the contract table.
+    pub problems: Vec<Problem>,
+}
+
+/// Where the Env repo lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoLocation {
+    /// A remote reached over HTTPS (or plain HTTP without credentials, for tests).
+    Https(url::Url),
+    /// A bare repository on this machine (local runs and the bundled example).
+    Local(PathBuf),
+}
+
+impl RepoLocation {
+    /// The URL handed to gix: never contains credentials.
+    pub fn as_gix_url(&self) -> String {
+        match self {
+            RepoLocation::Https(u) => u.to_string(),
+            RepoLocation::Local(p) => p.display().to_string(),
+        }
+    }
+
+    /// `owner/repo` from an https URL path like `/owner/repo.git`.
+    pub fn slug(&self) -> Option<RepoSlug> {
+        match self {
+            RepoLocation::Https(u) => {
+                let path = u.path().trim_matches('/');
+                let path = path.strip_suffix(".git").unwrap_or(path);
+                RepoSlug::parse(path).ok()
+            }
+            RepoLocation::Local(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RepoLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_gix_url())
+    }
+}
+
+/// The Experiment that Iter8 ran the task for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentRef {
+    /// `metadata.name`
+    pub name: String,
+    /// `metadata.namespace`
+    pub namespace: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// A token, redacted in every `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a secret.
+    pub fn new(s: String) -> Self {
+        Token(s)
+    }
+    /// The secret itself; call sites are the only places that see it (HTTP headers, gix identity).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// Validated inputs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub repo: RepoLocation,
+    pub branch: BranchName,
+    pub dir: RepoPath,
+    pub winner: Option<RepoPath>,
+    pub winner_variable: String,
+    pub baseline: RepoPath,
+    pub replace: Vec<(String, String)>,
+    pub remove: Vec<RepoPath>,
+    pub apply: Vec<RepoPath>,
+    pub namespace: Option<String>,
+    pub token_secret: String,
+    pub token_key: String,
+    pub token: Option<Token>,
+    pub username: String,
+    pub pr_repo: Option<RepoSlug>,
+    pub pr_branch: BranchName,
+    pub pr_title: String,
+    pub pr_body: Option<String>,
+    pub commit_message: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// `None`: no pull request (a local repo without an API URL).
+    pub api_url: Option<url::Url>,
+    pub ca_file: Option<PathBuf>,
+    pub field_manager: String,
+    pub dry_run: bool,
+    pub timeout: Duration,
+    pub log_format: LogFormat,
+    pub termination_log: PathBuf,
+    pub experiment: Option<ExperimentRef>,
+}
+
+/// Defaults, named once.
+pub mod defaults {
+    pub const TOKEN_SECRET: &str = "iter8-token";
+    pub const TOKEN_KEY: &str = "token";
+    pub const USERNAME: &str = "x-access-token";
+    pub const PR_BRANCH: &str = "iter8_exp";
+    pub const PR_TITLE: &str = "Iter8 GitOps";
+    pub const COMMIT_MESSAGE: &str = "update baseline";
+    pub const AUTHOR_NAME: &str = "Iter8";
+    pub const AUTHOR_EMAIL: &str = "iter8@iter8.tools";
+    pub const API_URL: &str = "https://api.github.com";
+    pub const FIELD_MANAGER: &str = "iter8-gitops";
+    pub const WINNER_VARIABLE: &str = "filepath";
+    pub const TIMEOUT_SECS: u64 = 300;
+    pub const TERMINATION_LOG: &str = "/dev/termination-log";
+}
+
+/// Collects problems while the fields are validated one by one.
+struct Check {
+    problems: Vec<Problem>,
+}
+
+impl Check {
+    fn bad(&mut self, input: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            input: input.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// A value that is set must not be empty or contain NUL; returns the trimmed value.
+    fn value(&mut self, input: &str, v: &Option<String>) -> Option<String> {
+        let v = v.as_ref()?;
+        if v.contains('\0') {
+            self.bad(input, "contains a NUL byte; remove it");
+            return None;
+        }
+        let t = v.trim();
+        if t.is_empty() {
+            self.bad(
+                input,
+                "is set but empty; give a value or unset it to use the default",
+            );
+            return None;
+        }
+        Some(t.to_string())
+    }
+
+    fn required(&mut self, input: &str, v: &Option<String>, what: &str) -> Option<String> {
+        if v.is_none() {
+            self.bad(input, format!("is required: {what}"));
+            return None;
+        }
+        self.value(input, v)
+    }
+
+    fn path(&mut self, input: &str, v: &str) -> Option<RepoPath> {
+        match RepoPath::parse(v) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.bad(input, format!("{v:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn branch(&mut self, input: &str, v: &str) -> Option<BranchName> {
+        match BranchName::parse(v) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.bad(input, format!("{v:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Comma-separated list; an empty or unset list is no entries.
+    fn path_list(&mut self, input: &str, v: &Option<String>) -> Vec<RepoPath> {
+        let Some(v) = v else { return vec![] };
+        if v.contains('\0') {
+            self.bad(input, "contains a NUL byte; remove it");
+            return vec![];
+        }
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| self.path(input, s))
+            .collect()
+    }
+}
+
+/// Kubernetes names (RFC 1123 label for namespaces, subdomain for Secrets).
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+fn parse_bool(input: &str, v: &str, c: &mut Check) -> bool {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => true,
+        "false" | "0" | "no" => false,
+        _ => {
+            c.bad(input, format!("{v:?} is not a boolean; use true or false"));
+            false
+        }
+    }
+}
+
+fn parse_duration(v: &str) -> Option<Duration> {
+    let (num, mult) = match v.as_bytes().last()? {
+        b's' => (&v[..v.len() - 1], 1),
+        b'm' => (&v[..v.len() - 1], 60),
+        b'h' => (&v[..v.len() - 1], 3600),
+        _ => (v, 1),
+    };
+    let n: u64 = num.parse().ok()?;
+    (n > 0).then(|| Duration::from_secs(n * mult))
+}
+
+fn parse_repo(v: &str, c: &mut Check) -> Option<RepoLocation> {
+    const INPUT: &str = "GITOPS_REPO";
+    if let Some(rest) = v.strip_prefix("file://") {
+        if rest.is_empty() || !rest.starts_with('/') {
+            c.bad(
+                INPUT,
+                format!("{v:?}: a file:// URL needs an absolute path, like file:///srv/env.git"),
+            );
+            return None;
+        }
+        return Some(RepoLocation::Local(PathBuf::from(rest)));
+    }
+    if v.starts_with('/') || v.starts_with("./") || v.starts_with("../") {
+        return Some(RepoLocation::Local(PathBuf::from(v)));
+    }
+    match url::Url::parse(v) {
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+            if u.host_str().is_none_or(str::is_empty) {
+                c.bad(INPUT, format!("{v:?} has no host"));
+                return None;
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                // Credentials in a URL end up in logs and process listings: that is the leak
+                // this tool exists to remove.
+                c.bad(INPUT, "contains credentials; remove them from the URL and use GITOPS_TOKEN or the token Secret");
+                return None;
+            }
+            if u.query().is_some() || u.fragment().is_some() {
+                c.bad(
+                    INPUT,
+                    format!("{v:?} has a query or fragment; give the plain clone URL"),
+                );
+                return None;
+            }
+            Some(RepoLocation::Https(u))
+        }
+        Ok(u) => {
+            c.bad(INPUT, format!("{v:?}: scheme {:?} is not supported; use an https:// clone URL or a local path", u.scheme()));
+            None
+        }
+        Err(_) if v.contains('@') && v.contains(':') => {
+            c.bad(INPUT, format!("{v:?} looks like an ssh address; use the https:// clone URL (the token authenticates over HTTPS)"));
+            None
+        }
+        Err(e) => {
+            c.bad(
+                INPUT,
+                format!(
+                    "{v:?} is not a URL ({e}); use an https:// clone URL or an absolute local path"
+                ),
+            );
+            None
+        }
+    }
+}
+
+impl TryFrom<Args> for Config {
+    type Error = Error;
+
+    fn try_from(a: Args) -> Result<Config, Error> {
+        let mut c = Check { problems: vec![] };
+
+        let repo = c
+            .required(
+                "GITOPS_REPO",
+                &a.repo,
+                "the Env repo clone URL (https://host/owner/repo.git) or a local bare repo path",
+            )
+            .and_then(|v| parse_repo(&v, &mut c));
+        let branch = c
+            .required(
+                "GITOPS_BRANCH",
+                &a.branch,
+                "the base branch Argo CD syncs from",
+            )
+            .and_then(|v| c.branch("GITOPS_BRANCH", &v));
+        let dir = match c.value("GITOPS_DIR", &a.dir) {
+            Some(v) if v == "." || v == "./" => Some(RepoPath::root()),
+            Some(v) => c.path("GITOPS_DIR", v.trim_end_matches('/')),
+            None => Some(RepoPath::root()),
+        };
+        let winner = c
+            .value("GITOPS_WINNER", &a.winner)
+            .and_then(|v| c.path("GITOPS_WINNER", &v));
+        let winner_variable = c
+            .value("GITOPS_WINNER_VARIABLE", &a.winner_variable)
+            .unwrap_or_else(|| defaults::WINNER_VARIABLE.into());
+        let baseline = c
+            .required(
+                "GITOPS_BASELINE",
+                &a.baseline,
+                "the baseline manifest the winner becomes, e.g. productpage.yaml",
+            )
+            .and_then(|v| c.path("GITOPS_BASELINE", &v));
+
+        let mut replace = vec![];
+        if let Some(v) = &a.replace {
+            if v.contains('\0') {
+                c.bad("GITOPS_REPLACE", "contains a NUL byte; remove it");
+            }
+            for pair in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match pair.split_once('=') {
+                    Some((from, to)) if !from.is_empty() => {
+                        replace.push((from.to_string(), to.to_string()))
+                    }
+                    _ => c.bad(
+                        "GITOPS_REPLACE",
+                        format!(
+                            "{pair:?} is not FROM=TO with a non-empty FROM; e.g. candidate=stable"
+                        ),
+                    ),
+                }
+            }
+        }
+        let remove = c.path_list("GITOPS_REMOVE", &a.remove);
+        let apply = c.path_list("GITOPS_APPLY", &a.apply);
+
+        let namespace = c.value("GITOPS_NAMESPACE", &a.namespace);
+        if let Some(ns) = &namespace
+            && !is_dns_label(ns)
+        {
+            c.bad("GITOPS_NAMESPACE", format!("{ns:?} is not a Kubernetes namespace name (lowercase letters, digits, '-', at most 63)"));
+        }
+        let token_secret = c
+            .value("GITOPS_TOKEN_SECRET", &a.token_secret)
+            .unwrap_or_else(|| defaults::TOKEN_SECRET.into());
+        if !is_dns_subdomain(&token_secret) {
+            c.bad(
+                "GITOPS_TOKEN_SECRET",
+                format!(
+                    "{token_secret:?} is not a valid Secret name (lowercase RFC 1123 subdomain)"
+                ),
+            );
+        }
+        let token_key = c
+            .value("GITOPS_TOKEN_KEY", &a.token_key)
+            .unwrap_or_else(|| defaults::TOKEN_KEY.into());
+        if token_key.len() > 253
+            || !token_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            c.bad(
+                "GITOPS_TOKEN_KEY",
+                format!("{token_key:?} is not a valid Secret key (letters, digits, '-', '_', '.')"),
+            );
+        }
+        // NB: never echo the token's value in a problem, only what is wrong with it.
+        let token = match &a.token {
+            Some(t) if t.trim().is_empty() => {
+                c.bad(
+                    "GITOPS_TOKEN",
+                    "is set but empty; unset it to read the token Secret instead",
+                );
+                None
+            }
+            Some(t)
+                if t.trim()
+                    .chars()
+                    .any(|ch| ch.is_control() || ch.is_whitespace()) =>
+            {
+                c.bad(
+                    "GITOPS_TOKEN",
+                    "contains whitespace or control characters; check how the token was pasted",
+                );
+                None
+            }
+            Some(t) => Some(Token::new(t.trim().to_string())),
+            None => None,
+        };
+        let username = c
+            .value("GITOPS_USERNAME", &a.username)
+            .unwrap_or_else(|| defaults::USERNAME.into());
+        if username.contains(':') {
+            c.bad(
+                "GITOPS_USERNAME",
+                "contains ':', which basic auth cannot carry in a user name",
+            );
+        }
+        let pr_repo =
+            c.value("GITOPS_PR_REPO", &a.pr_repo)
+                .and_then(|v| match RepoSlug::parse(&v) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        c.bad("GITOPS_PR_REPO", format!("{v:?}: {e}"));
+                        None
+                    }
+                });
+        let pr_branch = c
+            .value("GITOPS_PR_BRANCH", &a.pr_branch)
+            .unwrap_or_else(|| defaults::PR_BRANCH.into());
+        let pr_branch = c.branch("GITOPS_PR_BRANCH", &pr_branch);
+        let pr_title = c
+            .value("GITOPS_PR_TITLE", &a.pr_title)
+            .unwrap_or_else(|| defaults::PR_TITLE.into());
+        let pr_body = a.pr_body.clone().filter(|b| !b.trim().is_empty());
+        let commit_message = c
+            .value("GITOPS_COMMIT_MESSAGE", &a.commit_message)
+            .unwrap_or_else(|| defaults::COMMIT_MESSAGE.into());
+        let author_name = c
+            .value("GITOPS_AUTHOR_NAME", &a.author_name)
+            .unwrap_or_else(|| defaults::AUTHOR_NAME.into());
+        if author_name.contains(['<', '>', '\n']) {
+            c.bad(
+                "GITOPS_AUTHOR_NAME",
+                "contains '<', '>' or a newline, which a git signature cannot hold",
+            );
+        }
+        let author_email = c
+            .value("GITOPS_AUTHOR_EMAIL", &a.author_email)
+            .unwrap_or_else(|| defaults::AUTHOR_EMAIL.into());
+        if author_email.contains(['<', '>', '\n', ' ']) || !author_email.contains('@') {
+            c.bad(
+                "GITOPS_AUTHOR_EMAIL",
+                format!("{author_email:?} is not an email address"),
+            );
+        }
+
+        let api_url = match c.value("GITOPS_API_URL", &a.api_url) {
+            Some(v) => match url::Url::parse(&v) {
+                Ok(u)
+                    if (u.scheme() == "https" || u.scheme() == "http")
+                        && u.username().is_empty()
+                        && u.password().is_none() =>
+                {
+                    Some(u)
+                }
+                Ok(_) => {
+                    c.bad(
+                        "GITOPS_API_URL",
+                        format!("{v:?} must be an https:// URL without credentials"),
+                    );
+                    None
+                }
+                Err(e) => {
+                    c.bad("GITOPS_API_URL", format!("{v:?} is not a URL ({e})"));
+                    None
+                }
+            },
+            None => match &repo {
+                Some(RepoLocation::Https(_)) => {
+                    Some(url::Url::parse(defaults::API_URL).expect("constant URL"))
+                }
+                _ => None,
+            },
+        };
+        // The PR needs to know which repo it is opened on.
+        if api_url.is_some()
+            && pr_repo.is_none()
+            && let Some(r @ RepoLocation::Https(_)) = &repo
+            && r.slug().is_none()
+        {
+            c.bad(
+                "GITOPS_PR_REPO",
+                format!("is required: {r} does not end in /owner/repo(.git), so give owner/repo"),
+            );
+        }
+        if api_url.is_some()
+            && pr_repo.is_none()
+            && let Some(RepoLocation::Local(_)) = &repo
+        {
+            c.bad(
+                "GITOPS_PR_REPO",
+                "is required with GITOPS_API_URL when GITOPS_REPO is a local path",
+            );
+        }
+
+        let ca_file = c.value("GITOPS_CA_FILE", &a.ca_file).map(PathBuf::from);
+        let field_manager = c
+            .value("GITOPS_FIELD_MANAGER", &a.field_manager)
+            .unwrap_or_else(|| defaults::FIELD_MANAGER.into());
+        if field_manager.len() > 128 || field_manager.chars().any(|ch| ch.is_control()) {
+            c.bad(
+                "GITOPS_FIELD_MANAGER",
+                "must be at most 128 printable characters",
+            );
+        }
+        let dry_run = c
+            .value("GITOPS_DRY_RUN", &a.dry_run)
+            .is_some_and(|v| parse_bool("GITOPS_DRY_RUN", &v, &mut c));
+        let timeout = match c.value("GITOPS_TIMEOUT", &a.timeout) {
+            Some(v) => parse_duration(&v).unwrap_or_else(|| {
+                c.bad(
+                    "GITOPS_TIMEOUT",
+                    format!("{v:?} is not a duration; use seconds (300) or a unit (90s, 5m, 1h)"),
+                );
+                Duration::from_secs(defaults::TIMEOUT_SECS)
+            }),
+            None => Duration::from_secs(defaults::TIMEOUT_SECS),
+        };
+        let log_format = match c.value("GITOPS_LOG_FORMAT", &a.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                c.bad(
+                    "GITOPS_LOG_FORMAT",
+                    format!("{other:?} is not text or json"),
+                );
+                LogFormat::Text
+            }
+        };
+        let termination_log = c
+            .value("GITOPS_TERMINATION_LOG", &a.termination_log)
+            .unwrap_or_else(|| defaults::TERMINATION_LOG.into())
+            .into();
+
+        let exp_name = c.value("EXPERIMENT_NAME", &a.experiment_name);
+        let exp_ns = c.value("EXPERIMENT_NAMESPACE", &a.experiment_namespace);
+        let experiment = match (exp_name, exp_ns) {
+            (Some(name), Some(namespace)) => {
+                if !is_dns_subdomain(&name) {
+                    c.bad(
+                        "EXPERIMENT_NAME",
+                        format!("{name:?} is not a Kubernetes object name"),
+                    );
+                }
+                if !is_dns_label(&namespace) {
+                    c.bad(
+                        "EXPERIMENT_NAMESPACE",
+                        format!("{namespace:?} is not a Kubernetes namespace name"),
+                    );
+                }
+                Some(ExperimentRef { name, namespace })
+            }
+            (Some(_), None) => {
+                c.bad(
+                    "EXPERIMENT_NAMESPACE",
+                    "is required with EXPERIMENT_NAME (Iter8 sets both)",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                c.bad(
+                    "EXPERIMENT_NAME",
+                    "is required with EXPERIMENT_NAMESPACE (Iter8 sets both)",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        if a.winner.is_none()
+            && experiment.is_none()
+            && a.experiment_name.is_none()
+            && a.experiment_namespace.is_none()
+        {
+            c.bad(
+                "GITOPS_WINNER",
+                "is required when EXPERIMENT_NAME and EXPERIMENT_NAMESPACE are not set; pass Iter8's {{ .filepath }} or run inside the Iter8 handler",
+            );
+        }
+
+        if !c.problems.is_empty() {
+            return Err(Error {
+                problems: c.problems,
+            });
+        }
+        let some = "checked above: a missing value was reported as a problem";
+        Ok(Config {
+            repo: repo.expect(some),
+            branch: branch.expect(some),
+            dir: dir.expect(some),
+            winner,
+            winner_variable,
+            baseline: baseline.expect(some),
+            replace,
+            remove,
+            apply,
+            namespace,
+            token_secret,
+            token_key,
+            token,
+            username,
+            pr_repo,
+            pr_branch: pr_branch.expect(some),
+            pr_title,
+            pr_body,
+            commit_message,
+            author_name,
+            author_email,
+            api_url,
+            ca_file,
+            field_manager,
+            dry_run,
+            timeout,
+            log_format,
+            termination_log,
+            experiment,
+        })
+    }
+}
+
+impl Config {
+    /// The repo the PR is opened on (`GITOPS_PR_REPO`, else the Env repo's own `owner/repo`).
+    pub fn pr_slug(&self) -> Option<RepoSlug> {
+        self.pr_repo.clone().or_else(|| self.repo.slug())
+    }
+
+    /// The PR's `head`: `branch`, or `owner:branch` when the PR goes to another repo (a fork).
+    pub fn pr_head(&self) -> String {
+        match (self.repo.slug(), self.pr_slug()) {
+            (Some(pushed), Some(target)) if pushed != target => {
+                format!("{}:{}", pushed.owner(), self.pr_branch)
+            }
+            _ => self.pr_branch.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(String, String)> {
+        env(&[
+            ("GITOPS_REPO", "https://github.com/acme/env.git"),
+            ("GITOPS_BRANCH", "main"),
+            ("GITOPS_WINNER", "productpage-candidate.yaml"),
+            ("GITOPS_BASELINE", "productpage.yaml"),
+        ])
+    }
+
+    fn config(vars: Vec<(String, String)>) -> Result<Config, Error> {
+        Config::try_from(Args::from_env(vars)?)
+    }
+
+    fn problems(vars: Vec<(String, String)>) -> Vec<String> {
+        config(vars)
+            .unwrap_err()
+            .problems
+            .into_iter()
+            .map(|p| p.input)
+            .collect()
+    }
+
+    #[test]
+    fn minimal_environment_gets_the_documented_defaults() {
+        let c = config(minimal()).unwrap();
+        assert_eq!(c.token_secret, "iter8-token");
+        assert_eq!(c.token_key, "token");
+        assert_eq!(c.username, "x-access-token");
+        assert_eq!(c.pr_branch.as_str(), "iter8_exp");
+        assert_eq!(c.pr_title, "Iter8 GitOps");
+        assert_eq!(c.commit_message, "update baseline");
+        assert_eq!(c.author_name, "Iter8");
+        assert_eq!(
+            c.api_url.as_ref().unwrap().as_str(),
+            "https://api.github.com/"
+        );
+        assert_eq!(c.pr_slug().unwrap().to_string(), "acme/env");
+        assert_eq!(c.pr_head(), "iter8_exp");
+        assert!(!c.dry_run);
+        assert!(c.dir.is_root());
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let envs = Args::from_env(minimal()).unwrap();
+        let flags = Args {
+            winner: Some("other.yaml".into()),
+            ..Args::default()
+        };
+        let merged = envs.overlay(flags);
+        assert_eq!(merged.winner.as_deref(), Some("other.yaml"));
+        assert_eq!(merged.branch.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let got = problems(env(&[
+            ("GITOPS_REPO", "ftp://x/y"),
+            ("GITOPS_BRANCH", "a..b"),
+            ("GITOPS_DIR", "../up"),
+        ]));
+        assert_eq!(
+            got,
+            [
+                "GITOPS_REPO",
+                "GITOPS_BRANCH",
+                "GITOPS_DIR",
+                "GITOPS_BASELINE",
+                "GITOPS_WINNER"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_typo_in_a_variable_name_is_an_error() {
+        let mut v = minimal();
+        v.push(("GITOPS_BRANCHE".into(), "main".into()));
+        assert_eq!(problems(v), ["GITOPS_BRANCHE"]);
+    }
+
+    #[test]
+    fn credentials_in_the_repo_url_are_refused_without_echoing_them() {
+        let mut v = minimal();
+        v[0].1 = "https://user:s3cr3t@github.com/acme/env.git".into();
+        let err = config(v).unwrap_err().to_string();
+        assert!(err.contains("GITOPS_REPO contains credentials"), "{err}");
+        assert!(!err.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn fork_head_is_owner_colon_branch() {
+        let mut v = minimal();
+        v.push(("GITOPS_PR_REPO".into(), "upstream/env".into()));
+        let c = config(v).unwrap();
+        assert_eq!(c.pr_head(), "acme:iter8_exp");
+    }
+
+    #[test]
+    fn replacements_and_lists_parse() {
+        let mut v = minimal();
+        v.push(("GITOPS_REPLACE".into(), "candidate=stable, a=".into()));
+        v.push(("GITOPS_REMOVE".into(), "a.yaml, b.yaml,".into()));
+        let c = config(v).unwrap();
+        assert_eq!(
+            c.replace,
+            vec![
+                ("candidate".into(), "stable".into()),
+                ("a".into(), "".into())
+            ]
+        );
+        assert_eq!(c.remove.len(), 2);
+    }
+
+    #[test]
+    fn experiment_context_replaces_the_winner() {
+        let v = env(&[
+            ("GITOPS_REPO", "/srv/env.git"),
+            ("GITOPS_BRANCH", "main"),
+            ("GITOPS_BASELINE", "productpage.yaml"),
+            ("EXPERIMENT_NAME", "gitops-exp"),
+            ("EXPERIMENT_NAMESPACE", "default"),
+        ]);
+        let c = config(v).unwrap();
+        assert_eq!(c.experiment.unwrap().name, "gitops-exp");
+        assert!(
+            c.api_url.is_none(),
+            "a local repo without GITOPS_API_URL opens no PR"
+        );
+    }
+
+    #[test]
+    fn durations_and_booleans() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("0"), None);
+        assert_eq!(parse_duration("soon"), None);
+        let mut v = minimal();
+        v.push(("GITOPS_DRY_RUN".into(), "maybe".into()));
+        assert_eq!(problems(v), ["GITOPS_DRY_RUN"]);
+    }
+
+    #[test]
+    fn token_is_redacted_in_debug() {
+        assert_eq!(format!("{:?}", Token::new("abc".into())), "Token(***)");
+    }
+}

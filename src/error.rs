@@ -1,0 +1,111 @@
+//! The top-level error and the exit codes, a contract listed in README.md.
+
+use std::time::Duration;
+
+/// Everything a run can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] crate::config::Error),
+    #[error("GITOPS_CA_FILE {path:?} cannot be read")]
+    CaFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    CaBundle(#[from] crate::http::BadCaBundle),
+    #[error(transparent)]
+    Secret(#[from] crate::secret::Error),
+    #[error(transparent)]
+    Experiment(#[from] crate::experiment::Error),
+    #[error(transparent)]
+    Git(#[from] crate::git::Error),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::Error),
+    #[error(transparent)]
+    Provider(#[from] crate::provider::Error),
+    #[error(transparent)]
+    Apply(#[from] crate::apply::Error),
+    #[error(
+        "GITOPS_TOKEN or the token Secret is needed for {what}, but no namespace is known for the Secret; set GITOPS_NAMESPACE"
+    )]
+    NoNamespace { what: &'static str },
+    #[error(
+        "the branch {branch:?} kept moving: {attempts} attempts to push were refused; try again later"
+    )]
+    Contended { branch: String, attempts: usize },
+    #[error("the run did not finish within GITOPS_TIMEOUT ({}s); nothing after the last finished step was done", .0.as_secs())]
+    Deadline(Duration),
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code: see the table in README.md.
+    pub fn exit_code(&self) -> u8 {
+        use crate::git::Error as G;
+        match self {
+            Error::Internal(_) => 1,
+            Error::Config(_) | Error::CaFile { .. } | Error::CaBundle(_) => 2,
+            Error::Secret(_) | Error::NoNamespace { .. } | Error::Git(G::Auth { .. }) => 3,
+            Error::Provider(e) if e.is_auth() => 3,
+            Error::Git(_) | Error::Contended { .. } => 4,
+            Error::Plan(_) => 5,
+            Error::Provider(_) => 6,
+            Error::Apply(_) => 7,
+            Error::Experiment(_) => 8,
+            Error::Deadline(_) => 9,
+        }
+    }
+
+    /// The message and its causes, joined with ": ", as `main` prints them.
+    pub fn chain(&self) -> String {
+        let mut s = self.to_string();
+        let mut cur = std::error::Error::source(self);
+        // `transparent` variants forward `source` to the inner error's source, so the
+        // inner message is not repeated.
+        while let Some(c) = cur {
+            let text = c.to_string();
+            if !s.contains(&text) {
+                s.push_str(": ");
+                s.push_str(&text);
+            }
+            cur = c.source();
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct_per_kind() {
+        let cfg = Error::Config(crate::config::Error { problems: vec![] });
+        let plan = Error::Plan(crate::plan::Error::DirNotFound { dir: "x".into() });
+        let auth = Error::Git(crate::git::Error::Auth {
+            url: "u".into(),
+            status: 401,
+        });
+        let git = Error::Git(crate::git::Error::BranchNotFound {
+            url: "u".into(),
+            branch: "b".into(),
+        });
+        let exp = Error::Experiment(crate::experiment::Error::NotReady { name: "e".into() });
+        let codes: Vec<u8> = [
+            cfg,
+            auth,
+            git,
+            plan,
+            exp,
+            Error::Deadline(Duration::from_secs(1)),
+            Error::Internal("x".into()),
+        ]
+        .iter()
+        .map(Error::exit_code)
+        .collect();
+        assert_eq!(codes, [2, 3, 4, 5, 8, 9, 1]);
+    }
+}

@@ -1,0 +1,80 @@
+//! Write the planned edits as a commit without a work tree: blobs, trees and the commit stay
+//! in the repository's object memory until `push` packs them.
+
+use gix::{ObjectId, objs::tree::EntryKind};
+
+use super::{Error, Fetched, boxed};
+use crate::plan::Edit;
+
+/// The commit made for a plan.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The new commit.
+    pub id: ObjectId,
+    /// Its tree.
+    pub tree: ObjectId,
+    /// Its only parent: the fetched base tip.
+    pub parent: ObjectId,
+}
+
+/// Who signs the commit.
+pub struct Identity<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+/// Writes `edits` on top of the base tip as one commit; moves no ref.
+pub fn commit(
+    fetched: &Fetched,
+    edits: &[Edit],
+    who: Identity<'_>,
+    message: &str,
+) -> Result<Commit, Error> {
+    let w = |e: gix::Error| Error::Write { source: boxed(e) };
+    let repo = &fetched.repo;
+    let mut editor = repo.edit_tree(fetched.base_tree).map_err(w)?;
+    for e in edits {
+        match e {
+            Edit::Write { path, content } => {
+                let blob = repo.write_blob(content).map_err(w)?.detach();
+                editor
+                    .upsert(path.as_str(), EntryKind::Blob, blob)
+                    .map_err(w)?;
+            }
+            Edit::Delete { path } => {
+                editor.remove(path.as_str()).map_err(w)?;
+            }
+        }
+    }
+    let tree = editor.write().map_err(w)?.detach();
+    let signature = gix::actor::Signature {
+        name: who.name.into(),
+        email: who.email.into(),
+        time: gix::date::Time::now_utc(),
+    };
+    // NB: `to_ref` borrows a buffer for the formatted time; each signature needs its own.
+    let (mut buf_c, mut buf_a) = (
+        gix::date::parse::TimeBuf::default(),
+        gix::date::parse::TimeBuf::default(),
+    );
+    let commit = repo
+        .new_commit_as(
+            signature.to_ref(&mut buf_c),
+            signature.to_ref(&mut buf_a),
+            message,
+            tree,
+            [fetched.base_tip],
+        )
+        .map_err(w)?;
+    Ok(Commit {
+        id: commit.id,
+        tree,
+        parent: fetched.base_tip,
+    })
+}
+
+/// True when the remote PR branch already holds a commit with `tree` on `parent`: pushing
+/// again would change nothing but the commit time.
+pub fn already_pushed(fetched: &Fetched, tree: ObjectId) -> bool {
+    matches!(fetched.head_commit, Some((t, Some(p))) if t == tree && p == fetched.base_tip)
+}

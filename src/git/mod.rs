@@ -1,0 +1,199 @@
+//! The only user of gix: fetch the Env repo's branches at depth 1 into a temporary bare repo,
+//! read its tree, write the planned change as an in-memory commit, and push it with a
+//! compare-and-swap over receive-pack. Blocking code: call it from `spawn_blocking`.
+//!
+//! Credentials are handed to gix in memory (an `Account` for the transport); they are never
+//! put in a URL, argv, a log line or a file.
+
+mod edit;
+mod fetch;
+mod push;
+
+pub use edit::{Commit, Identity, already_pushed, commit};
+pub use fetch::{Fetched, fetch};
+pub use push::{PushOutcome, push};
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use crate::config::{RepoLocation, Token};
+
+/// How to reach the remote: where, as whom, trusting what.
+#[derive(Clone)]
+pub struct Remote {
+    /// The Env repo.
+    pub location: RepoLocation,
+    /// Basic-auth user and token; `None` for local repos.
+    pub credentials: Option<(String, Token)>,
+    /// Extra CA certificates (PEM), for private Git hosts and tests.
+    pub extra_ca_pem: Option<Arc<Vec<u8>>>,
+    /// Connect and read timeout for each HTTP request.
+    pub io_timeout: Duration,
+}
+
+impl Remote {
+    fn account(&self) -> Option<gix::sec::identity::Account> {
+        self.credentials
+            .as_ref()
+            .map(|(user, token)| gix::sec::identity::Account {
+                username: user.clone(),
+                password: token.expose().to_string(),
+                oauth_refresh_token: None,
+            })
+    }
+
+    /// Options for gix's reqwest transport: our CA bundle, timeouts and user agent.
+    fn http_options(&self) -> gix::protocol::transport::client::blocking_io::http::Options {
+        use gix::protocol::transport::client::blocking_io::http;
+        let ca = self.extra_ca_pem.clone();
+        let timeout = self.io_timeout;
+        let backend = http::reqwest::Options {
+            configure_client: Some(Box::new(move |builder| {
+                let mut builder = builder.connect_timeout(timeout).timeout(timeout * 4);
+                builder = crate::http::with_roots(builder, ca.as_deref().map(|v| v.as_slice()))
+                    .map_err(|_| {
+                        gix::error::message("GITOPS_CA_FILE holds no usable PEM certificate")
+                    })?;
+                Ok(builder)
+            })),
+            configure_request: None,
+        };
+        http::Options {
+            user_agent: Some(crate::http::USER_AGENT.into()),
+            connect_timeout: Some(timeout),
+            backend: Some(Arc::new(std::sync::Mutex::new(backend))),
+            ..Default::default()
+        }
+    }
+}
+
+/// What went wrong with git; each variant says what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not create a temporary repository in {dir}")]
+    TempRepo {
+        dir: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("fetching branch {branch:?} from {url} failed")]
+    Fetch {
+        url: String,
+        branch: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "{url} rejected the credentials (HTTP {status}); check the token and that it may read and write this repo"
+    )]
+    Auth { url: String, status: u16 },
+    #[error("branch {branch:?} does not exist in {url}; check GITOPS_BRANCH")]
+    BranchNotFound { url: String, branch: String },
+    #[error("reading the fetched tree failed")]
+    Read {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing the commit failed")]
+    Write {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("pushing to {url} failed")]
+    Push {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{url} refused the update of {refname}: {reason}")]
+    Rejected {
+        url: String,
+        refname: String,
+        reason: String,
+    },
+    #[error("{url} could not unpack the pushed objects: {reason}")]
+    Unpack { url: String, reason: String },
+}
+
+impl Error {
+    /// True when someone else moved the ref between our fetch and our push (the
+    /// compare-and-swap refused): fetch again and re-plan.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, Error::Rejected { reason, .. }
+            if reason.contains("failed to update ref") || reason.contains("stale info") || reason.contains("fetch first")
+                || reason.contains("non-fast-forward") || reason.contains("failed to lock"))
+    }
+
+    /// True for faults worth another try: connections, timeouts, server errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Fetch { source, .. } | Error::Push { source, .. } => {
+                is_transient_text(&chain(source.as_ref()))
+            }
+            Error::Unpack { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// gix reports transport faults as text (its errors carry no HTTP status as data), so the
+/// classification reads the message chain.
+fn is_transient_text(s: &str) -> bool {
+    let s = s.to_ascii_lowercase();
+    [
+        "connection",
+        "timed out",
+        "timeout",
+        "reset",
+        "broken pipe",
+        "unexpected eof",
+        "early eof",
+        "status code 5",
+        "status 5",
+        "500",
+        "502",
+        "503",
+        "504",
+        "429",
+        "temporar",
+        "incomplete",
+        "closed",
+        "error sending request",
+        "error decoding",
+        "body",
+    ]
+    .iter()
+    .any(|needle| s.contains(needle))
+}
+
+/// The HTTP status in an authentication failure, if that is what `e` is.
+fn auth_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
+    let s = chain(e).to_ascii_lowercase();
+    if s.contains("401")
+        || s.contains("unauthorized")
+        || s.contains("authentication")
+        || s.contains("credentials")
+    {
+        Some(401)
+    } else if s.contains("403") || s.contains("forbidden") {
+        Some(403)
+    } else {
+        None
+    }
+}
+
+fn boxed(
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(e)
+}

@@ -1,0 +1,325 @@
+//! iter8-gitops: the finish task of an Iter8 experiment in a GitOps setup. It makes the Env
+//! repo record the outcome (the winner becomes the baseline, the experiment's files go), opens
+//! or updates one pull request, and server-side applies the final manifests.
+//!
+//! `run` is the whole flow, in the order of the contract: validate (in `main`), experiment
+//! context, token, fetch, plan, commit, push, pull request, apply, report. Every decision is
+//! made by the pure `plan` before the first write.
+#![forbid(unsafe_code)]
+
+pub mod apply;
+pub mod cluster;
+pub mod config;
+pub mod error;
+pub mod experiment;
+pub mod git;
+pub mod http;
+pub mod logging;
+pub mod names;
+pub mod plan;
+pub mod provider;
+pub mod redact;
+pub mod report;
+pub mod retry;
+pub mod secret;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tracing::{info, warn};
+
+pub use error::Error;
+
+use crate::{
+    cluster::Cluster,
+    config::{Config, RepoLocation, Token},
+    names::RepoPath,
+    plan::Rules,
+    report::Report,
+};
+
+/// How many times the fetch-plan-push cycle runs when the PR branch moves under us.
+const PUSH_ATTEMPTS: usize = 4;
+
+/// Runs one promotion within the configured deadline.
+pub async fn run(cfg: Config) -> Result<Report, Error> {
+    let deadline = cfg.timeout;
+    match tokio::time::timeout(deadline, run_inner(cfg)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Deadline(deadline)),
+    }
+}
+
+async fn run_inner(cfg: Config) -> Result<Report, Error> {
+    let mut report = Report::new(&cfg);
+    let io_timeout = cfg.timeout.min(Duration::from_secs(30));
+    let ca = match &cfg.ca_file {
+        Some(p) => Some(Arc::new(std::fs::read(p).map_err(|source| {
+            Error::CaFile {
+                path: p.display().to_string(),
+                source,
+            }
+        })?)),
+        None => None,
+    };
+    let http = http::client(ca.as_deref().map(|v| v.as_slice()), io_timeout)?;
+    let cluster = Cluster::new(io_timeout);
+
+    // 1. Experiment context.
+    let t = Instant::now();
+    let (winner, namespace) = match (&cfg.winner, &cfg.experiment) {
+        (Some(w), _) => (w.clone(), cfg.namespace.clone()),
+        (None, Some(exp)) => {
+            let w = experiment::read(&cluster, exp, &cfg.winner_variable).await?;
+            info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
+            report.winner_version = Some(w.version.clone());
+            let file = RepoPath::parse(&w.file).map_err(|e| {
+                Error::Config(config::Error {
+                    problems: vec![config::Problem {
+                        input: format!("Experiment variable {:?}", cfg.winner_variable),
+                        message: format!("{:?} {e}", w.file),
+                    }],
+                })
+            })?;
+            (file, cfg.namespace.clone().or(w.namespace))
+        }
+        (None, None) => {
+            return Err(Error::Internal(
+                "no winner and no experiment passed validation".into(),
+            ));
+        }
+    };
+    report.winner = Some(winner.to_string());
+    report.timing("experiment", t);
+
+    // 2. Token: needed for an https repo and for the PR API.
+    let t = Instant::now();
+    let needs_token = matches!(cfg.repo, RepoLocation::Https(_)) || cfg.api_url.is_some();
+    let token: Option<Token> = match (&cfg.token, needs_token) {
+        (Some(t), _) => Some(t.clone()),
+        (None, false) => None,
+        (None, true) => {
+            let ns = match namespace.clone() {
+                Some(ns) => ns,
+                None => cluster
+                    .client()
+                    .await
+                    .map(|(_, ns)| ns.clone())
+                    .map_err(|source| secret::Error::NoCluster {
+                        name: cfg.token_secret.clone(),
+                        namespace: "(current)".into(),
+                        source,
+                    })?,
+            };
+            Some(secret::read(&cluster, &ns, &cfg.token_secret, &cfg.token_key).await?)
+        }
+    };
+    if let Some(t) = &token {
+        redact::register(t.expose());
+    }
+    report.timing("token", t);
+
+    // 3-7. Fetch, plan, commit, push: repeated when the PR branch moved under us.
+    let remote = git::Remote {
+        location: cfg.repo.clone(),
+        credentials: token.clone().map(|t| (cfg.username.clone(), t)),
+        extra_ca_pem: ca.clone(),
+        io_timeout,
+    };
+    let rules = Rules {
+        dir: cfg.dir.clone(),
+        winner,
+        baseline: cfg.baseline.clone(),
+        replace: cfg.replace.clone(),
+        remove: cfg.remove.clone(),
+        apply: cfg.apply.clone(),
+    };
+    let mut resolved = None;
+    let mut attempt = 0;
+    let (plan, commit) = loop {
+        attempt += 1;
+        let t = Instant::now();
+        let fetched = fetch(&remote, &cfg).await?;
+        report.timing("fetch", t);
+        let t = Instant::now();
+        let plan = plan::plan(&fetched, &rules)?;
+        report.timing("plan", t);
+        report.base_commit = Some(fetched.base_tip.to_string());
+        report.files = plan.summary(|p| {
+            matches!(
+                plan::Snapshot::get(&fetched, p.as_str()),
+                Some(plan::Entry::File(_))
+            )
+        });
+        if attempt == 1 {
+            log_plan(&cfg, &plan);
+        }
+        // Kinds are resolved before anything is written: an unknown kind must not leave a
+        // pushed branch behind.
+        if resolved.is_none() {
+            let t = Instant::now();
+            resolved = Some(apply::resolve(&cluster, &plan.objects, namespace.as_deref()).await?);
+            report.timing("discovery", t);
+        }
+        if plan.is_empty() {
+            info!(
+                reason = plan.unchanged_reason.as_deref().unwrap_or(""),
+                "nothing to change in the Env repo: no commit, no push, no pull request"
+            );
+            break (plan, None);
+        }
+        let t = Instant::now();
+        let message = commit_message(&cfg);
+        let commit = git::commit(
+            &fetched,
+            &plan.edits,
+            git::Identity {
+                name: &cfg.author_name,
+                email: &cfg.author_email,
+            },
+            &message,
+        )?;
+        report.timing("commit", t);
+        report.commit = Some(commit.id.to_string());
+        if git::already_pushed(&fetched, commit.tree) {
+            info!(branch = %cfg.pr_branch, commit = %fetched.head_tip.map(|c| c.to_string()).unwrap_or_default(), "the PR branch already holds this change on this base: not pushing again");
+            report.commit = fetched.head_tip.map(|c| c.to_string());
+            break (plan, Some(commit));
+        }
+        if cfg.dry_run {
+            info!(branch = %cfg.pr_branch, "dry run: not pushing");
+            break (plan, Some(commit));
+        }
+        let t = Instant::now();
+        match push(&remote, fetched, &cfg, commit.id).await {
+            Ok(()) => {
+                report.timing("push", t);
+                report.pushed = true;
+                info!(branch = %cfg.pr_branch, commit = %commit.id, "pushed");
+                break (plan, Some(commit));
+            }
+            Err(e) if (e.is_stale() || e.is_transient()) && attempt < PUSH_ATTEMPTS => {
+                warn!(error = %redact::text(&e.to_string()), attempt, "push did not land; fetching again and re-planning");
+                tokio::time::sleep(retry::backoff_delay(attempt)).await;
+            }
+            Err(e) if e.is_stale() => {
+                return Err(Error::Contended {
+                    branch: cfg.pr_branch.to_string(),
+                    attempts: attempt,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    report.changed = commit.is_some();
+    report.diff = plan.diff.clone();
+
+    // 8. Pull request.
+    if commit.is_some() {
+        match (&cfg.api_url, cfg.pr_slug(), &token) {
+            (Some(api), Some(slug), Some(token)) => {
+                let t = Instant::now();
+                let gh =
+                    provider::github::GitHub::new(http.clone(), api.clone(), slug, token.clone());
+                let head_owner = cfg
+                    .repo
+                    .slug()
+                    .or_else(|| cfg.pr_slug())
+                    .map(|s| s.owner().to_string())
+                    .unwrap_or_default();
+                let req = provider::Request {
+                    head: format!("{head_owner}:{}", cfg.pr_branch),
+                    base: cfg.branch.to_string(),
+                    title: cfg.pr_title.clone(),
+                    body: cfg
+                        .pr_body
+                        .clone()
+                        .unwrap_or_else(|| report::pr_body(&cfg, &report, &plan)),
+                };
+                let (pr, action) = gh.open_pull_request(&req, cfg.dry_run).await?;
+                if let Some(pr) = &pr {
+                    info!(pr.number = pr.number, pr.url = %pr.url, action = ?action, "pull request");
+                }
+                report.pr = pr;
+                report.pr_action = Some(action);
+                report.timing("pull_request", t);
+            }
+            _ => info!(
+                "no Git host API for this repo (a local path without GITOPS_API_URL): skipping the pull request"
+            ),
+        }
+    }
+
+    // 9. Apply.
+    let resolved = resolved.unwrap_or_default();
+    if cfg.dry_run {
+        for r in &resolved {
+            info!(kind = %r.object.kind, name = %r.object.name, namespace = r.namespace.as_deref().unwrap_or(""), "dry run: would apply");
+        }
+        report.objects = resolved.iter().map(|r| r.object.body.clone()).collect();
+    } else if !resolved.is_empty() {
+        let t = Instant::now();
+        report.applied = apply::apply(&cluster, &resolved, &cfg.field_manager).await?;
+        report.timing("apply", t);
+    }
+    Ok(report)
+}
+
+fn commit_message(cfg: &Config) -> String {
+    match &cfg.experiment {
+        // A trailer, so `git log --format=%(trailers)` finds the experiment behind a change.
+        Some(e) => format!(
+            "{}\n\nIter8-Experiment: {}/{}\n",
+            cfg.commit_message.trim_end(),
+            e.namespace,
+            e.name
+        ),
+        None => format!("{}\n", cfg.commit_message.trim_end()),
+    }
+}
+
+fn log_plan(cfg: &Config, plan: &plan::Plan) {
+    if plan.diff.is_empty() {
+        return;
+    }
+    match cfg.log_format {
+        // The diff is for people: print it as is, not squeezed into one log line.
+        config::LogFormat::Text => eprint!("{}", plan.diff),
+        config::LogFormat::Json => info!(diff = %plan.diff, "planned change"),
+    }
+}
+
+async fn fetch(remote: &git::Remote, cfg: &Config) -> Result<git::Fetched, Error> {
+    let op = || {
+        let (remote, base, head) = (remote.clone(), cfg.branch.clone(), cfg.pr_branch.clone());
+        async move {
+            tokio::task::spawn_blocking(move || git::fetch(&remote, &base, &head))
+                .await
+                .map_err(|e| git::Error::Read {
+                    source: Box::new(e),
+                })?
+        }
+    };
+    Ok(retry::retry("fetch", op, git::Error::is_transient, |_| None).await?)
+}
+
+async fn push(
+    remote: &git::Remote,
+    mut fetched: git::Fetched,
+    cfg: &Config,
+    new: gix::ObjectId,
+) -> Result<(), git::Error> {
+    let (remote, branch) = (remote.clone(), cfg.pr_branch.clone());
+    let expected = fetched.head_tip;
+    // One attempt per fetch: a push that failed half-way is judged by fetching again (the
+    // caller re-plans), never by pushing the same objects blindly.
+    tokio::task::spawn_blocking(move || {
+        git::push(&remote, &mut fetched, &branch, expected, new).map(|_| ())
+    })
+    .await
+    .map_err(|e| git::Error::Read {
+        source: Box::new(e),
+    })?
+}

@@ -1,0 +1,75 @@
+//! The binary: read the environment and flags, validate, run, report, map the error to an
+//! exit code (see README.md). Nothing else lives here.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use iter8_gitops::{config, logging, redact, report};
+
+/// Promote an Iter8 experiment's winner in a GitOps Env repo: commit, push, pull request,
+/// server-side apply. Every flag has an environment variable of the same name (--winner is
+/// GITOPS_WINNER); flags win. The token comes from GITOPS_TOKEN or a Secret, never a flag.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    args: config::Args,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env_args = match config::Args::from_env(environment()) {
+        Ok(a) => a,
+        Err(e) => return fail(&iter8_gitops::Error::Config(e), None),
+    };
+    let args = env_args.overlay(cli.args);
+    let cfg = match config::Config::try_from(args.clone()) {
+        Ok(c) => c,
+        Err(e) => return fail(&iter8_gitops::Error::Config(e), None),
+    };
+    logging::init(cfg.log_format);
+    // Two rustls providers can end up in one build (kube's and reqwest's); pick one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let termination_log = cfg.termination_log.clone();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                &iter8_gitops::Error::Internal(format!("cannot start the async runtime: {e}")),
+                Some(&termination_log),
+            );
+        }
+    };
+    match runtime.block_on(iter8_gitops::run(cfg)) {
+        Ok(report) => {
+            let json = report.to_json();
+            println!("{json}");
+            report::write_termination_log(&termination_log, &json);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, Some(&termination_log)),
+    }
+}
+
+fn fail(e: &iter8_gitops::Error, termination_log: Option<&std::path::Path>) -> ExitCode {
+    let message = redact::text(&e.chain());
+    eprintln!("error: {message}");
+    let code = e.exit_code();
+    if let Some(path) = termination_log {
+        report::write_termination_log(path, &report::failure_json(&message, code));
+    }
+    ExitCode::from(code)
+}
+
+/// The environment as strings; `std::env::vars` would panic on a non-UTF-8 value, which
+/// instead shows up as U+FFFD and fails validation where it matters.
+fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+        .collect()
+}

@@ -1,0 +1,694 @@
+//! Pure: decide what the promotion changes, from a snapshot of the fetched tree and the rules.
+//! No filesystem, network or clock. Everything that can be wrong with the Env repo's content
+//! (a missing winner, a path through a symlink, a file that is not UTF-8, YAML that does not
+//! parse) is found here, before the first side effect, so a bad input never leaves a
+//! half-pushed branch.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::names::RepoPath;
+
+/// Largest file the planner reads (winner, baseline, apply files). Env repo manifests are
+/// kilobytes; anything this big is a mistake, and holding it in memory is not free.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// What sits at a path in the fetched tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular (or executable) file and its bytes.
+    File(Vec<u8>),
+    /// A directory.
+    Dir,
+    /// A symbolic link; never followed.
+    Symlink,
+    /// A submodule (gitlink); its content is not in this repo.
+    Submodule,
+}
+
+/// Read access to a tree snapshot; implemented over gix trees and over maps in tests.
+pub trait Snapshot {
+    /// The entry at `path` (`/`-separated, relative to the repo root), if any.
+    fn get(&self, path: &str) -> Option<Entry>;
+}
+
+/// The rules of one promotion, all paths relative to `dir`.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub dir: RepoPath,
+    pub winner: RepoPath,
+    pub baseline: RepoPath,
+    pub replace: Vec<(String, String)>,
+    pub remove: Vec<RepoPath>,
+    pub apply: Vec<RepoPath>,
+}
+
+/// One change to the tree (paths relative to the repo root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Create or replace a file.
+    Write { path: RepoPath, content: Vec<u8> },
+    /// Delete a file.
+    Delete { path: RepoPath },
+}
+
+impl Edit {
+    /// The path it touches.
+    pub fn path(&self) -> &RepoPath {
+        match self {
+            Edit::Write { path, .. } | Edit::Delete { path } => path,
+        }
+    }
+}
+
+/// A Kubernetes object to server-side apply, as parsed from an apply file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// The file it came from (relative to the repo root).
+    pub file: RepoPath,
+    /// `apiVersion`
+    pub api_version: String,
+    /// `kind`
+    pub kind: String,
+    /// `metadata.name`
+    pub name: String,
+    /// `metadata.namespace`, when the file sets one.
+    pub namespace: Option<String>,
+    /// The whole object.
+    pub body: Value,
+}
+
+/// The decided change.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Edits in the order they apply; empty when the tree already is what the rules want.
+    pub edits: Vec<Edit>,
+    /// A unified diff of the edits (`a/`, `b/` prefixes, like git).
+    pub diff: String,
+    /// Objects to apply after the push, read from the rewritten tree.
+    pub objects: Vec<Object>,
+    /// Why there is nothing to change, when `edits` is empty.
+    pub unchanged_reason: Option<String>,
+}
+
+impl Plan {
+    /// True when nothing would change in the repo.
+    pub fn is_empty(&self) -> bool {
+        self.edits.is_empty()
+    }
+
+    /// The files the edits touch, as `M path` / `D path` / `A path` lines.
+    pub fn summary(&self, snapshot_had: impl Fn(&RepoPath) -> bool) -> Vec<String> {
+        self.edits
+            .iter()
+            .map(|e| match e {
+                Edit::Write { path, .. } if snapshot_had(path) => format!("M {path}"),
+                Edit::Write { path, .. } => format!("A {path}"),
+                Edit::Delete { path } => format!("D {path}"),
+            })
+            .collect()
+    }
+}
+
+/// Why the plan cannot be made; the Env repo's content does not fit the rules.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("GITOPS_DIR {dir:?} does not exist on the branch; check GITOPS_DIR and GITOPS_BRANCH")]
+    DirNotFound { dir: String },
+    #[error(
+        "{input} {path:?} does not exist on the branch; check the file name (relative to GITOPS_DIR) and the Experiment's variables"
+    )]
+    NotFound { input: &'static str, path: String },
+    #[error(
+        "{input} {path:?} goes through {through:?}, which is a {what}; paths through symlinks or submodules are refused"
+    )]
+    Through {
+        input: &'static str,
+        path: String,
+        through: String,
+        what: &'static str,
+    },
+    #[error("{input} {path:?} is a {what}, not a file")]
+    NotAFile {
+        input: &'static str,
+        path: String,
+        what: &'static str,
+    },
+    #[error("{input} {path:?} is {size} bytes, over the {max}-byte limit for a manifest")]
+    TooLarge {
+        input: &'static str,
+        path: String,
+        size: usize,
+        max: usize,
+    },
+    #[error("{input} {path:?} is not UTF-8 text; only text manifests can be rewritten")]
+    NotText { input: &'static str, path: String },
+    #[error("GITOPS_APPLY {path:?}: document {doc} is not valid YAML: {reason}")]
+    BadYaml {
+        path: String,
+        doc: usize,
+        reason: String,
+    },
+    #[error("GITOPS_APPLY {path:?}: document {doc} is not a Kubernetes object: {reason}")]
+    NotAnObject {
+        path: String,
+        doc: usize,
+        reason: String,
+    },
+    #[error("GITOPS_APPLY {path:?} holds no Kubernetes object")]
+    NoObjects { path: String },
+}
+
+fn kind_name(e: &Entry) -> &'static str {
+    match e {
+        Entry::File(_) => "file",
+        Entry::Dir => "directory",
+        Entry::Symlink => "symlink",
+        Entry::Submodule => "submodule",
+    }
+}
+
+/// Looks up `path`, refusing to pass through anything but directories on the way.
+fn lookup(
+    snap: &dyn Snapshot,
+    input: &'static str,
+    path: &RepoPath,
+) -> Result<Option<Entry>, Error> {
+    for prefix in path.ancestors() {
+        match snap.get(prefix) {
+            None => return Ok(None),
+            Some(Entry::Dir) => {}
+            Some(e @ (Entry::Symlink | Entry::Submodule | Entry::File(_))) => {
+                return Err(Error::Through {
+                    input,
+                    path: path.to_string(),
+                    through: prefix.to_string(),
+                    what: kind_name(&e),
+                });
+            }
+        }
+    }
+    Ok(snap.get(path.as_str()))
+}
+
+/// Reads a text file that must exist.
+fn read_text(
+    snap: &dyn Snapshot,
+    input: &'static str,
+    path: &RepoPath,
+) -> Result<Option<String>, Error> {
+    match lookup(snap, input, path)? {
+        None => Ok(None),
+        Some(Entry::File(bytes)) => {
+            if bytes.len() > MAX_FILE_BYTES {
+                return Err(Error::TooLarge {
+                    input,
+                    path: path.to_string(),
+                    size: bytes.len(),
+                    max: MAX_FILE_BYTES,
+                });
+            }
+            String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| Error::NotText {
+                    input,
+                    path: path.to_string(),
+                })
+        }
+        Some(e) => Err(Error::NotAFile {
+            input,
+            path: path.to_string(),
+            what: kind_name(&e),
+        }),
+    }
+}
+
+/// Applies literal `FROM=TO` replacements in order (the seed's `sed 's/candidate/stable/g'`
+/// is `candidate=stable`).
+pub fn rewrite(text: &str, replace: &[(String, String)]) -> String {
+    replace.iter().fold(text.to_string(), |t, (from, to)| {
+        t.replace(from.as_str(), to)
+    })
+}
+
+/// Decides the promotion on `snap` with `rules`.
+pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
+    if !rules.dir.is_root() {
+        match lookup(snap, "GITOPS_DIR", &rules.dir)? {
+            Some(Entry::Dir) => {}
+            Some(e) => {
+                return Err(Error::NotAFile {
+                    input: "GITOPS_DIR",
+                    path: rules.dir.to_string(),
+                    what: kind_name(&e),
+                });
+            }
+            None => {
+                return Err(Error::DirNotFound {
+                    dir: rules.dir.to_string(),
+                });
+            }
+        }
+    }
+    let at = |p: &RepoPath| rules.dir.join(p);
+    let winner_path = at(&rules.winner);
+    let baseline_path = at(&rules.baseline);
+
+    let mut edits = vec![];
+    let mut unchanged_reason = None;
+    let baseline_old = read_text(snap, "GITOPS_BASELINE", &baseline_path)?;
+    let mut final_baseline = baseline_old.clone();
+    match read_text(snap, "GITOPS_WINNER", &winner_path)? {
+        Some(winner) => {
+            let new = rewrite(&winner, &rules.replace);
+            if baseline_old.as_deref() != Some(new.as_str()) {
+                edits.push(Edit::Write {
+                    path: baseline_path.clone(),
+                    content: new.clone().into_bytes(),
+                });
+            }
+            final_baseline = Some(new);
+        }
+        None => {
+            // A rerun after the PR was merged: the experiment's files are gone and the
+            // baseline is in place. That is success with nothing to do, not a missing file.
+            let all_removed = !rules.remove.is_empty()
+                && rules
+                    .remove
+                    .iter()
+                    .all(|r| matches!(lookup(snap, "GITOPS_REMOVE", &at(r)), Ok(None)));
+            if rules.winner != rules.baseline && baseline_old.is_some() && all_removed {
+                unchanged_reason = Some(format!(
+                    "the winner {} and the experiment's files are gone and the baseline {} is in place: already promoted",
+                    winner_path, baseline_path
+                ));
+            } else {
+                return Err(Error::NotFound {
+                    input: "GITOPS_WINNER",
+                    path: winner_path.to_string(),
+                });
+            }
+        }
+    }
+
+    let mut removed = BTreeSet::new();
+    for r in &rules.remove {
+        let path = at(r);
+        if path == baseline_path || !removed.insert(path.clone()) {
+            continue;
+        }
+        match lookup(snap, "GITOPS_REMOVE", &path)? {
+            None => {}
+            Some(Entry::File(_)) => edits.push(Edit::Delete { path }),
+            Some(e) => {
+                return Err(Error::NotAFile {
+                    input: "GITOPS_REMOVE",
+                    path: path.to_string(),
+                    what: kind_name(&e),
+                });
+            }
+        }
+    }
+
+    let mut objects = vec![];
+    for a in &rules.apply {
+        let path = at(a);
+        let text = if path == baseline_path {
+            final_baseline.clone()
+        } else if removed.contains(&path) {
+            None
+        } else {
+            read_text(snap, "GITOPS_APPLY", &path)?
+        };
+        let text = text.ok_or_else(|| Error::NotFound {
+            input: "GITOPS_APPLY",
+            path: path.to_string(),
+        })?;
+        let found = parse_objects(&path, &text)?;
+        if found.is_empty() {
+            return Err(Error::NoObjects {
+                path: path.to_string(),
+            });
+        }
+        objects.extend(found);
+    }
+
+    let diff = render_diff(snap, &edits);
+    if edits.is_empty() && unchanged_reason.is_none() {
+        unchanged_reason = Some(
+            "the baseline already holds the winner and the experiment's files are gone".into(),
+        );
+    }
+    Ok(Plan {
+        edits,
+        diff,
+        objects,
+        unchanged_reason,
+    })
+}
+
+/// Parses a multi-document YAML file into objects; empty documents are skipped, like kubectl.
+pub fn parse_objects(path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
+    use serde::Deserialize;
+    let mut out = vec![];
+    for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let doc_no = i + 1;
+        let value = Value::deserialize(doc).map_err(|e| Error::BadYaml {
+            path: path.to_string(),
+            doc: doc_no,
+            reason: e.to_string(),
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let bad = |reason: &str| Error::NotAnObject {
+            path: path.to_string(),
+            doc: doc_no,
+            reason: reason.into(),
+        };
+        let Some(map) = value.as_object() else {
+            return Err(bad("it is not a mapping"));
+        };
+        let field = |k: &str| map.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let api_version = field("apiVersion")
+            .ok_or_else(|| bad("no apiVersion"))?
+            .to_string();
+        let kind = field("kind").ok_or_else(|| bad("no kind"))?.to_string();
+        if kind.ends_with("List") {
+            return Err(bad(
+                "List kinds cannot be server-side applied; write each object as its own document",
+            ));
+        }
+        let meta = map
+            .get("metadata")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad("no metadata"))?;
+        let name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("no metadata.name (generateName cannot be applied)"))?
+            .to_string();
+        let namespace = meta
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        out.push(Object {
+            file: path.clone(),
+            api_version,
+            kind,
+            name,
+            namespace,
+            body: value,
+        });
+    }
+    Ok(out)
+}
+
+/// A git-style unified diff of `edits` against `snap`.
+fn render_diff(snap: &dyn Snapshot, edits: &[Edit]) -> String {
+    let mut out = String::new();
+    for e in edits {
+        let path = e.path().as_str();
+        let old = match snap.get(path) {
+            Some(Entry::File(b)) => Some(String::from_utf8_lossy(&b).into_owned()),
+            _ => None,
+        };
+        let new = match e {
+            Edit::Write { content, .. } => Some(String::from_utf8_lossy(content).into_owned()),
+            Edit::Delete { .. } => None,
+        };
+        let a = if old.is_some() {
+            format!("a/{path}")
+        } else {
+            "/dev/null".into()
+        };
+        let b = if new.is_some() {
+            format!("b/{path}")
+        } else {
+            "/dev/null".into()
+        };
+        out.push_str(&format!("diff --git a/{path} b/{path}\n"));
+        if old.is_none() {
+            out.push_str("new file mode 100644\n");
+        }
+        if new.is_none() {
+            out.push_str("deleted file mode 100644\n");
+        }
+        let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+        let diff = similar::TextDiff::from_lines(&old, &new);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&a, &b)
+                .to_string(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A snapshot from `path -> entry`, with directories implied.
+    #[derive(Default)]
+    pub struct MapTree(pub BTreeMap<String, Entry>);
+
+    impl MapTree {
+        pub fn file(mut self, path: &str, text: &str) -> Self {
+            self.0
+                .insert(path.into(), Entry::File(text.as_bytes().to_vec()));
+            self
+        }
+        pub fn entry(mut self, path: &str, e: Entry) -> Self {
+            self.0.insert(path.into(), e);
+            self
+        }
+    }
+
+    impl Snapshot for MapTree {
+        fn get(&self, path: &str) -> Option<Entry> {
+            if let Some(e) = self.0.get(path) {
+                return Some(e.clone());
+            }
+            let dir = format!("{path}/");
+            self.0
+                .keys()
+                .any(|k| k.starts_with(&dir))
+                .then_some(Entry::Dir)
+        }
+    }
+
+    fn p(s: &str) -> RepoPath {
+        RepoPath::parse(s).unwrap()
+    }
+
+    fn rules(winner: &str) -> Rules {
+        Rules {
+            dir: p("env"),
+            winner: p(winner),
+            baseline: p("productpage.yaml"),
+            replace: vec![("candidate".into(), "stable".into())],
+            remove: vec![
+                p("productpage-candidate.yaml"),
+                p("fortio.yaml"),
+                p("experiment.yaml"),
+            ],
+            apply: vec![p("istio-vs.yaml")],
+        }
+    }
+
+    const VS: &str = "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata:\n  name: bookinfo\n";
+
+    fn during_experiment() -> MapTree {
+        MapTree::default()
+            .file(
+                "env/productpage.yaml",
+                "name: productpage-stable\ncolor: red\n",
+            )
+            .file(
+                "env/productpage-candidate.yaml",
+                "name: productpage-candidate\ncolor: green\n",
+            )
+            .file("env/fortio.yaml", "kind: Job\n")
+            .file("env/experiment.yaml", "kind: Experiment\n")
+            .file("env/istio-vs.yaml", VS)
+            .file("other/untouched.yaml", "x: 1\n")
+    }
+
+    #[test]
+    fn candidate_wins_becomes_the_baseline_and_the_experiment_files_go() {
+        let plan = plan(&during_experiment(), &rules("productpage-candidate.yaml")).unwrap();
+        assert_eq!(
+            plan.edits,
+            vec![
+                Edit::Write {
+                    path: p("env/productpage.yaml"),
+                    content: b"name: productpage-stable\ncolor: green\n".to_vec()
+                },
+                Edit::Delete {
+                    path: p("env/productpage-candidate.yaml")
+                },
+                Edit::Delete {
+                    path: p("env/fortio.yaml")
+                },
+                Edit::Delete {
+                    path: p("env/experiment.yaml")
+                },
+            ]
+        );
+        assert!(
+            plan.diff.contains("-color: red\n+color: green\n"),
+            "{}",
+            plan.diff
+        );
+        assert!(plan.diff.contains("+++ /dev/null"));
+        assert_eq!(plan.objects.len(), 1);
+        assert_eq!(plan.objects[0].kind, "VirtualService");
+    }
+
+    #[test]
+    fn baseline_wins_only_cleans_up() {
+        let plan = plan(&during_experiment(), &rules("productpage.yaml")).unwrap();
+        assert_eq!(plan.edits.len(), 3);
+        assert!(plan.edits.iter().all(|e| matches!(e, Edit::Delete { .. })));
+    }
+
+    #[test]
+    fn nothing_to_change_after_the_merge() {
+        let merged = MapTree::default()
+            .file(
+                "env/productpage.yaml",
+                "name: productpage-stable\ncolor: green\n",
+            )
+            .file("env/istio-vs.yaml", VS);
+        let plan = plan(&merged, &rules("productpage-candidate.yaml")).unwrap();
+        assert!(plan.is_empty());
+        assert!(plan.unchanged_reason.unwrap().contains("already promoted"));
+        assert_eq!(plan.objects.len(), 1, "apply still happens");
+    }
+
+    #[test]
+    fn a_missing_winner_is_an_error_while_the_experiment_is_there() {
+        let err = plan(&during_experiment(), &rules("typo.yaml")).unwrap_err();
+        assert_eq!(
+            err,
+            Error::NotFound {
+                input: "GITOPS_WINNER",
+                path: "env/typo.yaml".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_dir_is_named() {
+        let mut r = rules("productpage.yaml");
+        r.dir = p("nope");
+        assert_eq!(
+            plan(&during_experiment(), &r).unwrap_err(),
+            Error::DirNotFound { dir: "nope".into() }
+        );
+    }
+
+    #[test]
+    fn paths_through_symlinks_and_submodules_are_refused() {
+        let t = during_experiment()
+            .entry("env/link", Entry::Symlink)
+            .entry("env/sub", Entry::Submodule);
+        let mut r = rules("link/x.yaml");
+        assert!(
+            matches!(plan(&t, &r).unwrap_err(), Error::Through { through, what: "symlink", .. } if through == "env/link")
+        );
+        r.winner = p("link");
+        assert!(matches!(
+            plan(&t, &r).unwrap_err(),
+            Error::NotAFile {
+                what: "symlink",
+                ..
+            }
+        ));
+        r.winner = p("sub/x.yaml");
+        assert!(matches!(
+            plan(&t, &r).unwrap_err(),
+            Error::Through {
+                what: "submodule",
+                ..
+            }
+        ));
+        let mut r = rules("productpage.yaml");
+        r.dir = p("env/link");
+        assert!(matches!(
+            plan(&t, &r).unwrap_err(),
+            Error::NotAFile {
+                input: "GITOPS_DIR",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_directory_winner_binary_or_huge_files_are_refused() {
+        let t = during_experiment()
+            .file("env/d/x", "")
+            .entry("env/bin.yaml", Entry::File(vec![0xff, 0xfe]))
+            .entry("env/big.yaml", Entry::File(vec![b'a'; MAX_FILE_BYTES + 1]));
+        assert!(matches!(
+            plan(&t, &rules("d")).unwrap_err(),
+            Error::NotAFile {
+                what: "directory",
+                ..
+            }
+        ));
+        assert!(matches!(
+            plan(&t, &rules("bin.yaml")).unwrap_err(),
+            Error::NotText { .. }
+        ));
+        assert!(matches!(
+            plan(&t, &rules("big.yaml")).unwrap_err(),
+            Error::TooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn apply_files_must_hold_objects() {
+        let bad = |text: &str| {
+            let t = during_experiment().file("env/istio-vs.yaml", text);
+            plan(&t, &rules("productpage.yaml")).unwrap_err()
+        };
+        assert!(matches!(bad("a: [unclosed"), Error::BadYaml { .. }));
+        assert!(matches!(bad("- a\n- b\n"), Error::NotAnObject { .. }));
+        assert!(
+            matches!(bad("kind: X\nmetadata: {name: a}\n"), Error::NotAnObject { reason, .. } if reason == "no apiVersion")
+        );
+        assert!(matches!(
+            bad("apiVersion: v1\nkind: List\nmetadata: {name: a}\n"),
+            Error::NotAnObject { .. }
+        ));
+        assert!(matches!(bad("---\n---\n"), Error::NoObjects { .. }));
+    }
+
+    #[test]
+    fn apply_reads_the_rewritten_baseline() {
+        let mut r = rules("productpage-candidate.yaml");
+        r.apply = vec![p("productpage.yaml")];
+        let t = during_experiment().file(
+            "env/productpage-candidate.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: productpage-candidate\n",
+        );
+        let plan = plan(&t, &r).unwrap();
+        assert_eq!(plan.objects[0].name, "productpage-stable");
+    }
+
+    #[test]
+    fn rewrite_is_literal_and_ordered() {
+        let r = [
+            ("a.b".to_string(), "x".to_string()),
+            ("x".to_string(), "y".to_string()),
+        ];
+        assert_eq!(rewrite("a.b acb", &r), "y acb");
+    }
+}

@@ -1,0 +1,145 @@
+//! The result of a run: one JSON object on stdout, and the same (cut to 4096 bytes, the
+//! kubelet's limit) in the Job's termination log, so `kubectl get pod -o yaml` shows it.
+
+use std::{collections::BTreeMap, time::Instant};
+
+use serde::Serialize;
+
+use crate::{apply::Applied, config::Config, plan::Plan, provider};
+
+/// What happened.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// True when the run made a commit for the Env repo (pushed now or earlier).
+    pub changed: bool,
+    /// True when this run pushed.
+    pub pushed: bool,
+    pub dry_run: bool,
+    pub repo: String,
+    pub base: String,
+    pub branch: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub winner_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub winner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// `M path`, `A path`, `D path` lines.
+    pub files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr: Option<provider::PullRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pr_action: Option<provider::Action>,
+    pub applied: Vec<Applied>,
+    /// Dry run: the objects that would be applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub diff: String,
+    /// Milliseconds per step.
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// An empty report for `cfg`.
+    pub fn new(cfg: &Config) -> Report {
+        Report {
+            dry_run: cfg.dry_run,
+            repo: cfg.repo.to_string(),
+            base: cfg.branch.to_string(),
+            branch: cfg.pr_branch.to_string(),
+            experiment: cfg
+                .experiment
+                .as_ref()
+                .map(|e| format!("{}/{}", e.namespace, e.name)),
+            ..Report::default()
+        }
+    }
+
+    /// Adds the time since `since` to `step` (steps that repeat add up).
+    pub fn timing(&mut self, step: &str, since: Instant) {
+        *self.timings_ms.entry(step.to_string()).or_default() += since.elapsed().as_millis() as u64;
+    }
+
+    /// The report as one line of JSON, secrets redacted.
+    pub fn to_json(&self) -> String {
+        crate::redact::text(&serde_json::to_string(self).expect("the report serializes"))
+    }
+}
+
+/// The JSON line for a failed run.
+pub fn failure_json(message: &str, exit_code: u8) -> String {
+    serde_json::json!({"error": message, "exit_code": exit_code}).to_string()
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Writes `json` to the termination log when the path is writable (in a Pod); elsewhere
+/// there is no such file and nothing is written.
+pub fn write_termination_log(path: &std::path::Path, json: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+    {
+        let _ = std::io::Write::write_all(&mut f, truncate(json, 4096).as_bytes());
+    }
+}
+
+/// GitHub's limit on a PR body is 65,536 characters; leave room for the summary.
+const MAX_DIFF_IN_BODY: usize = 60_000;
+
+/// The generated PR body: experiment, winner, files changed, and the diff.
+pub fn pr_body(cfg: &Config, report: &Report, plan: &Plan) -> String {
+    let mut b = String::from("Iter8 promotes the outcome of an experiment in this Env repo.\n\n");
+    if let Some(e) = &report.experiment {
+        b.push_str(&format!("- Experiment: `{e}`\n"));
+    }
+    if let Some(v) = &report.winner_version {
+        b.push_str(&format!("- Winning version: `{v}`\n"));
+    }
+    if let Some(w) = &report.winner {
+        b.push_str(&format!(
+            "- Winner manifest: `{w}` becomes `{}`\n",
+            cfg.baseline
+        ));
+    }
+    b.push_str("\nFiles changed:\n");
+    for f in &report.files {
+        b.push_str(&format!("- `{f}`\n"));
+    }
+    let diff = truncate(&plan.diff, MAX_DIFF_IN_BODY);
+    b.push_str(&format!(
+        "\n<details><summary>Diff</summary>\n\n```diff\n{diff}```\n"
+    ));
+    if diff.len() < plan.diff.len() {
+        b.push_str("\n(diff cut to fit the PR body)\n");
+    }
+    b.push_str("</details>\n");
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,121 @@
+//! Read the Git host token from a Secret through the Kubernetes API.
+
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::{cluster::Cluster, config::Token};
+
+/// Why the token could not be read; every variant names the Secret, namespace and key.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read secret {name:?} in namespace {namespace:?}")]
+    NoCluster {
+        name: String,
+        namespace: String,
+        #[source]
+        source: crate::cluster::NoCluster,
+    },
+    #[error(
+        "secret {name:?} not found in namespace {namespace:?}; create it (kubectl create secret generic {name} --from-literal={key}=TOKEN) or set GITOPS_TOKEN_SECRET / GITOPS_NAMESPACE"
+    )]
+    NotFound {
+        name: String,
+        namespace: String,
+        key: String,
+    },
+    #[error(
+        "not allowed to read secret {name:?} in namespace {namespace:?} (HTTP {status}); grant the task's service account `get` on secrets there"
+    )]
+    Forbidden {
+        name: String,
+        namespace: String,
+        status: u16,
+    },
+    #[error(
+        "secret {name:?} in namespace {namespace:?} has no key {key:?} (found: {found}); set GITOPS_TOKEN_KEY or fix the Secret"
+    )]
+    NoKey {
+        name: String,
+        namespace: String,
+        key: String,
+        found: String,
+    },
+    #[error(
+        "secret {name:?} in namespace {namespace:?}: key {key:?} is empty or not a UTF-8 token"
+    )]
+    BadValue {
+        name: String,
+        namespace: String,
+        key: String,
+    },
+    #[error("reading secret {name:?} in namespace {namespace:?} failed")]
+    Api {
+        name: String,
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Reads `key` of Secret `name` in `namespace`.
+pub async fn read(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Token, Error> {
+    let (n, ns, k) = (name.to_string(), namespace.to_string(), key.to_string());
+    let (client, _) = cluster.client().await.map_err(|source| Error::NoCluster {
+        name: n.clone(),
+        namespace: ns.clone(),
+        source,
+    })?;
+    let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
+    let secret = crate::retry::retry(
+        "read secret",
+        || api.get(name),
+        crate::cluster::is_transient,
+        |_| None,
+    )
+    .await
+    .map_err(|e| match crate::cluster::status(&e) {
+        Some(404) => Error::NotFound {
+            name: n.clone(),
+            namespace: ns.clone(),
+            key: k.clone(),
+        },
+        Some(s @ (401 | 403)) => Error::Forbidden {
+            name: n.clone(),
+            namespace: ns.clone(),
+            status: s,
+        },
+        _ => Error::Api {
+            name: n.clone(),
+            namespace: ns.clone(),
+            source: e,
+        },
+    })?;
+    let data = secret.data.unwrap_or_default();
+    let Some(value) = data.get(key) else {
+        let found: Vec<_> = data.keys().map(String::as_str).collect();
+        let found = if found.is_empty() {
+            "no keys".to_string()
+        } else {
+            found.join(", ")
+        };
+        return Err(Error::NoKey {
+            name: n,
+            namespace: ns,
+            key: k,
+            found,
+        });
+    };
+    // Tokens are often created with `echo` and carry a trailing newline.
+    match std::str::from_utf8(&value.0).map(str::trim) {
+        Ok(t) if !t.is_empty() && !t.chars().any(char::is_control) => Ok(Token::new(t.to_string())),
+        _ => Err(Error::BadValue {
+            name: n,
+            namespace: ns,
+            key: k,
+        }),
+    }
+}

@@ -1,1 +1,54 @@
+//! Test harness for iter8-gitops: real servers on 127.0.0.1, port 0.
+//!
+//! - [`Tls`]: a test CA made at run time and a server certificate for 127.0.0.1/localhost.
+//! - [`GitServer`]: the git CLI's own `git http-backend` (CGI) behind a small HTTPS server with
+//!   Basic auth that checks the token.
+//! - [`GitHubFake`]: the pulls endpoints we call, following `shared/contracts/github/`.
+//! - [`KubeFake`]: Secret GET, Experiment GET, legacy discovery and server-side apply PATCH,
+//!   following `shared/contracts/kubernetes/`, reached through a generated kubeconfig.
+//!
+//! Each server can be told to fail the n-th matching request ([`Fault`]) and records every
+//! request it saw, so tests assert on what the tool sent.
 
+mod git;
+mod github;
+mod kube;
+mod server;
+
+pub use git::{GitServer, copy_dir};
+pub use github::{GitHubFake, Pull};
+pub use kube::KubeFake;
+pub use server::{Fault, Recorded, Req, Resp, Server, Tls};
+
+use std::path::PathBuf;
+
+/// `shared/` (contracts and fixtures), beside the repository checkout.
+pub fn shared_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("ITER8_GITOPS_SHARED") {
+        return d.into();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// Runs `git` with `args` in `dir`, isolated from the user's configuration; panics with its
+/// output on failure.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "CI")
+        .env("GIT_AUTHOR_EMAIL", "ci@example.com")
+        .env("GIT_COMMITTER_NAME", "CI")
+        .env("GIT_COMMITTER_EMAIL", "ci@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

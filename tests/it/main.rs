@@ -1,1 +1,510 @@
-fn main() {}
+//! Integration tests: the real binary against a real git http-backend over HTTPS and the
+//! GitHub and Kubernetes fakes. Each test is one user story.
+
+mod util;
+
+use serde_json::json;
+use testkit::Fault;
+use util::*;
+
+fn experiment(recommended: Option<&str>) -> serde_json::Value {
+    let mut e: serde_json::Value =
+        serde_yaml_ng::from_slice(&std::fs::read(before().join("experiment.yaml")).unwrap())
+            .unwrap();
+    e["metadata"]["namespace"] = json!("default");
+    e["status"] = json!({});
+    if let Some(r) = recommended {
+        e["status"]["versionRecommendedForPromotion"] = json!(r);
+    }
+    e
+}
+
+#[test]
+fn candidate_wins_the_branch_holds_the_real_runs_files_one_pr_is_opened_and_the_vs_is_applied() {
+    let w = World::tutorial();
+    let base_before = w.rev("refs/heads/gitops").unwrap();
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+
+    // The golden real run: the branch holds exactly after-184e955.
+    let co = w.checkout("iter8_exp");
+    assert_same_tree(&co.path().join(DIR), &after());
+    testkit::git(&w.bare(), &["fsck", "--strict"]);
+    let parents = testkit::git(&w.bare(), &["log", "-1", "--format=%P", "iter8_exp"]);
+    assert_eq!(parents.trim(), base_before, "one parent: the fetched tip");
+    let who = testkit::git(
+        &w.bare(),
+        &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", "iter8_exp"],
+    );
+    assert_eq!(
+        who.trim(),
+        "Iter8 <iter8@iter8.tools>|Iter8 <iter8@iter8.tools>|update baseline"
+    );
+    assert_eq!(
+        w.rev("refs/heads/gitops").unwrap(),
+        base_before,
+        "the base branch is untouched"
+    );
+
+    // One PR, head -> base, with a generated body that shows the change.
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(
+        (
+            pulls[0].head.as_str(),
+            pulls[0].base.as_str(),
+            pulls[0].title.as_str()
+        ),
+        ("acme:iter8_exp", "gitops", "Iter8 GitOps")
+    );
+    assert!(
+        pulls[0].body.contains("D samples/gitops/fortio.yaml"),
+        "{}",
+        pulls[0].body
+    );
+    assert!(pulls[0].body.contains("```diff"));
+    for r in w.github.server.log() {
+        assert_eq!(
+            r.headers.get("accept").map(String::as_str),
+            Some("application/vnd.github+json")
+        );
+        assert_eq!(
+            r.headers.get("x-github-api-version").map(String::as_str),
+            Some("2022-11-28")
+        );
+        assert!(
+            r.headers
+                .get("user-agent")
+                .unwrap()
+                .starts_with("iter8-gitops/")
+        );
+    }
+
+    // The VirtualService, server-side applied with our field manager.
+    let vs = w
+        .kube
+        .get(
+            "networking.istio.io",
+            "v1alpha3",
+            "default",
+            "virtualservices",
+            "bookinfo",
+        )
+        .expect("applied");
+    assert_eq!(
+        vs["metadata"]["managedFields"][0]["manager"],
+        "iter8-gitops"
+    );
+    let patch = w
+        .kube
+        .server
+        .log()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(
+        patch.headers["content-type"],
+        "application/apply-patch+yaml"
+    );
+    assert!(
+        patch.query.contains("fieldManager=iter8-gitops") && patch.query.contains("force=true"),
+        "{}",
+        patch.query
+    );
+
+    let report = o.report();
+    assert_eq!(report["changed"], true);
+    assert_eq!(report["pushed"], true);
+    assert_eq!(report["pr"]["number"], 1);
+    assert_eq!(report["pr_action"], "created");
+    assert_eq!(
+        report["commit"].as_str(),
+        w.rev("refs/heads/iter8_exp").as_deref()
+    );
+    assert_eq!(report["applied"][0]["kind"], "VirtualService");
+    let termination = std::fs::read_to_string(w.tmp.path().join("termination-log")).unwrap();
+    assert!(termination.len() <= 4096 && termination.starts_with('{'));
+}
+
+#[test]
+fn a_second_run_pushes_nothing_and_keeps_the_one_pr() {
+    let w = World::tutorial();
+    assert_code(&w.run(&[]), 0);
+    let tip = w.rev("refs/heads/iter8_exp").unwrap();
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(w.rev("refs/heads/iter8_exp").unwrap(), tip, "no new commit");
+    assert_eq!(w.pushes(), 1, "one push over both runs");
+    assert_eq!(w.github.pulls().len(), 1, "no second PR");
+    let r = o.report();
+    assert_eq!(r["pushed"], false);
+    assert_eq!(r["pr_action"], "unchanged");
+    assert_eq!(w.applies(), 2, "apply is repeated: it is idempotent");
+}
+
+#[test]
+fn an_existing_pr_from_an_earlier_run_is_kept_not_duplicated() {
+    let w = World::tutorial();
+    w.github.add("acme:iter8_exp", "gitops", "an old title");
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].title, "Iter8 GitOps", "its text is updated");
+    assert_eq!(o.report()["pr_action"], "updated");
+}
+
+#[test]
+fn baseline_wins_only_the_experiments_files_are_removed() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_WINNER", Some("productpage.yaml"));
+    assert_code(&w.run(&[]), 0);
+    let co = w.checkout("iter8_exp");
+    assert!(!co.path().join(DIR).join("experiment.yaml").exists());
+    assert!(
+        !co.path()
+            .join(DIR)
+            .join("productpage-candidate.yaml")
+            .exists()
+    );
+    assert_eq!(
+        std::fs::read(co.path().join(DIR).join("productpage.yaml")).unwrap(),
+        std::fs::read(before().join("productpage.yaml")).unwrap()
+    );
+}
+
+#[test]
+fn nothing_to_change_makes_no_commit_and_no_pr_but_still_applies() {
+    let w = World::with_content(&after(), SLUG);
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert!(o.stderr.contains("nothing to change"), "{}", o.stderr);
+    assert_eq!(w.rev("refs/heads/iter8_exp"), None);
+    assert_eq!(w.pushes(), 0);
+    assert!(w.github.server.log().is_empty());
+    assert_eq!(w.applies(), 1);
+    assert_eq!(o.report()["changed"], false);
+}
+
+#[test]
+fn experiment_context_finds_the_winner_without_any_template() {
+    let mut w = World::tutorial();
+    w.kube.add_experiment(
+        "default",
+        "gitops-exp-4890",
+        experiment(Some("productpage-candidate")),
+    );
+    w.set("GITOPS_WINNER", None).set("GITOPS_NAMESPACE", None);
+    w.set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
+        .set("EXPERIMENT_NAMESPACE", Some("default"));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    let msg = testkit::git(&w.bare(), &["log", "-1", "--format=%B", "iter8_exp"]);
+    assert!(
+        msg.contains("Iter8-Experiment: default/gitops-exp-4890"),
+        "{msg}"
+    );
+    assert_eq!(o.report()["winner_version"], "productpage-candidate");
+}
+
+#[test]
+fn an_experiment_without_a_recommendation_exits_8_and_writes_nothing() {
+    let mut w = World::tutorial();
+    w.kube
+        .add_experiment("default", "gitops-exp-4890", experiment(None));
+    w.set("GITOPS_WINNER", None);
+    w.set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
+        .set("EXPERIMENT_NAMESPACE", Some("default"));
+    let o = w.run(&[]);
+    assert_code(&o, 8);
+    assert!(
+        o.stderr.contains("versionRecommendedForPromotion"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(w.pushes(), 0);
+    assert!(w.git.server.log().is_empty(), "not even a fetch");
+}
+
+#[test]
+fn a_flag_overrides_the_environment_as_iter8_interpolates_args() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_WINNER", Some("does-not-exist.yaml"));
+    let o = w.run(&["--winner", "productpage-candidate.yaml"]);
+    assert_code(&o, 0);
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+}
+
+#[test]
+fn a_fork_pr_names_its_head_as_owner_colon_branch() {
+    let mut w = World::with_content(&before(), "upstream/env");
+    w.set("GITOPS_PR_REPO", Some("upstream/env"));
+    assert_code(&w.run(&[]), 0);
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].head, "acme:iter8_exp");
+    let create = w
+        .github
+        .server
+        .log()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert!(create.path == "/repos/upstream/env/pulls");
+}
+
+#[test]
+fn dry_run_reads_everything_and_writes_nothing_anywhere() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_DRY_RUN", Some("true"));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert!(
+        o.stderr.contains("-            value: \"red\""),
+        "the diff is shown:\n{}",
+        o.stderr
+    );
+    assert_eq!(w.rev("refs/heads/iter8_exp"), None);
+    assert_eq!(w.pushes(), 0);
+    assert!(w.github.pulls().is_empty());
+    assert_eq!(w.applies(), 0);
+    let r = o.report();
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["pr_action"], "would_create");
+    assert_eq!(r["objects"][0]["kind"], "VirtualService");
+}
+
+#[test]
+fn a_wrong_git_token_exits_3_names_the_repo_and_pushes_nothing() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_TOKEN", Some("ghp_wrong_token_value"));
+    let o = run_binary(&w.env, &[], &[TOKEN, "ghp_wrong_token_value"]);
+    assert_code(&o, 3);
+    assert!(
+        o.stderr.contains("rejected the credentials"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(w.pushes(), 0);
+    assert!(w.github.pulls().is_empty());
+    assert_eq!(w.applies(), 0);
+}
+
+#[test]
+fn a_token_the_api_refuses_exits_3_after_the_push() {
+    let mut w = World::with_content(&before(), SLUG);
+    // The API fake accepts another token than the git server: git works, the API says 401.
+    w.github = testkit::GitHubFake::start(&w.tls, SLUG, "another-token");
+    let api = w.github.api_url();
+    w.set("GITOPS_API_URL", Some(&api));
+    let o = w.run(&[]);
+    assert_code(&o, 3);
+    assert!(o.stderr.contains("Bad credentials"), "{}", o.stderr);
+    assert!(w.github.pulls().is_empty());
+}
+
+#[test]
+fn a_missing_secret_key_exits_3_and_names_secret_namespace_and_key() {
+    let w = World::tutorial();
+    w.kube
+        .add_secret("default", "iter8-token", &[("pat", TOKEN)]);
+    let o = w.run(&[]);
+    assert_code(&o, 3);
+    assert!(
+        o.stderr.contains(
+            r#"secret "iter8-token" in namespace "default" has no key "token" (found: pat)"#
+        ),
+        "{}",
+        o.stderr
+    );
+    assert!(w.git.server.log().is_empty());
+}
+
+#[test]
+fn every_missing_or_invalid_input_is_reported_at_once_with_exit_2_and_nothing_is_contacted() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_REPO", None)
+        .set("GITOPS_BRANCH", Some("bad..branch"))
+        .set("GITOPS_WINNER", Some("../../etc/passwd"));
+    w.set("GITOPS_BASELINE", Some("/abs.yaml"))
+        .set("GITOPS_PR_BRANCH", Some("has space"))
+        .set("GITOPS_DRY_RUN", Some("perhaps"));
+    let o = w.run(&[]);
+    assert_code(&o, 2);
+    for name in [
+        "GITOPS_REPO is required",
+        "GITOPS_BRANCH",
+        "GITOPS_WINNER",
+        "GITOPS_BASELINE",
+        "GITOPS_PR_BRANCH",
+        "GITOPS_DRY_RUN",
+    ] {
+        assert!(
+            o.stderr.contains(name),
+            "{name} not named in:\n{}",
+            o.stderr
+        );
+    }
+    assert!(
+        w.git.server.log().is_empty()
+            && w.github.server.log().is_empty()
+            && w.kube.server.log().is_empty()
+    );
+}
+
+#[test]
+fn a_winner_reached_through_a_symlink_in_the_tree_exits_5_and_pushes_nothing() {
+    let w = World::tutorial();
+    // Someone committed a symlink pointing out of the environment directory.
+    let work = tempfile::tempdir().unwrap();
+    testkit::git(
+        work.path(),
+        &["clone", "-q", "-b", BRANCH, w.bare().to_str().unwrap(), "."],
+    );
+    std::os::unix::fs::symlink("/etc", work.path().join(DIR).join("etc")).unwrap();
+    testkit::git(work.path(), &["add", "-A"]);
+    testkit::git(work.path(), &["commit", "-q", "-m", "a symlink"]);
+    testkit::git(work.path(), &["push", "-q", "origin", BRANCH]);
+    let mut w = w;
+    w.set("GITOPS_WINNER", Some("etc/passwd"));
+    let o = w.run(&[]);
+    assert_code(&o, 5);
+    assert!(o.stderr.contains("symlink"), "{}", o.stderr);
+    assert_eq!(w.pushes(), 0);
+    assert_eq!(w.applies(), 0);
+}
+
+#[test]
+fn an_unknown_kind_to_apply_exits_7_before_anything_is_pushed() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_APPLY", Some("metrics.yaml"));
+    let o = w.run(&[]);
+    assert_code(&o, 7);
+    assert!(o.stderr.contains("does not serve kind"), "{}", o.stderr);
+    assert_eq!(w.pushes(), 0);
+    assert!(w.github.pulls().is_empty());
+}
+
+#[test]
+fn server_errors_and_rate_limits_on_push_pr_and_apply_are_retried_through() {
+    let w = World::tutorial();
+    w.git
+        .server
+        .fault(Fault::status("POST /acme/env.git/git-receive-pack", 503, 1));
+    w.github
+        .server
+        .fault(Fault::status("GET /repos/acme/env/pulls", 429, 1).header("retry-after", "1"));
+    w.github
+        .server
+        .fault(Fault::status("POST /repos/acme/env/pulls", 502, 1));
+    w.kube
+        .server
+        .fault(Fault::status("PATCH /apis/networking.istio.io", 503, 1));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    assert_eq!(
+        w.github.pulls().len(),
+        1,
+        "exactly one PR despite the failed create"
+    );
+    assert!(
+        w.kube
+            .get(
+                "networking.istio.io",
+                "v1alpha3",
+                "default",
+                "virtualservices",
+                "bookinfo"
+            )
+            .is_some()
+    );
+    assert!(
+        o.stderr.contains("retrying") || o.stderr.contains("fetching again"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn the_pr_branch_moved_between_fetch_and_push_is_not_overwritten_blindly() {
+    let w = World::tutorial();
+    // Someone pushes to the PR branch while the run is between its fetch and its push.
+    let bare = w.bare();
+    w.git
+        .server
+        .before("POST /acme/env.git/git-receive-pack", move || {
+            let work = tempfile::tempdir().unwrap();
+            testkit::git(
+                work.path(),
+                &["clone", "-q", "-b", BRANCH, bare.to_str().unwrap(), "."],
+            );
+            std::fs::write(work.path().join("foreign.txt"), "someone else\n").unwrap();
+            testkit::git(work.path(), &["add", "-A"]);
+            testkit::git(work.path(), &["commit", "-q", "-m", "foreign"]);
+            testkit::git(
+                work.path(),
+                &["push", "-q", "origin", "HEAD:refs/heads/iter8_exp"],
+            );
+        });
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert!(
+        o.stderr.contains("fetching again"),
+        "the refused swap is reported:\n{}",
+        o.stderr
+    );
+    // The run re-fetched, saw the foreign tip, and swapped against it: the result is the plan.
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    assert_eq!(w.pushes(), 2);
+    assert_eq!(w.github.pulls().len(), 1);
+}
+
+#[test]
+fn a_local_bare_repo_needs_no_token_no_cluster_and_no_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join(DIR)).unwrap();
+    testkit::git(&work, &["init", "-q", "-b", BRANCH]);
+    testkit::copy_dir(&before(), &work.join(DIR));
+    testkit::git(&work, &["add", "-A"]);
+    testkit::git(&work, &["commit", "-q", "-m", "x"]);
+    let bare = tmp.path().join("env.git");
+    testkit::git(
+        &work,
+        &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
+    );
+    let env: Vec<(String, String)> = [
+        ("GITOPS_REPO", bare.to_str().unwrap()),
+        ("GITOPS_BRANCH", BRANCH),
+        ("GITOPS_DIR", DIR),
+        ("GITOPS_WINNER", "productpage-candidate.yaml"),
+        ("GITOPS_BASELINE", "productpage.yaml"),
+        ("GITOPS_REPLACE", "candidate=stable"),
+        (
+            "GITOPS_REMOVE",
+            "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
+        ),
+        ("HOME", tmp.path().to_str().unwrap()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let o = run_binary(&env, &[], &[]);
+    assert_code(&o, 0);
+    let co = tempfile::tempdir().unwrap();
+    testkit::git(
+        co.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "iter8_exp",
+            bare.to_str().unwrap(),
+            ".",
+        ],
+    );
+    assert_same_tree(&co.path().join(DIR), &after());
+    testkit::git(&bare, &["fsck", "--strict"]);
+}

@@ -1,0 +1,312 @@
+//! A small HTTPS server: TLS from a test CA, hyper for HTTP/1.1 (which de-chunks request
+//! bodies), a synchronous handler per request, and scripted faults.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Incoming, service::service_fn};
+use hyper_util::rt::TokioIo;
+
+/// A test CA and a server certificate it signed for 127.0.0.1 and localhost.
+#[derive(Clone)]
+pub struct Tls {
+    /// The CA certificate, PEM: what clients must trust.
+    pub ca_pem: String,
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl Tls {
+    /// Makes a fresh CA and server certificate.
+    pub fn new() -> Tls {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "iter8-gitops test CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &issuer).expect("server cert");
+
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone(), ca_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server TLS config");
+        Tls {
+            ca_pem: ca_cert.pem(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls::new()
+    }
+}
+
+/// A request as the handler sees it, body already collected.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Req {
+    /// A header by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// The query parameters, decoded.
+    pub fn query_pairs(&self) -> HashMap<String, String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+/// A response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    /// A JSON response.
+    pub fn json(status: u16, v: &serde_json::Value) -> Resp {
+        Resp {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: v.to_string().into_bytes(),
+        }
+    }
+}
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+/// A scripted failure: answer the `nth` (1-based) request whose `METHOD path` contains
+/// `matches` with `status` (and headers) instead of serving it, `times` times in a row.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub matches: String,
+    pub nth: usize,
+    pub times: usize,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Fault {
+    /// The first `times` requests matching `matches` get `status`.
+    pub fn status(matches: &str, status: u16, times: usize) -> Fault {
+        Fault {
+            matches: matches.into(),
+            nth: 1,
+            times,
+            status,
+            headers: vec![],
+            body: "{\"message\":\"injected fault\"}".into(),
+        }
+    }
+
+    /// Adds a response header (e.g. Retry-After).
+    pub fn header(mut self, k: &str, v: &str) -> Fault {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+type Handler = Arc<dyn Fn(&Req) -> Resp + Send + Sync>;
+/// Runs before a matching request is served (e.g. to move a branch between fetch and push).
+type Hook = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct State {
+    faults: Vec<(Fault, usize)>,
+    hooks: Vec<(String, Hook)>,
+    log: Vec<Recorded>,
+}
+
+/// A running HTTPS server; stops when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    /// Serves `handler` over TLS on 127.0.0.1, port 0.
+    pub fn start(tls: &Tls, handler: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let handler: Handler = Arc::new(handler);
+        let state = Arc::new(Mutex::new(State::default()));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+        let st = state.clone();
+        runtime.spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let (acceptor, handler, st) = (acceptor.clone(), handler.clone(), st.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let svc = service_fn(move |req: hyper::Request<Incoming>| {
+                        let (handler, st) = (handler.clone(), st.clone());
+                        async move { Ok::<_, std::convert::Infallible>(serve(req, handler, st).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+                });
+            }
+        });
+        Server {
+            addr,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// Adds a scripted failure.
+    pub fn fault(&self, f: Fault) {
+        self.state.lock().unwrap().faults.push((f, 0));
+    }
+
+    /// Runs `f` once, just before the first request whose `METHOD path` contains `matches`.
+    pub fn before(&self, matches: &str, f: impl FnOnce() + Send + 'static) {
+        self.state
+            .lock()
+            .unwrap()
+            .hooks
+            .push((matches.into(), Box::new(f)));
+    }
+
+    /// Every request served so far.
+    pub fn log(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().log.clone()
+    }
+}
+
+async fn serve(
+    req: hyper::Request<Incoming>,
+    handler: Handler,
+    st: Arc<Mutex<State>>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let req = Req {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers,
+        body,
+    };
+    let key = format!("{} {}", req.method, req.path);
+    let (hook, fault) = {
+        let mut s = st.lock().unwrap();
+        let hook = s
+            .hooks
+            .iter()
+            .position(|(m, _)| key.contains(m.as_str()))
+            .map(|i| s.hooks.remove(i).1);
+        let mut fault = None;
+        for (f, seen) in s.faults.iter_mut() {
+            if key.contains(f.matches.as_str()) {
+                *seen += 1;
+                if *seen >= f.nth && *seen < f.nth + f.times {
+                    fault = Some(f.clone());
+                    break;
+                }
+            }
+        }
+        (hook, fault)
+    };
+    let resp = match fault {
+        Some(f) => Resp {
+            status: f.status,
+            headers: f.headers.clone(),
+            body: f.body.into_bytes(),
+        },
+        None => {
+            if let Some(h) = hook {
+                tokio::task::spawn_blocking(h).await.expect("hook runs");
+            }
+            let r = req.clone();
+            tokio::task::spawn_blocking(move || handler(&r))
+                .await
+                .expect("handler runs")
+        }
+    };
+    st.lock().unwrap().log.push(Recorded {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        query: req.query.clone(),
+        status: resp.status,
+        headers: req.headers.clone(),
+        body: String::from_utf8_lossy(&req.body).into_owned(),
+    });
+    let mut b = hyper::Response::builder().status(resp.status);
+    for (k, v) in &resp.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(Full::new(Bytes::from(resp.body))).expect("response")
+}

@@ -1,0 +1,254 @@
+//! The harness: a world of real servers (git http-backend over HTTPS, the GitHub and
+//! Kubernetes fakes) holding the tutorial's Env repo, and a runner for the real binary with a
+//! clean environment that checks, on every run, that the token never reaches the output.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+use testkit::{GitHubFake, GitServer, KubeFake, Tls};
+
+/// The Git host token (git Basic auth and the GitHub API).
+pub const TOKEN: &str = "ghp_Iter8TestToken0123456789abcdefXYZ";
+/// The service account token of the fake cluster.
+pub const KUBE_TOKEN: &str = "kube-sa-token-0123456789";
+/// The Env repo on the Git host.
+pub const SLUG: &str = "acme/env";
+pub const BRANCH: &str = "gitops";
+pub const DIR: &str = "samples/gitops";
+
+/// Fixtures from shared/.
+pub fn fixture(rel: &str) -> PathBuf {
+    testkit::shared_dir()
+        .join("fixtures/iter8-gitops")
+        .join(rel)
+}
+
+pub fn before() -> PathBuf {
+    fixture("real-run-huang195/before-99cba97")
+}
+
+pub fn after() -> PathBuf {
+    fixture("real-run-huang195/after-184e955")
+}
+
+/// Servers and a scratch directory for one test.
+pub struct World {
+    pub tls: Tls,
+    pub git: GitServer,
+    pub github: GitHubFake,
+    pub kube: KubeFake,
+    pub tmp: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+/// What a run of the binary gave.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The JSON report on stdout.
+    pub fn report(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON report ({e}):\n{self:?}"))
+    }
+}
+
+impl World {
+    /// The Env repo as it was during the real experiment (before-99cba97), a token Secret,
+    /// and the tutorial's inputs.
+    pub fn tutorial() -> World {
+        World::with_content(&before(), "acme/env")
+    }
+
+    /// A world whose Env repo holds `content` under `samples/gitops` on `gitops`, and whose
+    /// GitHub fake serves the PRs of `pr_slug`.
+    pub fn with_content(content: &Path, pr_slug: &str) -> World {
+        let tls = Tls::new();
+        let git = GitServer::start(&tls, TOKEN);
+        git.create_repo(SLUG, BRANCH, content, DIR);
+        let github = GitHubFake::start(&tls, pr_slug, TOKEN);
+        let kube = KubeFake::start(&tls, KUBE_TOKEN);
+        kube.add_secret("default", "iter8-token", &[("token", TOKEN)]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ca_file = tmp.path().join("ca.pem");
+        std::fs::write(&ca_file, &tls.ca_pem).expect("write CA");
+        let kubeconfig = kube.kubeconfig();
+        let env = [
+            ("GITOPS_REPO", git.url(SLUG)),
+            ("GITOPS_BRANCH", BRANCH.into()),
+            ("GITOPS_DIR", DIR.into()),
+            ("GITOPS_WINNER", "productpage-candidate.yaml".into()),
+            ("GITOPS_BASELINE", "productpage.yaml".into()),
+            ("GITOPS_REPLACE", "candidate=stable".into()),
+            (
+                "GITOPS_REMOVE",
+                "productpage-candidate.yaml,fortio.yaml,experiment.yaml".into(),
+            ),
+            ("GITOPS_APPLY", "istio-vs.yaml".into()),
+            ("GITOPS_NAMESPACE", "default".into()),
+            ("GITOPS_API_URL", github.api_url()),
+            ("GITOPS_CA_FILE", ca_file.display().to_string()),
+            (
+                "GITOPS_TERMINATION_LOG",
+                tmp.path().join("termination-log").display().to_string(),
+            ),
+            ("GITOPS_TIMEOUT", "60".into()),
+            ("KUBECONFIG", kubeconfig.display().to_string()),
+            ("HOME", tmp.path().display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        World {
+            tls,
+            git,
+            github,
+            kube,
+            tmp,
+            env,
+        }
+    }
+
+    /// Sets (or with `None` removes) a variable for the next runs.
+    pub fn set(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.into(), v.into()));
+        }
+        self
+    }
+
+    /// Runs the binary with exactly this world's environment (plus `args`).
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_binary(&self.env, args, &[TOKEN, KUBE_TOKEN])
+    }
+
+    /// The bare repo on the server.
+    pub fn bare(&self) -> PathBuf {
+        self.git.repo_path(SLUG)
+    }
+
+    /// `git rev-parse` of a ref on the server, or None.
+    pub fn rev(&self, refname: &str) -> Option<String> {
+        let out = Command::new("git")
+            .args(["rev-parse", "--verify", "-q", refname])
+            .current_dir(self.bare())
+            .output()
+            .expect("git");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Checks out `branch` from the server into a fresh directory.
+    pub fn checkout(&self, branch: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        testkit::git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                "-b",
+                branch,
+                self.bare().to_str().expect("utf-8"),
+                ".",
+            ],
+        );
+        dir
+    }
+
+    /// Requests the git server saw that wrote (receive-pack POSTs).
+    pub fn pushes(&self) -> usize {
+        self.git
+            .server
+            .log()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
+            .count()
+    }
+
+    /// Apply PATCHes the cluster fake saw.
+    pub fn applies(&self) -> usize {
+        self.kube
+            .server
+            .log()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count()
+    }
+}
+
+/// Runs the binary with `env` only (no inherited variables), checking that no `secrets`
+/// appear in what it prints.
+pub fn run_binary(env: &[(String, String)], args: &[&str], secrets: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iter8-gitops"));
+    cmd.env_clear().args(args);
+    // git is needed for local-path repos (gix spawns git-upload-pack / git-receive-pack).
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary runs");
+    let o = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for s in secrets {
+        assert!(
+            !o.stdout.contains(s) && !o.stderr.contains(s),
+            "a secret leaked into the output:\n{o:#?}"
+        );
+    }
+    o
+}
+
+/// Asserts the exit code, printing the whole run when it differs.
+#[track_caller]
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.code, code,
+        "unexpected exit code; run was:\n--- stdout\n{}\n--- stderr\n{}",
+        o.stdout, o.stderr
+    );
+}
+
+/// Asserts that `dir` holds exactly the files of `expected` (recursively, byte for byte).
+pub fn assert_same_tree(dir: &Path, expected: &Path) {
+    let list = |root: &Path| {
+        let mut v = vec![];
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir") {
+                let e = e.expect("entry");
+                if e.file_name() == ".git" {
+                    continue;
+                }
+                if e.file_type().expect("type").is_dir() {
+                    stack.push(e.path());
+                } else {
+                    v.push(e.path().strip_prefix(root).expect("prefix").to_path_buf());
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let (got, want) = (list(dir), list(expected));
+    assert_eq!(got, want, "the file lists differ");
+    for f in &got {
+        assert_eq!(
+            std::fs::read(dir.join(f)).expect("read"),
+            std::fs::read(expected.join(f)).expect("read"),
+            "{} differs",
+            f.display()
+        );
+    }
+}

@@ -120,7 +120,8 @@ impl Error {
     pub fn is_stale(&self) -> bool {
         matches!(self, Error::Rejected { reason, .. }
             if reason.contains("failed to update ref") || reason.contains("stale info") || reason.contains("fetch first")
-                || reason.contains("non-fast-forward") || reason.contains("failed to lock"))
+                || reason.contains("non-fast-forward") || reason.contains("failed to lock")
+                || reason.contains("atomic transaction failed"))
     }
 
     /// True for faults worth another try: connections, timeouts, server errors.

@@ -22,6 +22,8 @@ fn experiment(recommended: Option<&str>) -> serde_json::Value {
 #[test]
 fn candidate_wins_the_branch_holds_the_real_runs_files_one_pr_is_opened_and_the_vs_is_applied() {
     let w = World::tutorial();
+    // In a Pod the kubelet provides the file; the tool writes it only when it exists.
+    std::fs::write(w.tmp.path().join("termination-log"), "").unwrap();
     let base_before = w.rev("refs/heads/gitops").unwrap();
     let o = w.run(&[]);
     assert_code(&o, 0);

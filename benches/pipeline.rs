@@ -1,1 +1,211 @@
-fn main() {}
+//! Benchmark: iter8-gitops against the seed's git CLI pipeline, side by side, in one run.
+//!
+//! Generates an Env repo of 5,000 small YAML files over 1,000 commits (with the tutorial's
+//! files under `samples/gitops`), serves it with the tests' HTTPS `git http-backend` server and
+//! GitHub fake, and runs, alternating, N times each (default 7, `BENCH_RUNS`):
+//! - `iter8-gitops` (the release binary): depth-1 fetch, in-memory commit, receive-pack push, PR;
+//! - the seed's pipeline: `git clone --depth 1 --branch`, sed, rm, commit, `git push -f`, curl.
+//! Each run starts from the same state (PR branch deleted, no PR). Prints the median wall time
+//! and peak RSS (GNU time's %M: the largest process of the run) of each, and their ratios.
+//!
+//! ```sh
+//! cargo bench --bench pipeline
+//! ```
+
+use std::{
+    fmt::Write as _,
+    io::Write as _,
+    path::Path,
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use testkit::{GitHubFake, GitServer, Tls};
+
+const TOKEN: &str = "ghp_BenchToken0123456789";
+const FILES: usize = 5_000;
+const COMMITS: usize = 1_000;
+
+fn fast_import_stream(tutorial: &Path) -> Vec<u8> {
+    let mut s = Vec::new();
+    let mut blob = |s: &mut Vec<u8>, path: &str, data: &[u8]| {
+        write!(s, "M 100644 inline {path}\ndata {}\n", data.len()).unwrap();
+        s.extend_from_slice(data);
+        s.push(b'\n');
+    };
+    let file = |i: usize, rev: usize| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{i:04}\n  namespace: team-{}\ndata:\n  revision: \"{rev}\"\n  owner: team-{}\n",
+            i % 50,
+            i % 50
+        )
+    };
+    let generated = FILES - std::fs::read_dir(tutorial).unwrap().count();
+    for c in 0..COMMITS {
+        let msg = format!("change {c}");
+        write!(s, "commit refs/heads/gitops\nmark :{}\ncommitter CI <ci@example.com> {} +0000\ndata {}\n{msg}\n", c + 1, 1_600_000_000 + c * 60, msg.len()).unwrap();
+        if c > 0 {
+            writeln!(s, "from :{c}").unwrap();
+        }
+        if c == 0 {
+            for i in 0..generated {
+                blob(&mut s, &format!("apps/team-{:02}/app-{i:04}.yaml", i % 50), file(i, 0).as_bytes());
+            }
+        } else {
+            for k in 0..5 {
+                let i = (c * 7 + k * 997) % generated;
+                blob(&mut s, &format!("apps/team-{:02}/app-{i:04}.yaml", i % 50), file(i, c).as_bytes());
+            }
+        }
+        // The experiment's files arrive with the last commit, as CI's "iter8 experiment".
+        if c == COMMITS - 1 {
+            add_dir(&mut s, tutorial, "samples/gitops", &mut blob);
+        } else if c == 0 {
+            for f in ["productpage.yaml", "istio-vs.yaml"] {
+                blob(&mut s, &format!("samples/gitops/{f}"), &std::fs::read(tutorial.join(f)).unwrap());
+            }
+        }
+    }
+    s
+}
+
+fn add_dir(s: &mut Vec<u8>, dir: &Path, prefix: &str, blob: &mut impl FnMut(&mut Vec<u8>, &str, &[u8])) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
+        if e.file_type().unwrap().is_dir() {
+            add_dir(s, &e.path(), &name, blob);
+        } else {
+            blob(s, &name, &std::fs::read(e.path()).unwrap());
+        }
+    }
+}
+
+/// Runs `cmd` under GNU time; returns (wall seconds, peak RSS in KiB).
+fn measure(mut cmd: Command, rss_file: &Path) -> (f64, u64) {
+    let start = Instant::now();
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("runs");
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or(""));
+    }
+    let wall = start.elapsed().as_secs_f64();
+    assert!(out.status.success(), "run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let rss = std::fs::read_to_string(rss_file).unwrap().trim().lines().last().unwrap().trim().parse().unwrap();
+    (wall, rss)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists benches; this one only runs under `cargo bench`.
+    }
+    assert!(Path::new("/usr/bin/time").exists(), "GNU time is needed for peak RSS: apt-get install time");
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(7).max(5);
+    let tutorial = testkit::shared_dir().join("fixtures/iter8-gitops/real-run-huang195/before-99cba97");
+    let tls = Tls::new();
+    let git = GitServer::start(&tls, TOKEN);
+    let github = GitHubFake::start(&tls, "acme/env", TOKEN);
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, &tls.ca_pem).unwrap();
+
+    eprint!("generating {FILES} files over {COMMITS} commits ... ");
+    let bare = git.repo_path("acme/env");
+    std::fs::create_dir_all(&bare).unwrap();
+    testkit::git(&bare, &["init", "-q", "--bare", "-b", "gitops"]);
+    let mut fi = Command::new("git").args(["fast-import", "--quiet"]).current_dir(&bare).stdin(Stdio::piped()).spawn().unwrap();
+    fi.stdin.take().unwrap().write_all(&fast_import_stream(&tutorial)).unwrap();
+    assert!(fi.wait().unwrap().success());
+    testkit::git(&bare, &["gc", "-q"]);
+    testkit::git(&bare, &["config", "http.receivepack", "true"]);
+    let files = testkit::git(&bare, &["ls-tree", "-r", "--name-only", "gitops"]).lines().count();
+    let commits = testkit::git(&bare, &["rev-list", "--count", "gitops"]).trim().to_string();
+    eprintln!("{files} files, {commits} commits");
+
+    let url = git.url("acme/env");
+    let authority = url.trim_start_matches("https://");
+    let rss_file = tmp.path().join("rss");
+    let tool = || {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), env!("CARGO_BIN_EXE_iter8-gitops")]);
+        c.env_clear().env("PATH", std::env::var("PATH").unwrap()).env("HOME", tmp.path());
+        for (k, v) in [
+            ("GITOPS_REPO", url.as_str()),
+            ("GITOPS_BRANCH", "gitops"),
+            ("GITOPS_DIR", "samples/gitops"),
+            ("GITOPS_WINNER", "productpage-candidate.yaml"),
+            ("GITOPS_BASELINE", "productpage.yaml"),
+            ("GITOPS_REPLACE", "candidate=stable"),
+            ("GITOPS_REMOVE", "productpage-candidate.yaml,fortio.yaml,experiment.yaml"),
+            ("GITOPS_TOKEN", TOKEN),
+            ("GITOPS_API_URL", &github.api_url()),
+            ("GITOPS_CA_FILE", ca.to_str().unwrap()),
+            ("GITOPS_LOG_FORMAT", "json"),
+        ] {
+            c.env(k, v);
+        }
+        c
+    };
+    // The seed's finish task, minus apt-get and kubectl (no package mirror or cluster here).
+    let script = format!(
+        r#"set -e
+cd "$WORK"; rm -rf repo
+git clone -q --depth 1 --branch=gitops https://x-access-token:{TOKEN}@{authority} repo
+cd repo/samples/gitops
+git config user.email 'iter8@iter8.tools'; git config user.name 'Iter8'
+TMP=`mktemp`; sed 's/candidate/stable/g' productpage-candidate.yaml > $TMP; mv $TMP productpage.yaml
+rm -f productpage-candidate.yaml; rm -f fortio.yaml; rm -f experiment.yaml
+if [ `git status -s | wc -l` != 0 ]; then
+  git checkout -q -b iter8_exp
+  git commit -q -a -m 'update baseline'
+  git push -q -f origin iter8_exp
+  curl -sf --cacert "$CA" -H "Authorization: Bearer {TOKEN}" -H 'Accept: application/vnd.github+json' -XPOST {api}/repos/acme/env/pulls -d '{{"head":"iter8_exp", "base":"gitops", "body":"update baseline", "title":"Iter8 GitOps"}}' >/dev/null
+fi
+"#,
+        api = github.api_url()
+    );
+    let cli = || {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), "bash", "-c", &script]);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", tmp.path())
+            .env("WORK", tmp.path())
+            .env("CA", &ca)
+            .env("GIT_SSL_CAINFO", &ca)
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        c
+    };
+    let reset = || {
+        let _ = Command::new("git").args(["update-ref", "-d", "refs/heads/iter8_exp"]).current_dir(&bare).status();
+        github.clear();
+    };
+
+    let (mut tw, mut tr, mut cw, mut cr) = (vec![], vec![], vec![], vec![]);
+    for i in 0..runs {
+        reset();
+        let (w, r) = measure(tool(), &rss_file);
+        assert_eq!(github.pulls().len(), 1, "iter8-gitops opened its PR");
+        tw.push(w);
+        tr.push(r as f64);
+        reset();
+        let (w, r) = measure(cli(), &rss_file);
+        assert_eq!(github.pulls().len(), 1, "the pipeline opened its PR");
+        cw.push(w);
+        cr.push(r as f64);
+        eprintln!("run {}: iter8-gitops {:.3}s {} KiB | git CLI pipeline {:.3}s {} KiB", i + 1, tw[i], tr[i], cw[i], cr[i]);
+    }
+    let (tw, tr, cw, cr) = (median(&mut tw), median(&mut tr), median(&mut cw), median(&mut cr));
+    let mut out = String::new();
+    writeln!(out, "\nEnv repo: {files} files, {commits} commits; {runs} alternating runs each; medians").unwrap();
+    writeln!(out, "{:<22} {:>10} {:>14}", "", "wall (s)", "peak RSS (MB)").unwrap();
+    writeln!(out, "{:<22} {:>10.3} {:>14.1}", "iter8-gitops", tw, tr / 1024.0).unwrap();
+    writeln!(out, "{:<22} {:>10.3} {:>14.1}", "git CLI pipeline", cw, cr / 1024.0).unwrap();
+    writeln!(out, "{:<22} {:>9.1}x {:>13.1}x", "ratio (pipeline/tool)", cw / tw, cr / tr).unwrap();
+    writeln!(out, "targets: >= 5x faster; tool peak RSS <= 20 MB").unwrap();
+    print!("{out}");
+}

@@ -128,7 +128,7 @@ impl Args {
         let known = Args::variable_names();
         let mut problems = Vec::new();
         for (key, _) in vars.clone() {
-            if key.starts_with("GITOPS_") && !known.iter().any(|k| *k == key) {
+            if key.starts_with("GITOPS_") && !known.contains(&key) {
                 problems.push(Problem::new(
                     &key,
                     "is not a variable iter8-gitops knows; check its spelling (see --help)",

@@ -46,6 +46,11 @@ impl GitHubFake {
         self.pulls.lock().unwrap().clone()
     }
 
+    /// Forgets every pull request (benchmarks start each run from the same state).
+    pub fn clear(&self) {
+        self.pulls.lock().unwrap().clear();
+    }
+
     /// Adds a pull request, as if someone had opened it.
     pub fn add(&self, head: &str, base: &str, title: &str) -> u64 {
         let mut p = self.pulls.lock().unwrap();

@@ -49,12 +49,20 @@ fn fast_import_stream(tutorial: &Path) -> Vec<u8> {
         }
         if c == 0 {
             for i in 0..generated {
-                blob(&mut s, &format!("apps/team-{:02}/app-{i:04}.yaml", i % 50), file(i, 0).as_bytes());
+                blob(
+                    &mut s,
+                    &format!("apps/team-{:02}/app-{i:04}.yaml", i % 50),
+                    file(i, 0).as_bytes(),
+                );
             }
         } else {
             for k in 0..5 {
                 let i = (c * 7 + k * 997) % generated;
-                blob(&mut s, &format!("apps/team-{:02}/app-{i:04}.yaml", i % 50), file(i, c).as_bytes());
+                blob(
+                    &mut s,
+                    &format!("apps/team-{:02}/app-{i:04}.yaml", i % 50),
+                    file(i, c).as_bytes(),
+                );
             }
         }
         // The experiment's files arrive with the last commit, as CI's "iter8 experiment".
@@ -62,14 +70,23 @@ fn fast_import_stream(tutorial: &Path) -> Vec<u8> {
             add_dir(&mut s, tutorial, "samples/gitops", &mut blob);
         } else if c == 0 {
             for f in ["productpage.yaml", "istio-vs.yaml"] {
-                blob(&mut s, &format!("samples/gitops/{f}"), &std::fs::read(tutorial.join(f)).unwrap());
+                blob(
+                    &mut s,
+                    &format!("samples/gitops/{f}"),
+                    &std::fs::read(tutorial.join(f)).unwrap(),
+                );
             }
         }
     }
     s
 }
 
-fn add_dir(s: &mut Vec<u8>, dir: &Path, prefix: &str, blob: &mut impl FnMut(&mut Vec<u8>, &str, &[u8])) {
+fn add_dir(
+    s: &mut Vec<u8>,
+    dir: &Path,
+    prefix: &str,
+    blob: &mut impl FnMut(&mut Vec<u8>, &str, &[u8]),
+) {
     for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
@@ -84,13 +101,35 @@ fn add_dir(s: &mut Vec<u8>, dir: &Path, prefix: &str, blob: &mut impl FnMut(&mut
 /// Runs `cmd` under GNU time; returns (wall seconds, peak RSS in KiB).
 fn measure(mut cmd: Command, rss_file: &Path) -> (f64, u64) {
     let start = Instant::now();
-    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("runs");
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("runs");
     if std::env::var_os("BENCH_VERBOSE").is_some() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or(""));
+        eprintln!(
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
     }
     let wall = start.elapsed().as_secs_f64();
-    assert!(out.status.success(), "run failed: {}", String::from_utf8_lossy(&out.stderr));
-    let rss = std::fs::read_to_string(rss_file).unwrap().trim().lines().last().unwrap().trim().parse().unwrap();
+    assert!(
+        out.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss = std::fs::read_to_string(rss_file)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     (wall, rss)
 }
 
@@ -103,9 +142,17 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` lists benches; this one only runs under `cargo bench`.
     }
-    assert!(Path::new("/usr/bin/time").exists(), "GNU time is needed for peak RSS: apt-get install time");
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(7).max(5);
-    let tutorial = testkit::shared_dir().join("fixtures/iter8-gitops/real-run-huang195/before-99cba97");
+    assert!(
+        Path::new("/usr/bin/time").exists(),
+        "GNU time is needed for peak RSS: apt-get install time"
+    );
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+        .max(5);
+    let tutorial =
+        testkit::shared_dir().join("fixtures/iter8-gitops/real-run-huang195/before-99cba97");
     let tls = Tls::new();
     let git = GitServer::start(&tls, TOKEN);
     let github = GitHubFake::start(&tls, "acme/env", TOKEN);
@@ -117,13 +164,30 @@ fn main() {
     let bare = git.repo_path("acme/env");
     std::fs::create_dir_all(&bare).unwrap();
     testkit::git(&bare, &["init", "-q", "--bare", "-b", "gitops"]);
-    let mut fi = Command::new("git").args(["fast-import", "--quiet"]).current_dir(&bare).stdin(Stdio::piped()).spawn().unwrap();
-    fi.stdin.take().unwrap().write_all(&fast_import_stream(&tutorial)).unwrap();
+    let mut fi = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(&bare)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    fi.stdin
+        .take()
+        .unwrap()
+        .write_all(&fast_import_stream(&tutorial))
+        .unwrap();
     assert!(fi.wait().unwrap().success());
     testkit::git(&bare, &["gc", "-q"]);
     testkit::git(&bare, &["config", "http.receivepack", "true"]);
-    let files = testkit::git(&bare, &["ls-tree", "-r", "--name-only", "gitops"]).lines().count();
-    let commits = testkit::git(&bare, &["rev-list", "--count", "gitops"]).trim().to_string();
+    // Served like GitHub: partial clone and objects by id are allowed (both clients may use
+    // them; the seed's pipeline does not).
+    testkit::git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+    testkit::git(&bare, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    let files = testkit::git(&bare, &["ls-tree", "-r", "--name-only", "gitops"])
+        .lines()
+        .count();
+    let commits = testkit::git(&bare, &["rev-list", "--count", "gitops"])
+        .trim()
+        .to_string();
     eprintln!("{files} files, {commits} commits");
 
     let url = git.url("acme/env");
@@ -131,8 +195,16 @@ fn main() {
     let rss_file = tmp.path().join("rss");
     let tool = || {
         let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), env!("CARGO_BIN_EXE_iter8-gitops")]);
-        c.env_clear().env("PATH", std::env::var("PATH").unwrap()).env("HOME", tmp.path());
+        c.args([
+            "-f",
+            "%M",
+            "-o",
+            rss_file.to_str().unwrap(),
+            env!("CARGO_BIN_EXE_iter8-gitops"),
+        ]);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", tmp.path());
         for (k, v) in [
             ("GITOPS_REPO", url.as_str()),
             ("GITOPS_BRANCH", "gitops"),
@@ -140,7 +212,10 @@ fn main() {
             ("GITOPS_WINNER", "productpage-candidate.yaml"),
             ("GITOPS_BASELINE", "productpage.yaml"),
             ("GITOPS_REPLACE", "candidate=stable"),
-            ("GITOPS_REMOVE", "productpage-candidate.yaml,fortio.yaml,experiment.yaml"),
+            (
+                "GITOPS_REMOVE",
+                "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
+            ),
             ("GITOPS_TOKEN", TOKEN),
             ("GITOPS_API_URL", &github.api_url()),
             ("GITOPS_CA_FILE", ca.to_str().unwrap()),
@@ -170,7 +245,15 @@ fi
     );
     let cli = || {
         let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), "bash", "-c", &script]);
+        c.args([
+            "-f",
+            "%M",
+            "-o",
+            rss_file.to_str().unwrap(),
+            "bash",
+            "-c",
+            &script,
+        ]);
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
             .env("HOME", tmp.path())
@@ -181,7 +264,10 @@ fi
         c
     };
     let reset = || {
-        let _ = Command::new("git").args(["update-ref", "-d", "refs/heads/iter8_exp"]).current_dir(&bare).status();
+        let _ = Command::new("git")
+            .args(["update-ref", "-d", "refs/heads/iter8_exp"])
+            .current_dir(&bare)
+            .status();
         github.clear();
     };
 
@@ -197,15 +283,52 @@ fi
         assert_eq!(github.pulls().len(), 1, "the pipeline opened its PR");
         cw.push(w);
         cr.push(r as f64);
-        eprintln!("run {}: iter8-gitops {:.3}s {} KiB | git CLI pipeline {:.3}s {} KiB", i + 1, tw[i], tr[i], cw[i], cr[i]);
+        eprintln!(
+            "run {}: iter8-gitops {:.3}s {} KiB | git CLI pipeline {:.3}s {} KiB",
+            i + 1,
+            tw[i],
+            tr[i],
+            cw[i],
+            cr[i]
+        );
     }
-    let (tw, tr, cw, cr) = (median(&mut tw), median(&mut tr), median(&mut cw), median(&mut cr));
+    let (tw, tr, cw, cr) = (
+        median(&mut tw),
+        median(&mut tr),
+        median(&mut cw),
+        median(&mut cr),
+    );
     let mut out = String::new();
-    writeln!(out, "\nEnv repo: {files} files, {commits} commits; {runs} alternating runs each; medians").unwrap();
+    writeln!(
+        out,
+        "\nEnv repo: {files} files, {commits} commits; {runs} alternating runs each; medians"
+    )
+    .unwrap();
     writeln!(out, "{:<22} {:>10} {:>14}", "", "wall (s)", "peak RSS (MB)").unwrap();
-    writeln!(out, "{:<22} {:>10.3} {:>14.1}", "iter8-gitops", tw, tr / 1024.0).unwrap();
-    writeln!(out, "{:<22} {:>10.3} {:>14.1}", "git CLI pipeline", cw, cr / 1024.0).unwrap();
-    writeln!(out, "{:<22} {:>9.1}x {:>13.1}x", "ratio (pipeline/tool)", cw / tw, cr / tr).unwrap();
+    writeln!(
+        out,
+        "{:<22} {:>10.3} {:>14.1}",
+        "iter8-gitops",
+        tw,
+        tr / 1024.0
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "{:<22} {:>10.3} {:>14.1}",
+        "git CLI pipeline",
+        cw,
+        cr / 1024.0
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "{:<22} {:>9.1}x {:>13.1}x",
+        "ratio (pipeline/tool)",
+        cw / tw,
+        cr / tr
+    )
+    .unwrap();
     writeln!(out, "targets: >= 5x faster; tool peak RSS <= 20 MB").unwrap();
     print!("{out}");
 }

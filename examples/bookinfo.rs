@@ -53,11 +53,23 @@ fn main() -> anyhow::Result<()> {
     if !bare.exists() {
         // The CI pipeline's commit that started the experiment.
         let work = tmp.join("work");
-        copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-env"), &work.join("samples/gitops"))?;
+        copy(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-env"),
+            &work.join("samples/gitops"),
+        )?;
         git(&work, &["init", "-q", "-b", "gitops"])?;
         git(&work, &["add", "-A"])?;
         git(&work, &["commit", "-q", "-m", "iter8 experiment"])?;
-        git(&work, &["clone", "-q", "--bare", ".", bare.to_str().context("utf-8 path")?])?;
+        git(
+            &work,
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                ".",
+                bare.to_str().context("utf-8 path")?,
+            ],
+        )?;
         std::fs::remove_dir_all(&work)?;
     }
     println!("Env repo: {} (branch gitops)\n", bare.display());
@@ -70,18 +82,41 @@ fn main() -> anyhow::Result<()> {
         ("GITOPS_WINNER", "productpage-candidate.yaml"),
         ("GITOPS_BASELINE", "productpage.yaml"),
         ("GITOPS_REPLACE", "candidate=stable"),
-        ("GITOPS_REMOVE", "productpage-candidate.yaml,fortio.yaml,experiment.yaml"),
+        (
+            "GITOPS_REMOVE",
+            "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
+        ),
         ("GITOPS_TERMINATION_LOG", "/nonexistent"),
     ];
-    let args = Args::from_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>())?;
+    let args = Args::from_env(
+        env.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>(),
+    )?;
     let config = Config::try_from(args)?;
     iter8_gitops::logging::init(config.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(iter8_gitops::run(config)).map_err(|e| anyhow::anyhow!(e.chain()))?;
+    let report = runtime
+        .block_on(iter8_gitops::run(config))
+        .map_err(|e| anyhow::anyhow!(e.chain()))?;
 
-    println!("\nReport: changed={} pushed={} commit={}", report.changed, report.pushed, report.commit.as_deref().unwrap_or("-"));
-    println!("\n$ git log --stat gitops..iter8_exp\n{}", git(&bare, &["log", "--stat", "gitops..iter8_exp"])?);
-    println!("$ git fsck --strict\n{}ok", git(&bare, &["fsck", "--strict"])?);
-    println!("\nRun it again: nothing new is pushed. Start over with: rm -rf {}", tmp.display());
+    println!(
+        "\nReport: changed={} pushed={} commit={}",
+        report.changed,
+        report.pushed,
+        report.commit.as_deref().unwrap_or("-")
+    );
+    println!(
+        "\n$ git log --stat gitops..iter8_exp\n{}",
+        git(&bare, &["log", "--stat", "gitops..iter8_exp"])?
+    );
+    println!(
+        "$ git fsck --strict\n{}ok",
+        git(&bare, &["fsck", "--strict"])?
+    );
+    println!(
+        "\nRun it again: nothing new is pushed. Start over with: rm -rf {}",
+        tmp.display()
+    );
     Ok(())
 }

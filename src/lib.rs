@@ -141,12 +141,13 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
     let (plan, commit) = loop {
         attempt += 1;
         let t = Instant::now();
-        let fetched = fetch(&remote, &cfg).await?;
+        let fetched = fetch(&remote, &cfg, &rules).await?;
         report.timing("fetch", t);
         let t = Instant::now();
         let plan = plan::plan(&fetched, &rules)?;
         report.timing("plan", t);
         report.base_commit = Some(fetched.base_tip.to_string());
+        report.partial_fetch = fetched.partial;
         report.files = plan.summary(|p| {
             matches!(
                 plan::Snapshot::get(&fetched, p.as_str()),
@@ -291,11 +292,23 @@ fn log_plan(cfg: &Config, plan: &plan::Plan) {
     }
 }
 
-async fn fetch(remote: &git::Remote, cfg: &Config) -> Result<git::Fetched, Error> {
+async fn fetch(remote: &git::Remote, cfg: &Config, rules: &Rules) -> Result<git::Fetched, Error> {
+    // The only blobs the planner reads: everything else stays on the server.
+    let paths: Vec<String> = [&rules.winner, &rules.baseline]
+        .into_iter()
+        .chain(&rules.remove)
+        .chain(&rules.apply)
+        .map(|p| rules.dir.join(p).as_str().to_string())
+        .collect();
     let op = || {
-        let (remote, base, head) = (remote.clone(), cfg.branch.clone(), cfg.pr_branch.clone());
+        let (remote, base, head, paths) = (
+            remote.clone(),
+            cfg.branch.clone(),
+            cfg.pr_branch.clone(),
+            paths.clone(),
+        );
         async move {
-            tokio::task::spawn_blocking(move || git::fetch(&remote, &base, &head))
+            tokio::task::spawn_blocking(move || git::fetch(&remote, &base, &head, &paths))
                 .await
                 .map_err(|e| git::Error::Read {
                     source: Box::new(e),

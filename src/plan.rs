@@ -25,6 +25,8 @@ pub enum Entry {
     Symlink,
     /// A submodule (gitlink); its content is not in this repo.
     Submodule,
+    /// A file whose content was not fetched (a partial fetch covers only the rules' paths).
+    Unavailable,
 }
 
 /// Read access to a tree snapshot; implemented over gix trees and over maps in tests.
@@ -166,6 +168,7 @@ fn kind_name(e: &Entry) -> &'static str {
         Entry::Dir => "directory",
         Entry::Symlink => "symlink",
         Entry::Submodule => "submodule",
+        Entry::Unavailable => "file that was not fetched",
     }
 }
 
@@ -179,7 +182,7 @@ fn lookup(
         match snap.get(prefix) {
             None => return Ok(None),
             Some(Entry::Dir) => {}
-            Some(e @ (Entry::Symlink | Entry::Submodule | Entry::File(_))) => {
+            Some(e @ (Entry::Symlink | Entry::Submodule | Entry::File(_) | Entry::Unavailable)) => {
                 return Err(Error::Through {
                     input,
                     path: path.to_string(),
@@ -300,7 +303,7 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
         }
         match lookup(snap, "GITOPS_REMOVE", &path)? {
             None => {}
-            Some(Entry::File(_)) => edits.push(Edit::Delete { path }),
+            Some(Entry::File(_) | Entry::Unavailable) => edits.push(Edit::Delete { path }),
             Some(e) => {
                 return Err(Error::NotAFile {
                     input: "GITOPS_REMOVE",

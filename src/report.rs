@@ -28,6 +28,8 @@ pub struct Report {
     pub base_commit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// True when only the blobs the rules read were fetched (the server can filter).
+    pub partial_fetch: bool,
     /// `M path`, `A path`, `D path` lines.
     pub files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -32,21 +32,34 @@ pub fn commit(
 ) -> Result<Commit, Error> {
     let w = |e: gix::Error| Error::Write { source: boxed(e) };
     let repo = &fetched.repo;
-    let mut editor = repo.edit_tree(fetched.base_tree).map_err(w)?;
+    // NB: the lower-level editor, because gix's own `Editor::write` insists that every entry's
+    // object is present, and a partial fetch leaves the blobs we do not touch on the server.
+    let root: gix::objs::Tree = repo
+        .find_tree(fetched.base_tree)
+        .map_err(|e| Error::Write { source: boxed(e) })?
+        .decode()
+        .map_err(|e| Error::Write { source: boxed(e) })?
+        .into();
+    let mut editor = gix::objs::tree::Editor::new(root, &repo.objects, gix::hash::Kind::Sha1);
     for e in edits {
+        let components = e.path().as_str().split('/');
         match e {
-            Edit::Write { path, content } => {
+            Edit::Write { content, .. } => {
                 let blob = repo.write_blob(content).map_err(w)?.detach();
                 editor
-                    .upsert(path.as_str(), EntryKind::Blob, blob)
-                    .map_err(w)?;
+                    .upsert(components, EntryKind::Blob, blob)
+                    .map_err(|e| Error::Write { source: boxed(e) })?;
             }
-            Edit::Delete { path } => {
-                editor.remove(path.as_str()).map_err(w)?;
+            Edit::Delete { .. } => {
+                editor
+                    .remove(components)
+                    .map_err(|e| Error::Write { source: boxed(e) })?;
             }
         }
     }
-    let tree = editor.write().map_err(w)?.detach();
+    let tree = editor
+        .write(|tree| repo.write_object(tree).map(|id| id.detach()))
+        .map_err(w)?;
     let signature = gix::actor::Signature {
         name: who.name.into(),
         email: who.email.into(),

@@ -1,10 +1,26 @@
-//! Fetch the base branch and the PR branch at depth 1 into a temporary bare repository.
+//! Fetch what the promotion needs into a temporary bare repository, at depth 1.
+//!
+//! Protocol v2, in up to three requests on one connection: `ls-refs` for the base and PR
+//! branches; `fetch` of both tips with `deepen 1` and, when the server offers it,
+//! `filter blob:none` (commits and trees only); then `fetch` of exactly the blobs the rules
+//! read (the winner, the baseline, the files to remove and to apply). An Env repo of thousands
+//! of manifests thus costs a few trees and a handful of blobs, not the whole tree. A server
+//! without `filter`, or one that refuses blobs by id, gets a plain depth-1 fetch instead.
 
 use std::{num::NonZeroU32, sync::atomic::AtomicBool};
 
-use gix::{ObjectId, remote::Direction};
+use gix::{
+    ObjectId,
+    protocol::{
+        fetch::{
+            Arguments, Negotiate, Shallow, Tags,
+            negotiate::{self, Round},
+        },
+        transport::{Protocol, Service, client::blocking_io::Transport},
+    },
+};
 
-use super::{Error, Remote, auth_status, boxed};
+use super::{Error, Remote, auth_status, boxed, chain};
 use crate::{
     names::BranchName,
     plan::{Entry, Snapshot},
@@ -22,14 +38,184 @@ pub struct Fetched {
     pub head_tip: Option<ObjectId>,
     /// Tree and first parent of the PR branch tip (to see whether our change is already there).
     pub head_commit: Option<(ObjectId, Option<ObjectId>)>,
+    /// True when only the blobs at the rules' paths were fetched.
+    pub partial: bool,
     _dir: tempfile::TempDir,
 }
 
-/// Fetches `base` and `head` (which may not exist yet) from `remote`, depth 1.
-pub fn fetch(remote: &Remote, base: &BranchName, head: &BranchName) -> Result<Fetched, Error> {
+/// Asks for a fixed set of objects: no haves (the temp repo is empty), one round.
+struct Wants {
+    ids: Vec<ObjectId>,
+    filter: Option<&'static str>,
+}
+
+impl Negotiate for Wants {
+    fn mark_complete_and_common_ref(&mut self) -> Result<negotiate::Action, gix::error::Error> {
+        Ok(negotiate::Action::MustNegotiate {
+            remote_ref_target_known: vec![false; self.ids.len()],
+        })
+    }
+
+    fn add_wants(&mut self, arguments: &mut Arguments, _known: &[bool]) -> bool {
+        for id in &self.ids {
+            arguments.want(id);
+        }
+        if let Some(f) = self.filter {
+            arguments.filter(f);
+        }
+        !self.ids.is_empty()
+    }
+
+    fn one_round(
+        &mut self,
+        _state: &mut negotiate::one_round::State,
+        _arguments: &mut Arguments,
+        _previous: Option<&gix::protocol::fetch::Response>,
+    ) -> Result<(Round, bool), gix::error::Error> {
+        Ok((
+            Round {
+                haves_sent: 0,
+                in_vain: 0,
+                haves_to_send: 0,
+                previous_response_had_at_least_one_in_common: false,
+            },
+            true,
+        ))
+    }
+}
+
+/// One upload-pack conversation.
+struct Conn {
+    transport: Box<dyn Transport + Send>,
+    handshake: gix::protocol::Handshake,
+}
+
+impl Conn {
+    fn open(remote: &Remote) -> Result<Conn, Box<dyn std::error::Error + Send + Sync>> {
+        let mut transport = gix::protocol::transport::client::blocking_io::connect::connect(
+            remote.location.as_gix_url().as_str(),
+            gix::protocol::transport::client::blocking_io::connect::Options {
+                version: Protocol::V2,
+                ..Default::default()
+            },
+        )
+        .map_err(boxed)?;
+        let account = remote.account();
+        if matches!(remote.location, crate::config::RepoLocation::Https(_)) {
+            transport.configure(&remote.http_options()).map_err(boxed)?;
+            if let Some(a) = &account {
+                transport.set_identity(a.clone()).map_err(boxed)?;
+            }
+        }
+        let auth = super::authenticate(account);
+        let handshake = gix::protocol::handshake(
+            &mut transport,
+            Service::UploadPack,
+            auth,
+            vec![],
+            &mut gix::progress::Discard,
+        )
+        .map_err(boxed)?;
+        Ok(Conn {
+            transport,
+            handshake,
+        })
+    }
+
+    fn can_filter(&self) -> bool {
+        self.handshake
+            .capabilities
+            .capability("fetch")
+            .and_then(|c| c.supports("filter"))
+            .unwrap_or(false)
+    }
+
+    fn ls_refs(
+        &mut self,
+        names: &[String],
+    ) -> Result<Vec<(String, Option<ObjectId>)>, Box<dyn std::error::Error + Send + Sync>> {
+        use gix::protocol::{LsRefsCommand, ls_refs::RefPrefixes};
+        let mut prefixes = RefPrefixes::new();
+        prefixes.extend(names.iter().map(|n| n.as_str().into()));
+        let refs = LsRefsCommand::new(Some(prefixes), &self.handshake.capabilities, agent())
+            .invoke_blocking(&mut self.transport, &mut gix::progress::Discard, false)
+            .map_err(boxed)?;
+        Ok(refs
+            .iter()
+            .map(|r| {
+                let (name, target, _) = r.unpack();
+                (name.to_string(), target.map(ObjectId::from))
+            })
+            .collect())
+    }
+
+    /// Fetches `ids` into `repo`'s object store.
+    fn fetch(
+        &mut self,
+        repo: &gix::Repository,
+        ids: Vec<ObjectId>,
+        deepen: bool,
+        filter: Option<&'static str>,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let shallow = if deepen {
+            Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 is not zero"))
+        } else {
+            Shallow::NoChange
+        };
+        let options = gix::protocol::fetch::Options {
+            shallow_file: repo.shallow_file().map_err(boxed)?,
+            shallow: &shallow,
+            tags: Tags::None,
+            reject_shallow_remote: false,
+        };
+        let context = gix::protocol::fetch::Context {
+            handshake: &mut self.handshake,
+            transport: &mut self.transport,
+            user_agent: agent(),
+            trace_packetlines: false,
+        };
+        let pack_dir = repo.objects.store_ref().path().join("pack");
+        let interrupt = AtomicBool::new(false);
+        gix::protocol::fetch(
+            &mut Wants { ids, filter },
+            |reader, progress, should_interrupt| {
+                gix_pack::Bundle::write_to_directory(
+                    reader,
+                    Some(&pack_dir),
+                    progress,
+                    should_interrupt,
+                    None::<gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix::odb::Store>>>>,
+                    gix::hash::Kind::Sha1,
+                    gix_pack::bundle::write::Options { thread_limit: Some(1), ..Default::default() },
+                )
+                .map(|_| true)
+            },
+            gix::progress::Discard,
+            &interrupt,
+            context,
+            options,
+        )
+        .map_err(boxed)?;
+        Ok(())
+    }
+}
+
+fn agent() -> (&'static str, Option<String>) {
+    ("agent", Some(crate::http::USER_AGENT.into()))
+}
+
+/// Fetches `base` and `head` (which may not exist yet) from `remote` at depth 1, with the
+/// blobs at `paths` (repo-relative); the rest of the tree's blobs only when the server
+/// cannot filter.
+pub fn fetch(
+    remote: &Remote,
+    base: &BranchName,
+    head: &BranchName,
+    paths: &[String],
+) -> Result<Fetched, Error> {
     let url = remote.location.to_string();
-    let fetch_err = |e: &(dyn std::error::Error + Send + Sync + 'static)| -> Error {
-        if let Some(status) = auth_status(e) {
+    let fetch_err = |e: Box<dyn std::error::Error + Send + Sync>| -> Error {
+        if let Some(status) = auth_status(e.as_ref()) {
             return Error::Auth {
                 url: url.clone(),
                 status,
@@ -38,7 +224,7 @@ pub fn fetch(remote: &Remote, base: &BranchName, head: &BranchName) -> Result<Fe
         Error::Fetch {
             url: url.clone(),
             branch: base.to_string(),
-            source: boxed(std::io::Error::other(super::chain(e))),
+            source: boxed(std::io::Error::other(chain(e.as_ref()))),
         }
     };
     let dir = tempfile::Builder::new()
@@ -49,7 +235,7 @@ pub fn fetch(remote: &Remote, base: &BranchName, head: &BranchName) -> Result<Fe
             source: boxed(e),
         })?;
     // Isolated: $HOME and /etc/gitconfig must not change what a Job does.
-    let repo = gix::ThreadSafeRepository::init_opts(
+    let repo: gix::Repository = gix::ThreadSafeRepository::init_opts(
         dir.path(),
         gix::create::Kind::Bare,
         gix::create::Options::default(),
@@ -58,92 +244,70 @@ pub fn fetch(remote: &Remote, base: &BranchName, head: &BranchName) -> Result<Fe
     .map_err(|e| Error::TempRepo {
         dir: dir.path().into(),
         source: boxed(e),
-    })?;
-    let repo: gix::Repository = repo.into();
+    })?
+    .into();
 
-    let specs = [
-        format!("+{}:refs/remotes/origin/{}", base.full_ref(), base),
-        format!("+{}:refs/remotes/origin/{}", head.full_ref(), head),
-    ];
-    let remote_handle = repo
-        .remote_at(remote.location.as_gix_url().as_str())
-        .and_then(|r| r.with_refspecs(specs.iter().map(String::as_str), Direction::Fetch))
-        .map_err(|e| fetch_err(&e))?;
-    let mut conn = remote_handle
-        .connect(Direction::Fetch)
-        .map_err(|e| fetch_err(&e))?;
-    let https = matches!(remote.location, crate::config::RepoLocation::Https(_));
-    let account = remote.account();
-    if https && let Some(account) = &account {
-        // Basic auth up front saves the 401 round trip; the callback answers a later ask.
-        conn.transport_mut()
-            .set_identity(account.clone())
-            .map_err(|e| fetch_err(&e))?;
+    let mut conn = Conn::open(remote).map_err(fetch_err)?;
+    if conn.handshake.server_protocol_version != Protocol::V2 {
+        return Err(fetch_err(boxed(std::io::Error::other(
+            "the server does not speak git protocol v2; it is required",
+        ))));
     }
-    // Never fall back to git's credential helpers or a prompt: a Job has no terminal.
-    let mut conn = conn.with_credentials(move |action| match (action, &account) {
-        (gix::credentials::helper::Action::Get(ctx), Some(account)) => {
-            Ok(Some(gix::credentials::protocol::Outcome {
-                identity: account.clone(),
-                next: gix::credentials::helper::NextAction::from(ctx),
-            }))
-        }
-        _ => Ok(None),
-    });
-    if https {
-        conn = conn.with_transport_options(Box::new(remote.http_options()));
-    }
-    receive(conn, &url, base, head, dir, &fetch_err, &repo)
-}
-
-fn receive<T: gix::protocol::transport::client::blocking_io::Transport>(
-    conn: gix::remote::Connection<'_, '_, '_, T>,
-    url: &str,
-    base: &BranchName,
-    head: &BranchName,
-    dir: tempfile::TempDir,
-    fetch_err: &dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) -> Error,
-    repo: &gix::Repository,
-) -> Result<Fetched, Error> {
-    let prepare = conn
-        .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| fetch_err(&e))?;
-    let advertised = |name: &str| {
-        prepare.ref_map().remote_refs.iter().find_map(|r| {
-            let (full, target, _) = r.unpack();
-            (full == name.as_bytes()).then(|| target.map(ObjectId::from))
-        })
+    let refs = conn
+        .ls_refs(&[base.full_ref(), head.full_ref()])
+        .map_err(fetch_err)?;
+    let tip = |b: &BranchName| {
+        refs.iter()
+            .find(|(n, _)| *n == b.full_ref())
+            .and_then(|(_, id)| *id)
     };
-    if advertised(&base.full_ref()).flatten().is_none() {
-        return Err(Error::BranchNotFound {
-            url: url.into(),
-            branch: base.to_string(),
-        });
-    }
-    let one = NonZeroU32::new(1).expect("1 is not zero");
-    prepare
-        .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(one))
-        .receive(gix::progress::Discard, &AtomicBool::new(false))
-        .map_err(|e| fetch_err(&e))?;
-
-    let repo = gix::open_opts(repo.git_dir(), gix::open::Options::isolated())
-        .map_err(|e| Error::Read { source: boxed(e) })?
-        .with_object_memory();
-    let tip = |b: &BranchName| -> Result<Option<ObjectId>, Error> {
-        match repo.try_find_reference(format!("refs/remotes/origin/{b}").as_str()) {
-            Ok(Some(mut r)) => r
-                .peel_to_id()
-                .map(|id| Some(id.detach()))
-                .map_err(|e| Error::Read { source: boxed(e) }),
-            Ok(None) => Ok(None),
-            Err(e) => Err(Error::Read { source: boxed(e) }),
-        }
-    };
-    let base_tip = tip(base)?.ok_or_else(|| Error::BranchNotFound {
-        url: url.into(),
+    let base_tip = tip(base).ok_or_else(|| Error::BranchNotFound {
+        url: url.clone(),
         branch: base.to_string(),
     })?;
-    let head_tip = tip(head)?;
+    let head_tip = tip(head);
+
+    let mut wants = vec![base_tip];
+    wants.extend(head_tip.filter(|h| *h != base_tip));
+    let partial = conn.can_filter();
+    conn.fetch(&repo, wants.clone(), true, partial.then_some("blob:none"))
+        .map_err(fetch_err)?;
+    let mut fetched = reopen(dir, base_tip, head_tip, partial)?;
+    if partial {
+        let missing = fetched.missing_blobs(paths);
+        if !missing.is_empty() {
+            let repo = &fetched.repo;
+            let mut still_partial = true;
+            if let Err(e) = conn.fetch(repo, missing, false, None) {
+                still_partial = false;
+                // Some servers refuse objects by id (uploadpack.allowAnySHA1InWant unset): take
+                // the whole tree instead, on a fresh connection.
+                tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
+                let mut conn = Conn::open(remote).map_err(fetch_err)?;
+                conn.fetch(repo, wants, true, None).map_err(fetch_err)?;
+            }
+            let dir = fetched._dir;
+            fetched = reopen(dir, base_tip, head_tip, still_partial)?;
+            if !fetched.missing_blobs(paths).is_empty() {
+                return Err(fetch_err(boxed(std::io::Error::other(
+                    "the server did not send the requested blobs",
+                ))));
+            }
+        }
+    }
+    Ok(fetched)
+}
+
+/// Opens the temp repo afresh (so it sees the new packs) and reads the tips.
+fn reopen(
+    dir: tempfile::TempDir,
+    base_tip: ObjectId,
+    head_tip: Option<ObjectId>,
+    partial: bool,
+) -> Result<Fetched, Error> {
+    let repo = gix::open_opts(dir.path(), gix::open::Options::isolated())
+        .map_err(|e| Error::Read { source: boxed(e) })?
+        .with_object_memory();
     let tree_of = |id: ObjectId| -> Result<(ObjectId, Option<ObjectId>), Error> {
         let c = repo
             .find_commit(id)
@@ -162,16 +326,37 @@ fn receive<T: gix::protocol::transport::client::blocking_io::Transport>(
         base_tree,
         head_tip,
         head_commit,
+        partial,
         _dir: dir,
     })
 }
 
+impl Fetched {
+    /// Blob ids at `paths` in the base tree that are not in the object store yet.
+    fn missing_blobs(&self, paths: &[String]) -> Vec<ObjectId> {
+        let Ok(tree) = self.repo.find_tree(self.base_tree) else {
+            return vec![];
+        };
+        let mut out = vec![];
+        for p in paths {
+            if let Ok(Some(e)) = tree.lookup_entry_by_path(p.as_str())
+                && e.mode().is_blob()
+                && !self.repo.has_object(e.object_id())
+                && !out.contains(&e.object_id())
+            {
+                out.push(e.object_id());
+            }
+        }
+        out
+    }
+}
+
 impl Snapshot for Fetched {
     fn get(&self, path: &str) -> Option<Entry> {
-        let tree = self.repo.find_tree(self.base_tree).ok()?;
         if path.is_empty() {
             return Some(Entry::Dir);
         }
+        let tree = self.repo.find_tree(self.base_tree).ok()?;
         let entry = tree.lookup_entry_by_path(path).ok()??;
         let mode = entry.mode();
         Some(if mode.is_tree() {
@@ -181,7 +366,12 @@ impl Snapshot for Fetched {
         } else if mode.is_commit() {
             Entry::Submodule
         } else {
-            Entry::File(self.repo.find_object(entry.object_id()).ok()?.data.clone())
+            // NB: in a partial fetch only the blobs at the rules' paths are here; the planner
+            // reads no others (`fetch` verified these are present).
+            match self.repo.find_object(entry.object_id()) {
+                Ok(o) => Entry::File(o.data.clone()),
+                Err(_) => Entry::Unavailable,
+            }
         })
     }
 }

@@ -193,6 +193,24 @@ fn auth_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
     }
 }
 
+/// The credentials callback for gix: our account for every `Get`, nothing stored or erased,
+/// and never a prompt or a credential helper (a Job has no terminal, and `$HOME` is not ours).
+fn authenticate(
+    account: Option<gix::sec::identity::Account>,
+) -> impl FnMut(
+    gix::credentials::helper::Action,
+) -> Result<Option<gix::credentials::protocol::Outcome>, gix::error::Error> {
+    move |action| match (action, &account) {
+        (gix::credentials::helper::Action::Get(ctx), Some(a)) => {
+            Ok(Some(gix::credentials::protocol::Outcome {
+                identity: a.clone(),
+                next: gix::credentials::helper::NextAction::from(ctx),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn boxed(
     e: impl std::error::Error + Send + Sync + 'static,
 ) -> Box<dyn std::error::Error + Send + Sync> {

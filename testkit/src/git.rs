@@ -87,6 +87,9 @@ impl GitServer {
             ],
         );
         crate::git(&bare, &["config", "http.receivepack", "true"]);
+        // Like GitHub: partial clone (filter) and objects by id (what lazy fetches use).
+        crate::git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+        crate::git(&bare, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
         bare
     }
 }

@@ -115,6 +115,11 @@ fn candidate_wins_the_branch_holds_the_real_runs_files_one_pr_is_opened_and_the_
     );
 
     let report = o.report();
+    assert_eq!(
+        report["partial_fetch"], true,
+        "the server filters: only the rules' blobs were fetched\n{}",
+        o.stderr
+    );
     assert_eq!(report["changed"], true);
     assert_eq!(report["pushed"], true);
     assert_eq!(report["pr"]["number"], 1);
@@ -509,4 +514,27 @@ fn a_local_bare_repo_needs_no_token_no_cluster_and_no_network() {
     );
     assert_same_tree(&co.path().join(DIR), &after());
     testkit::git(&bare, &["fsck", "--strict"]);
+}
+
+#[test]
+fn a_server_that_cannot_filter_or_refuses_blobs_by_id_gets_a_whole_tree_fetch() {
+    // A server without uploadpack.allowFilter: no filter is offered.
+    let w = World::tutorial();
+    testkit::git(&w.bare(), &["config", "uploadpack.allowFilter", "false"]);
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(o.report()["partial_fetch"], false);
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+
+    // A server that filters but will not send the blobs by id (the third upload-pack POST:
+    // after ls-refs and the filtered fetch): the run falls back to the whole tree.
+    let w = World::tutorial();
+    let mut refuse = Fault::status("POST /acme/env.git/git-upload-pack", 500, 1);
+    refuse.nth = 3;
+    w.git.server.fault(refuse);
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(o.report()["partial_fetch"], false);
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    testkit::git(&w.bare(), &["fsck", "--strict"]);
 }

@@ -20,7 +20,7 @@ use gix::{
     },
 };
 
-use super::{Error, Remote, auth_status, boxed, chain};
+use super::{BoxError, Error, Remote, auth_status, boxed, chain};
 use crate::{
     names::BranchName,
     plan::{Entry, Snapshot},
@@ -91,7 +91,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(remote: &Remote) -> Result<Conn, Box<dyn std::error::Error + Send + Sync>> {
+    fn open(remote: &Remote) -> Result<Conn, BoxError> {
         let mut transport = gix::protocol::transport::client::blocking_io::connect::connect(
             remote.location.as_gix_url().as_str(),
             gix::protocol::transport::client::blocking_io::connect::Options {
@@ -130,10 +130,7 @@ impl Conn {
             .unwrap_or(false)
     }
 
-    fn ls_refs(
-        &mut self,
-        names: &[String],
-    ) -> Result<Vec<(String, Option<ObjectId>)>, Box<dyn std::error::Error + Send + Sync>> {
+    fn ls_refs(&mut self, names: &[String]) -> Result<Vec<(String, Option<ObjectId>)>, BoxError> {
         use gix::protocol::{LsRefsCommand, ls_refs::RefPrefixes};
         let mut prefixes = RefPrefixes::new();
         prefixes.extend(names.iter().map(|n| n.as_str().into()));
@@ -156,7 +153,7 @@ impl Conn {
         ids: Vec<ObjectId>,
         deepen: bool,
         filter: Option<&'static str>,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<(), BoxError> {
         let shallow = if deepen {
             Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 is not zero"))
         } else {
@@ -214,7 +211,7 @@ pub fn fetch(
     paths: &[String],
 ) -> Result<Fetched, Error> {
     let url = remote.location.to_string();
-    let fetch_err = |e: Box<dyn std::error::Error + Send + Sync>| -> Error {
+    let fetch_err = |e: BoxError| -> Error {
         if let Some(status) = auth_status(e.as_ref()) {
             return Error::Auth {
                 url: url.clone(),

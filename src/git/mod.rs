@@ -66,6 +66,9 @@ impl Remote {
     }
 }
 
+/// A boxed cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What went wrong with git; each variant says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -5,6 +5,7 @@
 //! GitHub fake, and runs, alternating, N times each (default 7, `BENCH_RUNS`):
 //! - `iter8-gitops` (the release binary): depth-1 fetch, in-memory commit, receive-pack push, PR;
 //! - the seed's pipeline: `git clone --depth 1 --branch`, sed, rm, commit, `git push -f`, curl.
+//!
 //! Each run starts from the same state (PR branch deleted, no PR). Prints the median wall time
 //! and peak RSS (GNU time's %M: the largest process of the run) of each, and their ratios.
 //!

@@ -53,6 +53,7 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
 }
 
 async fn run_inner(cfg: Config) -> Result<Report, Error> {
+    let started = Instant::now();
     let mut report = Report::new(&cfg);
     let io_timeout = cfg.timeout.min(Duration::from_secs(30));
     let ca = match &cfg.ca_file {
@@ -64,7 +65,8 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         })?)),
         None => None,
     };
-    let http = http::client(ca.as_deref().map(|v| v.as_slice()), io_timeout)?;
+    let tls = http::tls_config(ca.as_deref().map(|v| v.as_slice()))?;
+    let http = http::client(&tls, io_timeout)?;
     let cluster = Cluster::new(io_timeout);
 
     // 1. Experiment context.
@@ -125,7 +127,7 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
     let remote = git::Remote {
         location: cfg.repo.clone(),
         credentials: token.clone().map(|t| (cfg.username.clone(), t)),
-        extra_ca_pem: ca.clone(),
+        tls: tls.clone(),
         io_timeout,
     };
     let rules = Rules {
@@ -265,6 +267,7 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         report.applied = apply::apply(&cluster, &resolved, &cfg.field_manager).await?;
         report.timing("apply", t);
     }
+    report.timing("total", started);
     Ok(report)
 }
 

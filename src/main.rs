@@ -29,8 +29,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(&iter8_gitops::Error::Config(e), None),
     };
     logging::init(cfg.log_format);
-    // Two rustls providers can end up in one build (kube's and reqwest's); pick one.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Two rustls providers end up in one build (ring, which we use, and aws-lc-rs, which
+    // reqwest's `rustls` feature links); rustls cannot pick one by itself, so name it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let termination_log = cfg.termination_log.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

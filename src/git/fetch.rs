@@ -243,7 +243,6 @@ pub fn fetch(
         source: boxed(e),
     })?
     .into();
-
     let mut conn = Conn::open(remote).map_err(fetch_err)?;
     if conn.handshake.server_protocol_version != Protocol::V2 {
         return Err(fetch_err(boxed(std::io::Error::other(

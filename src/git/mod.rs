@@ -24,8 +24,8 @@ pub struct Remote {
     pub location: RepoLocation,
     /// Basic-auth user and token; `None` for local repos.
     pub credentials: Option<(String, Token)>,
-    /// Extra CA certificates (PEM), for private Git hosts and tests.
-    pub extra_ca_pem: Option<Arc<Vec<u8>>>,
+    /// The TLS configuration (web roots and GITOPS_CA_FILE), built once per run.
+    pub tls: Arc<rustls::ClientConfig>,
     /// Connect and read timeout for each HTTP request.
     pub io_timeout: Duration,
 }
@@ -44,16 +44,15 @@ impl Remote {
     /// Options for gix's reqwest transport: our CA bundle, timeouts and user agent.
     fn http_options(&self) -> gix::protocol::transport::client::blocking_io::http::Options {
         use gix::protocol::transport::client::blocking_io::http;
-        let ca = self.extra_ca_pem.clone();
+        let tls = self.tls.clone();
         let timeout = self.io_timeout;
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(move |builder| {
-                let mut builder = builder.connect_timeout(timeout).timeout(timeout * 4);
-                builder = crate::http::with_roots(builder, ca.as_deref().map(|v| v.as_slice()))
-                    .map_err(|_| {
-                        gix::error::message("GITOPS_CA_FILE holds no usable PEM certificate")
-                    })?;
-                Ok(builder)
+                Ok(builder
+                    .connect_timeout(timeout)
+                    .timeout(timeout * 4)
+                    .tcp_nodelay(true)
+                    .tls_backend_preconfigured((*tls).clone()))
             })),
             configure_request: None,
         };

@@ -118,6 +118,8 @@ pub struct Recorded {
     pub status: u16,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// How long the handler took.
+    pub micros: u128,
 }
 
 /// A scripted failure: answer the `nth` (1-based) request whose `METHOD path` contains
@@ -189,6 +191,8 @@ impl Server {
         runtime.spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { continue };
+                // Small pkt-line writes must not wait for delayed ACKs (Nagle), as with a real server.
+                let _ = tcp.set_nodelay(true);
                 let (acceptor, handler, st) = (acceptor.clone(), handler.clone(), st.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else { return };
@@ -261,6 +265,7 @@ async fn serve(
         body,
     };
     let key = format!("{} {}", req.method, req.path);
+    let started = std::time::Instant::now();
     let (hook, fault) = {
         let mut s = st.lock().unwrap();
         let hook = s
@@ -303,6 +308,7 @@ async fn serve(
         status: resp.status,
         headers: req.headers.clone(),
         body: String::from_utf8_lossy(&req.body).into_owned(),
+        micros: started.elapsed().as_micros(),
     });
     let mut b = hyper::Response::builder().status(resp.status);
     for (k, v) in &resp.headers {

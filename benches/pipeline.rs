@@ -343,7 +343,12 @@ fi
     let mut out = String::new();
     writeln!(
         out,
-        "\nEnv repo: {files} files, {commits} commits; {runs} alternating runs each; medians"
+        "\nEnv repo: {files} files, {commits} commits; {runs} alternating runs each; medians; \
+         the pipeline's work tree in {}",
+        work.path()
+            .parent()
+            .expect("a temp dir has a parent")
+            .display()
     )
     .unwrap();
     writeln!(out, "{:<22} {:>10} {:>14}", "", "wall (s)", "peak RSS (MB)").unwrap();

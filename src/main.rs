@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Ok(report) => {
             let json = report.to_json();
             println!("{json}");
-            report::write_termination_log(&termination_log, &json);
+            report::write_termination_log(&termination_log, &report.summary_json(4096));
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, Some(&termination_log)),

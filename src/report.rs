@@ -67,6 +67,28 @@ impl Report {
         *self.timings_ms.entry(step.to_string()).or_default() += since.elapsed().as_millis() as u64;
     }
 
+    /// The report for the termination log: at most `max` bytes of valid JSON. The diff and
+    /// the dry-run objects go first (they are on stdout and in the PR), then the file list.
+    pub fn summary_json(&self, max: usize) -> String {
+        let mut v = serde_json::to_value(self).expect("the report serializes");
+        if let Some(m) = v.as_object_mut() {
+            m.remove("diff");
+            m.remove("objects");
+        }
+        let mut s = crate::redact::text(&v.to_string());
+        if s.len() > max
+            && let Some(m) = v.as_object_mut()
+        {
+            m.insert(
+                "files".into(),
+                serde_json::json!(format!("{} files (see stdout)", self.files.len())),
+            );
+            m.remove("applied");
+            s = crate::redact::text(&v.to_string());
+        }
+        truncate(&s, max).to_string()
+    }
+
     /// The report as one line of JSON, secrets redacted.
     pub fn to_json(&self) -> String {
         crate::redact::text(&serde_json::to_string(self).expect("the report serializes"))
@@ -138,6 +160,20 @@ pub fn pr_body(cfg: &Config, report: &Report, plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_termination_summary_is_valid_json_within_the_limit() {
+        let r = Report {
+            diff: "x".repeat(10_000),
+            files: (0..500).map(|i| format!("M file-{i}.yaml")).collect(),
+            ..Report::default()
+        };
+        let s = r.summary_json(4096);
+        assert!(s.len() <= 4096);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert!(v.get("diff").is_none());
+        assert_eq!(v["files"], "500 files (see stdout)");
+    }
 
     #[test]
     fn truncation_respects_char_boundaries() {

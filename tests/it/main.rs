@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against a real git http-backend over HTTPS and the
 //! GitHub and Kubernetes fakes. Each test is one user story.
 
+mod fakes;
 mod util;
 
 use serde_json::json;
@@ -130,7 +131,10 @@ fn candidate_wins_the_branch_holds_the_real_runs_files_one_pr_is_opened_and_the_
     );
     assert_eq!(report["applied"][0]["kind"], "VirtualService");
     let termination = std::fs::read_to_string(w.tmp.path().join("termination-log")).unwrap();
-    assert!(termination.len() <= 4096 && termination.starts_with('{'));
+    assert!(termination.len() <= 4096);
+    let summary: serde_json::Value =
+        serde_json::from_str(&termination).expect("valid JSON in the termination log");
+    assert_eq!(summary["pr"]["number"], 1);
 }
 
 #[test]

@@ -1,0 +1,183 @@
+//! The fakes reject what the real servers reject (shared/contracts/): a fake that accepted
+//! anything would let a broken client pass every other test.
+
+use serde_json::json;
+use testkit::{GitHubFake, KubeFake, Tls};
+
+struct Client {
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Client {
+    fn new(tls: &Tls) -> Client {
+        let config = iter8_gitops::http::tls_config(Some(tls.ca_pem.as_bytes())).unwrap();
+        let http = iter8_gitops::http::client(&config, std::time::Duration::from_secs(10)).unwrap();
+        Client {
+            http,
+            rt: tokio::runtime::Runtime::new().unwrap(),
+        }
+    }
+
+    /// Sends and returns (status, body as JSON).
+    fn send(&self, req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        self.rt.block_on(async {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        })
+    }
+}
+
+#[test]
+fn the_github_fake_rejects_what_github_rejects() {
+    let tls = Tls::new();
+    let gh = GitHubFake::start(&tls, "acme/env", "good-token");
+    let c = Client::new(&tls);
+    let url = format!("{}/repos/acme/env/pulls", gh.api_url());
+    let pr = json!({"head": "acme:iter8_exp", "base": "gitops", "title": "t"});
+
+    // A wrong token: 401 "Bad credentials".
+    let (status, body) = c.send(c.http.get(&url).bearer_auth("bad"));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Bad credentials"))
+    );
+    // An unknown API version: 400.
+    let (status, _) = c.send(
+        c.http
+            .get(&url)
+            .bearer_auth("good-token")
+            .header("X-GitHub-Api-Version", "1999-01-01"),
+    );
+    assert_eq!(status, 400);
+    // No title: 422 missing_field.
+    let (status, body) = c.send(
+        c.http
+            .post(&url)
+            .bearer_auth("good-token")
+            .json(&json!({"head": "x", "base": "gitops"})),
+    );
+    assert_eq!(
+        (status, body["errors"][0]["code"].as_str()),
+        (422, Some("missing_field"))
+    );
+    // A second open PR for the same head and base: GitHub's observed 422 body.
+    assert_eq!(
+        c.send(c.http.post(&url).bearer_auth("good-token").json(&pr))
+            .0,
+        201
+    );
+    let (status, body) = c.send(c.http.post(&url).bearer_auth("good-token").json(&pr));
+    assert_eq!(status, 422);
+    assert_eq!(body["message"], "Validation Failed");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "A pull request already exists for acme:iter8_exp."
+    );
+    // No User-Agent: rejected (reqwest always sends one unless told not to).
+    let bare = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            (*iter8_gitops::http::tls_config(Some(tls.ca_pem.as_bytes())).unwrap()).clone(),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(c.send(bare.get(&url).bearer_auth("good-token")).0, 403);
+}
+
+#[test]
+fn the_kubernetes_fake_rejects_what_the_api_server_rejects() {
+    let tls = Tls::new();
+    let kube = KubeFake::start(&tls, "sa-token");
+    let c = Client::new(&tls);
+    let base = kube.server.base_url();
+    let vs = "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata:\n  name: bookinfo\n";
+    let url = format!(
+        "{base}/apis/networking.istio.io/v1alpha3/namespaces/default/virtualservices/bookinfo"
+    );
+
+    assert_eq!(
+        c.send(c.http.get(format!("{base}/api/v1")).bearer_auth("bad"))
+            .0,
+        401
+    );
+    // A merge patch is not an apply: 415 for the content type this fake does not take.
+    let (status, _) = c.send(
+        c.http
+            .patch(format!("{url}?fieldManager=x"))
+            .bearer_auth("sa-token")
+            .header("content-type", "application/json")
+            .body(vs),
+    );
+    assert_eq!(status, 415);
+    // An apply without fieldManager: 422, "is required for apply patch".
+    let (status, body) = c.send(
+        c.http
+            .patch(&url)
+            .bearer_auth("sa-token")
+            .header("content-type", "application/apply-patch+yaml")
+            .body(vs),
+    );
+    assert_eq!(status, 422);
+    assert!(body["message"].as_str().unwrap().contains("fieldManager"));
+    // A proper apply creates (201), a second one updates (200).
+    let apply = |c: &Client| {
+        c.send(
+            c.http
+                .patch(format!("{url}?fieldManager=x&force=true"))
+                .bearer_auth("sa-token")
+                .header("content-type", "application/apply-patch+yaml")
+                .body(vs),
+        )
+        .0
+    };
+    assert_eq!(apply(&c), 201);
+    assert_eq!(apply(&c), 200);
+    // A Secret that is not there: 404 NotFound Status.
+    let (status, body) = c.send(
+        c.http
+            .get(format!("{base}/api/v1/namespaces/default/secrets/nope"))
+            .bearer_auth("sa-token"),
+    );
+    assert_eq!((status, body["reason"].as_str()), (404, Some("NotFound")));
+    // An unknown group version: 404 (discovery of a CRD that is not installed).
+    assert_eq!(
+        c.send(
+            c.http
+                .get(format!("{base}/apis/example.com/v1"))
+                .bearer_auth("sa-token")
+        )
+        .0,
+        404
+    );
+}
+
+#[test]
+fn the_git_server_wants_the_token() {
+    let tls = Tls::new();
+    let git = testkit::GitServer::start(&tls, "git-token");
+    git.create_repo("acme/env", "main", &crate::util::before(), "env");
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &tls.ca_pem).unwrap();
+    let ls = |user_pass: &str| {
+        let url = git
+            .url("acme/env")
+            .replace("https://", &format!("https://{user_pass}@"));
+        std::process::Command::new("git")
+            .args(["ls-remote", &url])
+            .env("GIT_SSL_CAINFO", ca.path())
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", ca.path().parent().unwrap())
+            .output()
+            .unwrap()
+    };
+    assert!(!ls("x:wrong").status.success());
+    let ok = ls("x:git-token");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("refs/heads/main"));
+}

@@ -36,8 +36,8 @@ pub fn tls_config(extra_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>,
             return Err(BadCaBundle(None));
         }
     }
-    // NB: ring, not aws-lc-rs (which reqwest's `rustls` feature also links): AWS-LC's first use
-    // costs ~30 ms of entropy and self tests, a fifth of a whole promotion.
+    // NB: ring, and reqwest built with `rustls-no-provider`: aws-lc-rs (reqwest's default) costs
+    // ~30 ms of entropy and self tests on first use, a fifth of a whole promotion, and C to build.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -29,8 +29,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&iter8_gitops::Error::Config(e), None),
     };
     logging::init(cfg.log_format);
-    // Two rustls providers end up in one build (ring, which we use, and aws-lc-rs, which
-    // reqwest's `rustls` feature links); rustls cannot pick one by itself, so name it.
+    // kube's hyper-rustls asks rustls for the process-wide provider: name ring, the only one
+    // built in (reqwest is built with `rustls-no-provider` and gets our config).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let termination_log = cfg.termination_log.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -146,12 +146,8 @@ pub enum Error {
     },
     #[error("{input} {path:?} is not UTF-8 text; only text manifests can be rewritten")]
     NotText { input: &'static str, path: String },
-    #[error("GITOPS_APPLY {path:?}: document {doc} is not valid YAML: {reason}")]
-    BadYaml {
-        path: String,
-        doc: usize,
-        reason: String,
-    },
+    #[error("GITOPS_APPLY {path:?} is not valid YAML: {reason}")]
+    BadYaml { path: String, reason: String },
     #[error("GITOPS_APPLY {path:?}: document {doc} is not a Kubernetes object: {reason}")]
     NotAnObject {
         path: String,
@@ -353,15 +349,14 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
 
 /// Parses a multi-document YAML file into objects; empty documents are skipped, like kubectl.
 pub fn parse_objects(path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
-    use serde::Deserialize;
+    // serde-saphyr (also kube's) bounds aliases and nesting, so a hostile file cannot blow up.
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| Error::BadYaml {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })?;
     let mut out = vec![];
-    for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+    for (i, value) in docs.into_iter().enumerate() {
         let doc_no = i + 1;
-        let value = Value::deserialize(doc).map_err(|e| Error::BadYaml {
-            path: path.to_string(),
-            doc: doc_no,
-            reason: e.to_string(),
-        })?;
         if value.is_null() {
             continue;
         }

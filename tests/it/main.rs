@@ -2,6 +2,8 @@
 //! GitHub and Kubernetes fakes. Each test is one user story.
 
 mod fakes;
+mod image;
+mod task_spec;
 mod util;
 
 use serde_json::json;

@@ -1,0 +1,292 @@
+//! The OCI image, with the real Docker engine: built from the static binary through the
+//! Dockerfile's prebuilt path (no image can be pulled here), run as the user the Job uses with a
+//! read-only root, against the same HTTPS git server and fakes as the other tests. Skipped, with
+//! the reason printed, when no Docker engine answers or the musl target is not installed.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+use crate::util::*;
+
+const IMAGE: &str = "iter8-gitops:it";
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_BUILDKIT", "1")
+        .output()
+        .expect("docker runs")
+}
+
+/// Why the image tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    match Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return Some(format!(
+                "no Docker engine answers: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Err(e) => return Some(format!("no docker command: {e}")),
+    }
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match targets {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains(MUSL) => None,
+        _ => Some(format!(
+            "the {MUSL} target is not installed (rustup target add {MUSL}; apt-get install musl-tools)"
+        )),
+    }
+}
+
+/// Builds the static binary (own target dir: the outer `cargo test` holds the main one) and the
+/// image from it, once per test run. Returns the binary's path.
+fn image() -> &'static Result<PathBuf, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target_dir = root.join("target/image");
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                MUSL,
+                "--bin",
+                "iter8-gitops",
+            ])
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CC_x86_64_unknown_linux_musl", "musl-gcc")
+            .current_dir(root)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "musl build failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let binary = target_dir.join(MUSL).join("release/iter8-gitops");
+        // A context with just the Dockerfile and the binary where the prebuilt stage expects it.
+        let ctx = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dest = ctx.path().join("target").join(MUSL).join("release");
+        std::fs::create_dir_all(&dest).map_err(|e| e.to_string())?;
+        std::fs::copy(&binary, dest.join("iter8-gitops")).map_err(|e| e.to_string())?;
+        std::fs::copy(root.join("Dockerfile"), ctx.path().join("Dockerfile"))
+            .map_err(|e| e.to_string())?;
+        let out = docker(&[
+            "build",
+            "-q",
+            "--build-arg",
+            "BINARY=prebuilt",
+            "-t",
+            IMAGE,
+            ctx.path().to_str().unwrap(),
+        ]);
+        if !out.status.success() {
+            return Err(format!(
+                "docker build failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(binary)
+    })
+}
+
+macro_rules! require_image {
+    () => {{
+        if let Some(reason) = skip_reason() {
+            eprintln!("SKIPPED: {reason}");
+            return;
+        }
+        image().as_ref().unwrap_or_else(|e| panic!("{e}"))
+    }};
+}
+
+#[test]
+fn the_image_is_one_static_binary_under_8_mb_that_runs_as_non_root() {
+    let binary = require_image!();
+    let size = std::fs::metadata(binary).unwrap().len();
+    eprintln!("static binary: {size} bytes");
+    assert!(
+        size <= 6 * 1024 * 1024,
+        "the binary is {size} bytes, over 6 MB"
+    );
+    let file = Command::new("file")
+        .arg(binary)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if let Ok(f) = file {
+        assert!(
+            f.contains("static") && !f.contains("dynamically linked"),
+            "{f}"
+        );
+    }
+
+    let out = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Size}} {{.Config.User}} {{json .Config.Entrypoint}} {{index .Config.Labels \"org.opencontainers.image.licenses\"}}",
+        IMAGE,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let image_size: u64 = fields[0].parse().unwrap();
+    eprintln!("image: {image_size} bytes");
+    assert!(
+        image_size <= 8 * 1024 * 1024,
+        "the image is {image_size} bytes, over 8 MB"
+    );
+    assert_eq!(fields[1], "65532:65532");
+    assert_eq!(fields[2], r#"["/iter8-gitops"]"#);
+    assert_eq!(fields[3], "Apache-2.0");
+
+    let out = docker(&["run", "--rm", IMAGE, "--version"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        concat!("iter8-gitops ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn the_container_promotes_read_only_as_65532_trusting_only_the_mounted_ca() {
+    require_image!();
+    let w = World::tutorial();
+    // The container sees the CA and kubeconfig at fixed paths; everything else is the world's.
+    let mut args: Vec<String> = [
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--user",
+        "65532",
+        "--network",
+        "host",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let ca = w.tmp.path().join("ca.pem");
+    let kubeconfig = w
+        .env
+        .iter()
+        .find(|(k, _)| k == "KUBECONFIG")
+        .unwrap()
+        .1
+        .clone();
+    for (host, container) in [
+        (ca.to_str().unwrap(), "/etc/iter8-gitops/ca.pem"),
+        (kubeconfig.as_str(), "/etc/iter8-gitops/kubeconfig"),
+    ] {
+        args.push("-v".into());
+        args.push(format!("{host}:{container}:ro"));
+    }
+    for (k, v) in &w.env {
+        let v = match k.as_str() {
+            "GITOPS_CA_FILE" => "/etc/iter8-gitops/ca.pem".to_string(),
+            "KUBECONFIG" => "/etc/iter8-gitops/kubeconfig".to_string(),
+            "HOME" | "GITOPS_TERMINATION_LOG" => continue,
+            _ => v.clone(),
+        };
+        args.push("-e".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.push(IMAGE.into());
+    let started = std::time::Instant::now();
+    let out = Command::new("docker").args(&args).output().unwrap();
+    eprintln!("container run: {:?}", started.elapsed());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN) && !stderr.contains(KUBE_TOKEN));
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    assert_eq!(w.github.pulls().len(), 1);
+    assert!(
+        w.kube
+            .get(
+                "networking.istio.io",
+                "v1alpha3",
+                "default",
+                "virtualservices",
+                "bookinfo"
+            )
+            .is_some()
+    );
+}
+
+#[test]
+fn the_handler_image_gets_the_binary_from_ours() {
+    require_image!();
+    // No registry here: a stand-in for iter8/handler, built from scratch.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY marker /marker\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.path().join("marker"), "handler\n").unwrap();
+    let out = docker(&[
+        "build",
+        "-q",
+        "-t",
+        "iter8-handler-standin:it",
+        ctx.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("task-spec");
+    let out = docker(&[
+        "build",
+        "-q",
+        "-f",
+        spec_dir.join("handler.Dockerfile").to_str().unwrap(),
+        "--build-arg",
+        &format!("ITER8_GITOPS_IMAGE={IMAGE}"),
+        "--build-arg",
+        "HANDLER_IMAGE=iter8-handler-standin:it",
+        "-t",
+        "iter8-handler-gitops:it",
+        spec_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/usr/local/bin/iter8-gitops",
+        "iter8-handler-gitops:it",
+        "--version",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("iter8-gitops "));
+}

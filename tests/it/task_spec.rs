@@ -1,0 +1,274 @@
+//! task-spec/: the contract with Iter8 and Kubernetes. Every file is parsed with the types the
+//! cluster uses, so a typo fails CI instead of a rollout.
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::{
+    batch::v1::Job,
+    core::v1::{ConfigMap, ServiceAccount},
+    rbac::v1::{Role, RoleBinding},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+fn spec(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("task-spec")
+        .join(name)
+}
+
+fn docs(path: &Path) -> Vec<Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// Parses `v` as `T` and checks that nothing was dropped on the way: k8s-openapi ignores
+/// unknown fields, so a misspelt field would otherwise vanish silently.
+fn typed<T: DeserializeOwned + Serialize>(v: &Value) -> T {
+    let t: T = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"));
+    let back = serde_json::to_value(&t).unwrap();
+    assert_same(v, &back, "");
+    t
+}
+
+fn assert_same(want: &Value, got: &Value, path: &str) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, wv) in w {
+                let gv = g.get(k).unwrap_or_else(|| {
+                    panic!("field {path}.{k} is not part of the type (a typo?)")
+                });
+                assert_same(wv, gv, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            assert_eq!(w.len(), g.len(), "{path}");
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                assert_same(wv, gv, &format!("{path}[{i}]"));
+            }
+        }
+        // Quantities and int-or-string values come back typed; compare their text.
+        (w, g) => assert_eq!(
+            w.to_string().trim_matches('"'),
+            g.to_string().trim_matches('"'),
+            "{path}"
+        ),
+    }
+}
+
+#[test]
+fn schema_json_is_generated_from_the_config_code() {
+    let generated = serde_json::to_string_pretty(&iter8_gitops::config::schema()).unwrap() + "\n";
+    let path = spec("schema.json");
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "task-spec/schema.json is stale: run `UPDATE_SCHEMA=1 cargo test schema_json`"
+    );
+    let schema: Value = serde_json::from_str(&on_disk).unwrap();
+    let props = schema["properties"].as_object().unwrap();
+    for var in iter8_gitops::config::Args::variable_names() {
+        assert!(
+            props.contains_key(&var),
+            "{var} is missing from schema.json"
+        );
+    }
+    for var in ["EXPERIMENT_NAME", "EXPERIMENT_NAMESPACE", "GITOPS_TOKEN"] {
+        assert!(props.contains_key(var), "{var}");
+    }
+    assert_eq!(props["GITOPS_WINNER"]["x-flag"], "--winner");
+    assert_eq!(props["GITOPS_PR_BRANCH"]["default"], "iter8_exp");
+    assert!(
+        props["GITOPS_TOKEN"].get("x-flag").is_none(),
+        "the token has no flag"
+    );
+}
+
+#[test]
+fn the_job_and_its_configmap_parse_and_follow_the_contract() {
+    let d = docs(&spec("job.yaml"));
+    let cm: ConfigMap = typed(&d[0]);
+    // Every key of the ConfigMap is an input the tool knows (validated by the schema).
+    let schema = serde_json::to_value(iter8_gitops::config::schema()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let data = serde_json::to_value(cm.data.clone().unwrap()).unwrap();
+    assert!(
+        validator.is_valid(&data),
+        "{:?}",
+        validator
+            .iter_errors(&data)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    );
+    // And the tool accepts it as configuration (with the Experiment the Job names).
+    let job: Job = typed(&d[1]);
+    let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let c = &pod.containers[0];
+    let mut env: Vec<(String, String)> = cm.data.unwrap().into_iter().collect();
+    env.extend(
+        c.env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap())),
+    );
+    let args = iter8_gitops::config::Args::from_env(env).unwrap();
+    iter8_gitops::config::Config::try_from(args).expect("the Job's configuration validates");
+
+    let spec = job.spec.as_ref().unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    assert!(spec.active_deadline_seconds.is_some() && spec.ttl_seconds_after_finished.is_some());
+    let fail_fast = &spec.pod_failure_policy.as_ref().unwrap().rules[0];
+    assert_eq!(fail_fast.action, "FailJob");
+    assert_eq!(
+        fail_fast.on_exit_codes.as_ref().unwrap().values,
+        vec![1, 2, 3, 5]
+    );
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_string()][..])
+    );
+    assert_eq!(
+        pod.security_context.as_ref().unwrap().run_as_non_root,
+        Some(true)
+    );
+    assert_eq!(
+        c.termination_message_policy.as_deref(),
+        Some("FallbackToLogsOnError")
+    );
+    assert!(
+        c.resources
+            .as_ref()
+            .unwrap()
+            .limits
+            .as_ref()
+            .unwrap()
+            .contains_key("memory")
+    );
+    assert_eq!(c.volume_mounts.as_ref().unwrap()[0].mount_path, "/tmp");
+}
+
+#[test]
+fn rbac_is_least_privilege_for_both_ways() {
+    let d = docs(&spec("rbac.yaml"));
+    let _sa: ServiceAccount = typed(&d[0]);
+    let role: Role = typed(&d[1]);
+    let rules = role.rules.unwrap();
+    let secret = rules
+        .iter()
+        .find(|r| r.resources.as_deref() == Some(&["secrets".to_string()][..]))
+        .unwrap();
+    assert_eq!(
+        secret.resource_names.as_deref(),
+        Some(&["iter8-token".to_string()][..]),
+        "one Secret only"
+    );
+    assert_eq!(secret.verbs, vec!["get"]);
+    for r in &rules {
+        assert!(
+            !r.verbs
+                .iter()
+                .any(|v| v == "*" || v == "delete" || v == "list" || v == "watch"),
+            "{r:?}"
+        );
+    }
+    let bindings: Vec<RoleBinding> = d
+        .iter()
+        .filter(|v| v["kind"] == "RoleBinding")
+        .map(typed)
+        .collect();
+    let subjects: Vec<String> = bindings
+        .iter()
+        .flat_map(|b| b.subjects.clone().unwrap())
+        .map(|s| format!("{}/{}", s.namespace.unwrap(), s.name))
+        .collect();
+    assert!(subjects.contains(&"default/iter8-gitops".to_string()));
+    assert!(subjects.contains(&"iter8-system/iter8-handlers".to_string()));
+    let launcher: Role = typed(
+        d.iter()
+            .find(|v| v["kind"] == "Role" && v["metadata"]["name"] == "iter8-gitops-launcher")
+            .unwrap(),
+    );
+    assert_eq!(launcher.rules.unwrap()[0].verbs, vec!["create"]);
+}
+
+#[test]
+fn the_finish_actions_validate_against_the_experiment_crd() {
+    let crd_path = testkit::shared_dir()
+        .join("fixtures/iter8-crds/etc3-v0.1.27/config/crd/bases/iter8.tools_experiments.yaml");
+    let crd: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(crd_path).unwrap()).unwrap();
+    let schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let experiments = docs(&spec("experiment-finish.yaml"));
+    assert_eq!(experiments.len(), 2);
+    for e in &experiments {
+        let errors: Vec<String> = validator
+            .iter_errors(e)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", e["metadata"]["name"]);
+        let finish = &e["spec"]["strategy"]["actions"]["finish"][0];
+        assert_eq!(finish["task"], "common/exec");
+    }
+
+    // (a) Inside the handler: the args are our flags, and with Iter8's interpolation done they
+    // parse and validate as a configuration.
+    let a = &experiments[0]["spec"]["strategy"]["actions"]["finish"][0]["with"];
+    assert_eq!(a["cmd"], "iter8-gitops");
+    let args: Vec<String> = a["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .unwrap()
+                .replace("{{ .filepath }}", "productpage-candidate.yaml")
+                .replace("{{ .namespace }}", "default")
+        })
+        .collect();
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: iter8_gitops::config::Args,
+    }
+    let cli = Cli::try_parse_from(std::iter::once("iter8-gitops".to_string()).chain(args)).unwrap();
+    iter8_gitops::config::Config::try_from(cli.args).expect("the finish action's flags validate");
+
+    // (b) As its own Job: the manifest the bash creates is a valid Job once the shell has
+    // expanded the handler's EXPERIMENT_* variables.
+    let b = &experiments[1]["spec"]["strategy"]["actions"]["finish"][0]["with"]["args"][1];
+    let script = b.as_str().unwrap();
+    let start = script.find("<<EOF\n").unwrap() + "<<EOF\n".len();
+    let end = script.rfind("EOF").unwrap();
+    let manifest = script[start..end]
+        .replace("${EXPERIMENT_NAME}", "gitops-exp-job")
+        .replace("${EXPERIMENT_NAMESPACE}", "default");
+    let job: Value = serde_yaml_ng::from_str(&manifest).unwrap();
+    let job: Job = typed(&job);
+    let c = &job.spec.unwrap().template.spec.unwrap().containers[0];
+    assert_eq!(
+        c.env.as_ref().unwrap()[0].value.as_deref(),
+        Some("gitops-exp-job")
+    );
+}
+
+#[test]
+fn the_handler_dockerfile_adds_the_static_binary_to_the_handler_image() {
+    let text = std::fs::read_to_string(spec("handler.Dockerfile")).unwrap();
+    assert!(text.contains("COPY --from=gitops /iter8-gitops /usr/local/bin/iter8-gitops"));
+    assert!(
+        text.contains("ARG HANDLER_IMAGE=iter8/handler:0.1.17"),
+        "the handler Iter8 v0.7.0 installs"
+    );
+}

@@ -2,14 +2,28 @@
 #
 # From source (needs the official Rust image):
 #   docker build -t iter8-gitops .
-# From a binary built outside (what the tests do; BuildKit skips the unused source stage, so
-# no image is pulled):
+# From a binary built outside, where no image can be pulled (what the tests do):
 #   cargo build --release --locked --target x86_64-unknown-linux-musl --bin iter8-gitops
-#   DOCKER_BUILDKIT=1 docker build --build-arg BINARY=prebuilt -t iter8-gitops .
-ARG BINARY=source
+#   docker build --target prebuilt -t iter8-gitops .
+# The `prebuilt` stage comes before the Rust stage on purpose: every builder, BuildKit or the
+# classic one, stops at the target and never touches the Rust image.
 ARG VERSION=0.1.0
 
-FROM rust:1-bookworm AS binary-source
+FROM scratch AS runtime
+ARG VERSION
+LABEL org.opencontainers.image.title="iter8-gitops" \
+      org.opencontainers.image.description="Iter8 finish task for GitOps: promote the winner in the Env repo, open the PR, apply the final manifests" \
+      org.opencontainers.image.source="https://github.com/iter8-tools/iter8-gitops" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# Numeric, so `runAsNonRoot` can verify it without an /etc/passwd.
+USER 65532:65532
+ENTRYPOINT ["/iter8-gitops"]
+
+FROM runtime AS prebuilt
+COPY target/x86_64-unknown-linux-musl/release/iter8-gitops /iter8-gitops
+
+FROM rust:1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/* \
@@ -21,19 +35,5 @@ ENV CC_x86_64_unknown_linux_musl=musl-gcc
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin iter8-gitops \
  && cp target/x86_64-unknown-linux-musl/release/iter8-gitops /iter8-gitops
 
-FROM scratch AS binary-prebuilt
-COPY target/x86_64-unknown-linux-musl/release/iter8-gitops /iter8-gitops
-
-FROM binary-${BINARY} AS binary
-
-FROM scratch
-ARG VERSION
-LABEL org.opencontainers.image.title="iter8-gitops" \
-      org.opencontainers.image.description="Iter8 finish task for GitOps: promote the winner in the Env repo, open the PR, apply the final manifests" \
-      org.opencontainers.image.source="https://github.com/iter8-tools/iter8-gitops" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="Apache-2.0"
-COPY --from=binary /iter8-gitops /iter8-gitops
-# Numeric, so `runAsNonRoot` can verify it without an /etc/passwd.
-USER 65532:65532
-ENTRYPOINT ["/iter8-gitops"]
+FROM runtime
+COPY --from=build /iter8-gitops /iter8-gitops

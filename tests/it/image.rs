@@ -14,10 +14,12 @@ use crate::util::*;
 const IMAGE: &str = "iter8-gitops:it";
 const MUSL: &str = "x86_64-unknown-linux-musl";
 
+/// The classic builder: this engine has no buildx, and the Dockerfile's `prebuilt` target needs
+/// nothing that only BuildKit offers.
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker")
         .args(args)
-        .env("DOCKER_BUILDKIT", "1")
+        .env("DOCKER_BUILDKIT", "0")
         .output()
         .expect("docker runs")
 }
@@ -87,8 +89,8 @@ fn image() -> &'static Result<PathBuf, String> {
         let out = docker(&[
             "build",
             "-q",
-            "--build-arg",
-            "BINARY=prebuilt",
+            "--target",
+            "prebuilt",
             "-t",
             IMAGE,
             ctx.path().to_str().unwrap(),

@@ -42,6 +42,6 @@ where
 /// The pause before attempt `n + 1` of a loop that is not driven by [`retry`].
 pub fn backoff_delay(n: usize) -> Duration {
     let base = 200u64.saturating_mul(1 << n.min(5));
-    let jitter = rand::random_range(0..=base / 2);
+    let jitter = fastrand::u64(0..=base / 2);
     Duration::from_millis(base + jitter)
 }

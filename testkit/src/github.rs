@@ -46,6 +46,11 @@ impl GitHubFake {
         self.pulls.lock().unwrap().clone()
     }
 
+    /// A handle to the pull requests that outlives this borrow (for server hooks).
+    pub fn pulls_handle(&self) -> PullsHandle {
+        PullsHandle(self.pulls.clone())
+    }
+
     /// Forgets every pull request (benchmarks start each run from the same state).
     pub fn clear(&self) {
         self.pulls.lock().unwrap().clear();
@@ -53,7 +58,17 @@ impl GitHubFake {
 
     /// Adds a pull request, as if someone had opened it.
     pub fn add(&self, head: &str, base: &str, title: &str) -> u64 {
-        let mut p = self.pulls.lock().unwrap();
+        self.pulls_handle().add(head, base, title)
+    }
+}
+
+/// Shared access to the fake's pull requests.
+pub struct PullsHandle(Arc<Mutex<Vec<Pull>>>);
+
+impl PullsHandle {
+    /// Adds an open pull request, as if someone had opened it; returns its number.
+    pub fn add(&self, head: &str, base: &str, title: &str) -> u64 {
+        let mut p = self.0.lock().unwrap();
         let number = p.len() as u64 + 1;
         p.push(Pull {
             number,

@@ -544,3 +544,34 @@ fn a_server_that_cannot_filter_or_refuses_blobs_by_id_gets_a_whole_tree_fetch() 
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
     testkit::git(&w.bare(), &["fsck", "--strict"]);
 }
+
+#[test]
+fn a_pr_opened_by_someone_else_between_lookup_and_create_is_adopted_not_duplicated() {
+    let w = World::tutorial();
+    // GitHub answers the create with its 422 "A pull request already exists": the race.
+    let gh = std::sync::Arc::new(std::sync::Mutex::new(None::<u64>));
+    let (slot, fake) = (gh.clone(), w.github.pulls_handle());
+    w.github
+        .server
+        .before("POST /repos/acme/env/pulls", move || {
+            *slot.lock().unwrap() =
+                Some(fake.add("acme:iter8_exp", "gitops", "opened concurrently"));
+        });
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let create = w
+        .github
+        .server
+        .log()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(create.status, 422);
+    assert_eq!(o.report()["pr"]["number"], gh.lock().unwrap().unwrap());
+    assert_eq!(
+        pulls[0].title, "Iter8 GitOps",
+        "the adopted PR gets our text"
+    );
+}

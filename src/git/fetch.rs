@@ -92,30 +92,7 @@ struct Conn {
 
 impl Conn {
     fn open(remote: &Remote) -> Result<Conn, BoxError> {
-        let mut transport = gix::protocol::transport::client::blocking_io::connect::connect(
-            remote.location.as_gix_url().as_str(),
-            gix::protocol::transport::client::blocking_io::connect::Options {
-                version: Protocol::V2,
-                ..Default::default()
-            },
-        )
-        .map_err(boxed)?;
-        let account = remote.account();
-        if matches!(remote.location, crate::config::RepoLocation::Https(_)) {
-            transport.configure(&remote.http_options()).map_err(boxed)?;
-            if let Some(a) = &account {
-                transport.set_identity(a.clone()).map_err(boxed)?;
-            }
-        }
-        let auth = super::authenticate(account);
-        let handshake = gix::protocol::handshake(
-            &mut transport,
-            Service::UploadPack,
-            auth,
-            vec![],
-            &mut gix::progress::Discard,
-        )
-        .map_err(boxed)?;
+        let (transport, handshake) = super::connect(remote, Protocol::V2, Service::UploadPack)?;
         Ok(Conn {
             transport,
             handshake,

@@ -195,6 +195,46 @@ fn auth_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
     }
 }
 
+/// Connects to `remote` for `service` and performs the handshake: our HTTP options (TLS,
+/// timeouts), Basic auth sent up front, credentials only from memory.
+fn connect(
+    remote: &Remote,
+    version: gix::protocol::transport::Protocol,
+    service: gix::protocol::transport::Service,
+) -> Result<
+    (
+        Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+        gix::protocol::Handshake,
+    ),
+    BoxError,
+> {
+    use gix::protocol::transport::client::blocking_io::connect;
+    let mut transport = connect::connect(
+        remote.location.as_gix_url().as_str(),
+        connect::Options {
+            version,
+            ..Default::default()
+        },
+    )
+    .map_err(boxed)?;
+    let account = remote.account();
+    if matches!(remote.location, crate::config::RepoLocation::Https(_)) {
+        transport.configure(&remote.http_options()).map_err(boxed)?;
+        if let Some(a) = &account {
+            transport.set_identity(a.clone()).map_err(boxed)?;
+        }
+    }
+    let handshake = gix::protocol::handshake(
+        &mut transport,
+        service,
+        authenticate(account),
+        vec![],
+        &mut gix::progress::Discard,
+    )
+    .map_err(boxed)?;
+    Ok((transport, handshake))
+}
+
 /// The credentials callback for gix: our account for every `Get`, nothing stored or erased,
 /// and never a prompt or a credential helper (a Job has no terminal, and `$HOME` is not ours).
 fn authenticate(

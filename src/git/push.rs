@@ -56,42 +56,9 @@ pub fn push(
         .unwrap_or_default();
     let pack = write_pack(&objects).map_err(|e| Error::Write { source: e })?;
 
-    let mut transport = gix::protocol::transport::client::blocking_io::connect::connect(
-        remote.location.as_gix_url().as_str(),
-        gix::protocol::transport::client::blocking_io::connect::Options {
-            version: Protocol::V1,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| push_err(&e))?;
-    let account = remote.account();
-    if matches!(remote.location, crate::config::RepoLocation::Https(_)) {
-        transport
-            .configure(&remote.http_options())
-            .map_err(|e| push_err(&e))?;
-        if let Some(a) = &account {
-            transport
-                .set_identity(a.clone())
-                .map_err(|e| push_err(&e))?;
-        }
-    }
-    let auth = move |action| match (action, &account) {
-        (gix::credentials::helper::Action::Get(ctx), Some(a)) => {
-            Ok(Some(gix::credentials::protocol::Outcome {
-                identity: a.clone(),
-                next: gix::credentials::helper::NextAction::from(ctx),
-            }))
-        }
-        _ => Ok(None),
-    };
-    let handshake = gix::protocol::handshake(
-        &mut transport,
-        Service::ReceivePack,
-        auth,
-        vec![],
-        &mut gix::progress::Discard,
-    )
-    .map_err(|e| push_err(&e))?;
+    // receive-pack has no protocol v2.
+    let (mut transport, handshake) = super::connect(remote, Protocol::V1, Service::ReceivePack)
+        .map_err(|e| push_err(e.as_ref()))?;
 
     let current = handshake
         .refs

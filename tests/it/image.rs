@@ -224,17 +224,7 @@ fn the_container_promotes_read_only_as_65532_trusting_only_the_mounted_ca() {
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN) && !stderr.contains(KUBE_TOKEN));
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
     assert_eq!(w.github.pulls().len(), 1);
-    assert!(
-        w.kube
-            .get(
-                "networking.istio.io",
-                "v1alpha3",
-                "default",
-                "virtualservices",
-                "bookinfo"
-            )
-            .is_some()
-    );
+    assert!(w.applied_vs().is_some());
 }
 
 #[test]

@@ -422,17 +422,7 @@ fn server_errors_and_rate_limits_on_push_pr_and_apply_are_retried_through() {
         1,
         "exactly one PR despite the failed create"
     );
-    assert!(
-        w.kube
-            .get(
-                "networking.istio.io",
-                "v1alpha3",
-                "default",
-                "virtualservices",
-                "bookinfo"
-            )
-            .is_some()
-    );
+    assert!(w.applied_vs().is_some());
     assert!(
         o.stderr.contains("retrying") || o.stderr.contains("fetching again"),
         "{}",

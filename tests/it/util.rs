@@ -174,6 +174,17 @@ impl World {
             .count()
     }
 
+    /// The tutorial's VirtualService as the cluster fake holds it, if it was applied.
+    pub fn applied_vs(&self) -> Option<Value> {
+        self.kube.get(
+            "networking.istio.io",
+            "v1alpha3",
+            "default",
+            "virtualservices",
+            "bookinfo",
+        )
+    }
+
     /// Apply PATCHes the cluster fake saw.
     pub fn applies(&self) -> usize {
         self.kube

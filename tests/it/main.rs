@@ -3,6 +3,7 @@
 
 mod fakes;
 mod image;
+mod races;
 mod task_spec;
 mod util;
 

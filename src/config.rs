@@ -93,6 +93,9 @@ pub struct Args {
     /// true: read everything, print the diff and the objects, write nothing [GITOPS_DRY_RUN]
     #[arg(long)]
     pub dry_run: Option<String>,
+    /// pr: push a PR branch and open a pull request; push: commit straight onto GITOPS_BRANCH (default: pr) [GITOPS_MODE]
+    #[arg(long)]
+    pub mode: Option<String>,
     /// Overall deadline, in seconds or with a unit (90s, 5m) (default: 300s) [GITOPS_TIMEOUT]
     #[arg(long)]
     pub timeout: Option<String>,
@@ -319,6 +322,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the change goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A PR branch (GITOPS_PR_BRANCH) and one pull request into GITOPS_BRANCH.
+    #[default]
+    PullRequest,
+    /// Straight onto GITOPS_BRANCH, for teams without PR review; no pull request.
+    Push,
+}
+
 /// A token, redacted in every `Debug` and `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
@@ -369,6 +382,7 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub field_manager: String,
     pub dry_run: bool,
+    pub mode: Mode,
     pub timeout: Duration,
     pub log_format: LogFormat,
     pub termination_log: PathBuf,
@@ -782,6 +796,14 @@ impl TryFrom<Args> for Config {
         let dry_run = c
             .value("GITOPS_DRY_RUN", &a.dry_run)
             .is_some_and(|v| parse_bool("GITOPS_DRY_RUN", &v, &mut c));
+        let mode = match c.value("GITOPS_MODE", &a.mode).as_deref() {
+            None | Some("pr") => Mode::PullRequest,
+            Some("push") => Mode::Push,
+            Some(other) => {
+                c.bad("GITOPS_MODE", format!("{other:?} is not pr or push"));
+                Mode::PullRequest
+            }
+        };
         let timeout = match c.value("GITOPS_TIMEOUT", &a.timeout) {
             Some(v) => parse_duration(&v).unwrap_or_else(|| {
                 c.bad(
@@ -885,6 +907,7 @@ impl TryFrom<Args> for Config {
             ca_file,
             field_manager,
             dry_run,
+            mode,
             timeout,
             log_format,
             termination_log,
@@ -894,6 +917,14 @@ impl TryFrom<Args> for Config {
 }
 
 impl Config {
+    /// The branch this run pushes to: the PR branch, or GITOPS_BRANCH itself in push mode.
+    pub fn target_branch(&self) -> &BranchName {
+        match self.mode {
+            Mode::PullRequest => &self.pr_branch,
+            Mode::Push => &self.branch,
+        }
+    }
+
     /// The repo the PR is opened on (`GITOPS_PR_REPO`, else the Env repo's own `owner/repo`).
     pub fn pr_slug(&self) -> Option<RepoSlug> {
         self.pr_repo.clone().or_else(|| self.repo.slug())
@@ -1060,6 +1091,17 @@ mod tests {
         let mut v = minimal();
         v.push(("GITOPS_DRY_RUN".into(), "maybe".into()));
         assert_eq!(problems(v), ["GITOPS_DRY_RUN"]);
+    }
+
+    #[test]
+    fn push_mode_targets_the_synced_branch() {
+        let mut v = minimal();
+        v.push(("GITOPS_MODE".into(), "push".into()));
+        let c = config(v).unwrap();
+        assert_eq!(c.target_branch().as_str(), "main");
+        let mut v = minimal();
+        v.push(("GITOPS_MODE".into(), "force".into()));
+        assert_eq!(problems(v), ["GITOPS_MODE"]);
     }
 
     #[test]

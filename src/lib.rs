@@ -186,13 +186,13 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         )?;
         report.timing("commit", t);
         report.commit = Some(commit.id.to_string());
-        if git::already_pushed(&fetched, commit.tree) {
+        if cfg.mode == config::Mode::PullRequest && git::already_pushed(&fetched, commit.tree) {
             info!(branch = %cfg.pr_branch, commit = %fetched.head_tip.map(|c| c.to_string()).unwrap_or_default(), "the PR branch already holds this change on this base: not pushing again");
             report.commit = fetched.head_tip.map(|c| c.to_string());
             break (plan, Some(commit));
         }
         if cfg.dry_run {
-            info!(branch = %cfg.pr_branch, "dry run: not pushing");
+            info!(branch = %cfg.target_branch(), "dry run: not pushing");
             break (plan, Some(commit));
         }
         let t = Instant::now();
@@ -200,7 +200,7 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
             Ok(()) => {
                 report.timing("push", t);
                 report.pushed = true;
-                info!(branch = %cfg.pr_branch, commit = %commit.id, "pushed");
+                info!(branch = %cfg.target_branch(), commit = %commit.id, "pushed");
                 break (plan, Some(commit));
             }
             Err(e) if (e.is_stale() || e.is_transient()) && attempt < PUSH_ATTEMPTS => {
@@ -209,7 +209,7 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
             }
             Err(e) if e.is_stale() => {
                 return Err(Error::Contended {
-                    branch: cfg.pr_branch.to_string(),
+                    branch: cfg.target_branch().to_string(),
                     attempts: attempt,
                 });
             }
@@ -220,7 +220,9 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
     report.diff = plan.diff.clone();
 
     // 8. Pull request.
-    if commit.is_some() {
+    if commit.is_some() && cfg.mode == config::Mode::Push {
+        info!(branch = %cfg.branch, "push mode: the change is on the synced branch, no pull request");
+    } else if commit.is_some() {
         match (&cfg.api_url, cfg.pr_slug(), &token) {
             (Some(api), Some(slug), Some(token)) => {
                 let t = Instant::now();
@@ -327,8 +329,13 @@ async fn push(
     cfg: &Config,
     new: gix::ObjectId,
 ) -> Result<(), git::Error> {
-    let (remote, branch) = (remote.clone(), cfg.pr_branch.clone());
-    let expected = fetched.head_tip;
+    let branch = cfg.target_branch().clone();
+    let remote = remote.clone();
+    // The compare-and-swap: the value this run fetched (in push mode, the tip it planned on).
+    let expected = match cfg.mode {
+        config::Mode::PullRequest => fetched.head_tip,
+        config::Mode::Push => Some(fetched.base_tip),
+    };
     // One attempt per fetch: a push that failed half-way is judged by fetching again (the
     // caller re-plans), never by pushing the same objects blindly.
     tokio::task::spawn_blocking(move || {

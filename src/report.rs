@@ -53,7 +53,7 @@ impl Report {
             dry_run: cfg.dry_run,
             repo: cfg.repo.to_string(),
             base: cfg.branch.to_string(),
-            branch: cfg.pr_branch.to_string(),
+            branch: cfg.target_branch().to_string(),
             experiment: cfg
                 .experiment
                 .as_ref()

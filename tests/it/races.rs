@@ -116,3 +116,65 @@ fn a_base_that_moved_after_the_pr_branch_was_made_gets_the_branch_rebuilt_and_ke
     );
     assert_eq!(o.report()["pr"]["number"], 1);
 }
+
+#[test]
+fn push_mode_commits_onto_the_synced_branch_and_opens_no_pr() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_MODE", Some("push"));
+    let base = w.rev("refs/heads/gitops").unwrap();
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(
+        testkit::git(&w.bare(), &["log", "-1", "--format=%P", "gitops"]).trim(),
+        base
+    );
+    assert_same_tree(&w.checkout(BRANCH).path().join(DIR), &after());
+    assert_eq!(w.rev("refs/heads/iter8_exp"), None);
+    assert!(w.github.server.log().is_empty(), "no pull request API call");
+    assert!(w.applied_vs().is_some());
+    // A rerun finds the promotion already on the branch.
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(o.report()["changed"], false);
+}
+
+#[test]
+fn push_mode_keeps_a_commit_ci_pushed_during_the_run_and_lands_on_top_of_it() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_MODE", Some("push"));
+    let bare = w.bare();
+    // CI pushes to the synced branch between our fetch and our push.
+    w.git
+        .server
+        .before("POST /acme/env.git/git-receive-pack", move || {
+            let work = tempfile::tempdir().unwrap();
+            testkit::git(
+                work.path(),
+                &["clone", "-q", "-b", BRANCH, bare.to_str().unwrap(), "."],
+            );
+            std::fs::write(
+                work.path().join(DIR).join("ratings.yaml"),
+                "# tuned by CI\n",
+            )
+            .unwrap();
+            testkit::git(work.path(), &["commit", "-q", "-am", "ci: tune ratings"]);
+            testkit::git(work.path(), &["push", "-q", "origin", BRANCH]);
+        });
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert!(o.stderr.contains("fetching again"), "{}", o.stderr);
+    // The foreign commit is the parent of ours: nothing lost, the plan applied on top.
+    let parent = testkit::git(&w.bare(), &["log", "-1", "--format=%P", "gitops"]);
+    let subject = testkit::git(&w.bare(), &["log", "-1", "--format=%s", parent.trim()]);
+    assert_eq!(subject.trim(), "ci: tune ratings");
+    let co = w.checkout(BRANCH);
+    assert_eq!(
+        std::fs::read_to_string(co.path().join(DIR).join("ratings.yaml")).unwrap(),
+        "# tuned by CI\n"
+    );
+    assert!(!co.path().join(DIR).join("experiment.yaml").exists());
+    assert_eq!(
+        std::fs::read(co.path().join(DIR).join("productpage.yaml")).unwrap(),
+        std::fs::read(after().join("productpage.yaml")).unwrap()
+    );
+}

@@ -1107,5 +1107,9 @@ mod tests {
     #[test]
     fn token_is_redacted_in_debug() {
         assert_eq!(format!("{:?}", Token::new("abc".into())), "Token(***)");
+        let mut v = minimal();
+        v.push(("GITOPS_TOKEN".into(), "ghp_secret_value".into()));
+        let c = config(v).unwrap();
+        assert!(!format!("{c:?}").contains("ghp_secret_value"));
     }
 }

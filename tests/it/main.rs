@@ -566,3 +566,51 @@ fn a_pr_opened_by_someone_else_between_lookup_and_create_is_adopted_not_duplicat
         "the adopted PR gets our text"
     );
 }
+
+#[test]
+fn the_token_never_reaches_argv_or_disk_and_the_temporary_repo_is_removed() {
+    let mut w = World::tutorial();
+    let tmpdir = tempfile::tempdir().unwrap();
+    w.set("TMPDIR", Some(tmpdir.path().to_str().unwrap()));
+    w.set("GITOPS_TOKEN", Some(TOKEN));
+    // Mid-run (just before the push), look at every file of the run's temporary repo and at
+    // every process's argv.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((0usize, Vec::<String>::new())));
+    let (s, dir) = (seen.clone(), tmpdir.path().to_path_buf());
+    w.git
+        .server
+        .before("POST /acme/env.git/git-receive-pack", move || {
+            let mut s = s.lock().unwrap();
+            let mut stack = vec![dir.clone()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).unwrap().flatten() {
+                    if e.file_type().unwrap().is_dir() {
+                        stack.push(e.path());
+                    } else {
+                        s.0 += 1;
+                        if String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default())
+                            .contains(TOKEN)
+                        {
+                            s.1.push(e.path().display().to_string());
+                        }
+                    }
+                }
+            }
+            for p in std::fs::read_dir("/proc").unwrap().flatten() {
+                if let Ok(cmdline) = std::fs::read(p.path().join("cmdline"))
+                    && String::from_utf8_lossy(&cmdline).contains(TOKEN)
+                {
+                    s.1.push(format!("argv of {}", p.path().display()));
+                }
+            }
+        });
+    assert_code(&w.run(&[]), 0);
+    let (files, leaks) = seen.lock().unwrap().clone();
+    assert!(files > 0, "the hook saw the run's temporary repo");
+    assert!(leaks.is_empty(), "the token is in {leaks:?}");
+    assert_eq!(
+        std::fs::read_dir(tmpdir.path()).unwrap().count(),
+        0,
+        "the temporary repo is gone after the run"
+    );
+}

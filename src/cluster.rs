@@ -49,7 +49,9 @@ impl Cluster {
 /// True for failures worth another try: 429, 5xx, and transport faults.
 pub fn is_transient(e: &kube::Error) -> bool {
     match e {
-        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        // NB: code 0 is an error body without a code (a proxy's JSON, not the API server's
+        // Status): its HTTP status is lost, so it counts as transient; the retries are bounded.
+        kube::Error::Api(s) => s.code == 0 || s.code == 429 || s.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::HttpError(_) => true,
         _ => false,
     }

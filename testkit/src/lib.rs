@@ -18,7 +18,7 @@ mod server;
 pub use git::{GitServer, copy_dir};
 pub use github::{GitHubFake, Pull};
 pub use kube::KubeFake;
-pub use server::{Fault, Recorded, Req, Resp, Server, Tls};
+pub use server::{Fault, FaultKind, Recorded, Req, Resp, Server, Tls};
 
 use std::path::PathBuf;
 

@@ -132,6 +132,18 @@ pub struct Fault {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    pub kind: FaultKind,
+}
+
+/// How a fault shows on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// An HTTP status (with the fault's headers and body) instead of the real answer.
+    Status,
+    /// The connection is closed before any answer (a reset or a crashed proxy).
+    Reset,
+    /// The real request is served, but its answer is cut in the middle of the body.
+    Truncate,
 }
 
 impl Fault {
@@ -144,6 +156,23 @@ impl Fault {
             status,
             headers: vec![],
             body: "{\"message\":\"injected fault\"}".into(),
+            kind: FaultKind::Status,
+        }
+    }
+
+    /// The first `times` requests matching `matches` lose their connection unanswered.
+    pub fn reset(matches: &str, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::Reset,
+            ..Fault::status(matches, 0, times)
+        }
+    }
+
+    /// The first `times` requests matching `matches` are served, their answer cut in half.
+    pub fn truncate(matches: &str, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::Truncate,
+            ..Fault::status(matches, 0, times)
         }
     }
 
@@ -190,17 +219,27 @@ impl Server {
         let st = state.clone();
         runtime.spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
                 // Small pkt-line writes must not wait for delayed ACKs (Nagle), as with a real server.
                 let _ = tcp.set_nodelay(true);
                 let (acceptor, handler, st) = (acceptor.clone(), handler.clone(), st.clone());
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let svc = service_fn(move |req: hyper::Request<Incoming>| {
                         let (handler, st) = (handler.clone(), st.clone());
-                        async move { Ok::<_, std::convert::Infallible>(serve(req, handler, st).await) }
+                        async move {
+                            serve(req, handler, st)
+                                .await
+                                .ok_or_else(|| std::io::Error::other("injected reset"))
+                        }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), svc)
+                        .await;
                 });
             }
         });
@@ -219,6 +258,11 @@ impl Server {
     /// Adds a scripted failure.
     pub fn fault(&self, f: Fault) {
         self.state.lock().unwrap().faults.push((f, 0));
+    }
+
+    /// Forgets every scripted failure (a fault "heals").
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
     }
 
     /// Runs `f` once, just before the first request whose `METHOD path` contains `matches`.
@@ -240,7 +284,7 @@ async fn serve(
     req: hyper::Request<Incoming>,
     handler: Handler,
     st: Arc<Mutex<State>>,
-) -> hyper::Response<Full<Bytes>> {
+) -> Option<hyper::Response<Full<Bytes>>> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -285,13 +329,26 @@ async fn serve(
         }
         (hook, fault)
     };
-    let resp = match fault {
-        Some(f) => Resp {
+    let resp = match &fault {
+        Some(f) if f.kind == FaultKind::Status => Resp {
             status: f.status,
             headers: f.headers.clone(),
-            body: f.body.into_bytes(),
+            body: f.body.clone().into_bytes(),
         },
-        None => {
+        Some(f) if f.kind == FaultKind::Reset => {
+            let mut s = st.lock().unwrap();
+            s.log.push(Recorded {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                query: req.query.clone(),
+                status: 0,
+                headers: req.headers.clone(),
+                body: String::new(),
+                micros: started.elapsed().as_micros(),
+            });
+            return None;
+        }
+        _ => {
             if let Some(h) = hook {
                 tokio::task::spawn_blocking(h).await.expect("hook runs");
             }
@@ -312,7 +369,15 @@ async fn serve(
     });
     let mut b = hyper::Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
-        b = b.header(k.as_str(), v.as_str());
+        if !k.eq_ignore_ascii_case("content-length") {
+            b = b.header(k.as_str(), v.as_str());
+        }
     }
-    b.body(Full::new(Bytes::from(resp.body))).expect("response")
+    let mut body = resp.body;
+    if fault.is_some_and(|f| f.kind == FaultKind::Truncate) {
+        // Announce the whole length, send half: the client sees the connection end mid-body.
+        b = b.header("content-length", body.len().to_string());
+        body.truncate(body.len() / 2);
+    }
+    Some(b.body(Full::new(Bytes::from(body))).expect("response"))
 }

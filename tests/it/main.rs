@@ -2,6 +2,7 @@
 //! GitHub and Kubernetes fakes. Each test is one user story.
 
 mod fakes;
+mod faults;
 mod hostile;
 mod image;
 mod races;

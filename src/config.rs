@@ -99,6 +99,9 @@ pub struct Args {
     /// Overall deadline, in seconds or with a unit (90s, 5m) (default: 300s) [GITOPS_TIMEOUT]
     #[arg(long)]
     pub timeout: Option<String>,
+    /// Connect and read timeout of each request; a git transfer gets four times it (default: 30s) [GITOPS_REQUEST_TIMEOUT]
+    #[arg(long)]
+    pub request_timeout: Option<String>,
     /// Log format: text or json (default: text) [GITOPS_LOG_FORMAT]
     #[arg(long)]
     pub log_format: Option<String>,
@@ -384,6 +387,7 @@ pub struct Config {
     pub dry_run: bool,
     pub mode: Mode,
     pub timeout: Duration,
+    pub request_timeout: Duration,
     pub log_format: LogFormat,
     pub termination_log: PathBuf,
     pub experiment: Option<ExperimentRef>,
@@ -814,6 +818,16 @@ impl TryFrom<Args> for Config {
             }),
             None => Duration::from_secs(defaults::TIMEOUT_SECS),
         };
+        let request_timeout = match c.value("GITOPS_REQUEST_TIMEOUT", &a.request_timeout) {
+            Some(v) => parse_duration(&v).unwrap_or_else(|| {
+                c.bad(
+                    "GITOPS_REQUEST_TIMEOUT",
+                    format!("{v:?} is not a duration; use seconds (30) or a unit (30s, 2m)"),
+                );
+                Duration::from_secs(30)
+            }),
+            None => Duration::from_secs(30),
+        };
         let log_format = match c.value("GITOPS_LOG_FORMAT", &a.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -909,6 +923,7 @@ impl TryFrom<Args> for Config {
             dry_run,
             mode,
             timeout,
+            request_timeout,
             log_format,
             termination_log,
             experiment,

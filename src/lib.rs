@@ -23,10 +23,7 @@ pub mod report;
 pub mod retry;
 pub mod secret;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use tracing::{info, warn};
 
@@ -55,7 +52,7 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
 async fn run_inner(cfg: Config) -> Result<Report, Error> {
     let started = Instant::now();
     let mut report = Report::new(&cfg);
-    let io_timeout = cfg.timeout.min(Duration::from_secs(30));
+    let io_timeout = cfg.timeout.min(cfg.request_timeout);
     let ca = match &cfg.ca_file {
         Some(p) => Some(Arc::new(std::fs::read(p).map_err(|source| {
             Error::CaFile {

@@ -8,7 +8,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 
@@ -144,6 +144,8 @@ pub enum FaultKind {
     Reset,
     /// The real request is served, but its answer is cut in the middle of the body.
     Truncate,
+    /// The answer comes only after this long (past the client's timeout, it never arrives).
+    Stall(std::time::Duration),
 }
 
 impl Fault {
@@ -172,6 +174,14 @@ impl Fault {
     pub fn truncate(matches: &str, times: usize) -> Fault {
         Fault {
             kind: FaultKind::Truncate,
+            ..Fault::status(matches, 0, times)
+        }
+    }
+
+    /// The first `times` requests matching `matches` are answered only after `delay`.
+    pub fn stall(matches: &str, delay: std::time::Duration, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::Stall(delay),
             ..Fault::status(matches, 0, times)
         }
     }
@@ -284,7 +294,7 @@ async fn serve(
     req: hyper::Request<Incoming>,
     handler: Handler,
     st: Arc<Mutex<State>>,
-) -> Option<hyper::Response<Full<Bytes>>> {
+) -> Option<hyper::Response<Body>> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -349,6 +359,9 @@ async fn serve(
             return None;
         }
         _ => {
+            if let Some(FaultKind::Stall(d)) = fault.as_ref().map(|f| f.kind) {
+                tokio::time::sleep(d).await;
+            }
             if let Some(h) = hook {
                 tokio::task::spawn_blocking(h).await.expect("hook runs");
             }
@@ -373,11 +386,48 @@ async fn serve(
             b = b.header(k.as_str(), v.as_str());
         }
     }
-    let mut body = resp.body;
-    if fault.is_some_and(|f| f.kind == FaultKind::Truncate) {
-        // Announce the whole length, send half: the client sees the connection end mid-body.
-        b = b.header("content-length", body.len().to_string());
-        body.truncate(body.len() / 2);
+    let body: Body = if fault.is_some_and(|f| f.kind == FaultKind::Truncate) {
+        Cut {
+            data: Some(Bytes::from(resp.body)),
+            sent_half: false,
+        }
+        .boxed()
+    } else {
+        Full::new(Bytes::from(resp.body))
+            .map_err(|never| match never {})
+            .boxed()
+    };
+    Some(b.body(body).expect("response"))
+}
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A body that announces its whole length, sends the first half, then fails: the client sees
+/// the connection end in the middle of the answer.
+struct Cut {
+    data: Option<Bytes>,
+    sent_half: bool,
+}
+
+impl http_body::Body for Cut {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        if self.sent_half {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other("injected truncation"))));
+        }
+        self.sent_half = true;
+        let data = self.data.take().unwrap_or_default();
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(
+            data.slice(..data.len() / 2),
+        ))))
     }
-    Some(b.body(Full::new(Bytes::from(body))).expect("response"))
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
 }

@@ -1,6 +1,7 @@
 //! The fault matrix: every fault at every step of a promotion. Each cell must either converge
 //! (exit 0, the promoted tree, exactly one PR, the VirtualService applied) or fail with a clear
-//! error after which, the fault healed, a second run converges. A cell that does neither is
+//! error after which, the fault healed, a second run converges. A stalled server must never
+//! hang a run: GITOPS_REQUEST_TIMEOUT cuts each call and the retry goes on. A cell that does neither is
 //! broken. `cargo test --test it fault_matrix -- --nocapture` prints the table.
 
 use serde_json::json;
@@ -63,12 +64,22 @@ const STEPS: &[Step] = &[
     },
 ];
 
-const FAULTS: &[&str] = &["500", "502", "503", "429+Retry-After", "reset", "truncate"];
+const FAULTS: &[&str] = &[
+    "500",
+    "502",
+    "503",
+    "429+Retry-After",
+    "reset",
+    "truncate",
+    "stall",
+];
 
 fn fault(kind: &str, matches: &str, times: usize) -> Fault {
     match kind {
         "reset" => Fault::reset(matches, times),
         "truncate" => Fault::truncate(matches, times),
+        // Past GITOPS_REQUEST_TIMEOUT (3s) and a git transfer's four times it.
+        "stall" => Fault::stall(matches, std::time::Duration::from_secs(13), times),
         "429+Retry-After" => Fault::status(matches, 429, times).header("retry-after", "1"),
         code => Fault::status(matches, code.parse().unwrap(), times),
     }
@@ -85,7 +96,8 @@ fn world() -> World {
     w.set("GITOPS_WINNER", None)
         .set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
         .set("EXPERIMENT_NAMESPACE", Some("default"));
-    w.set("GITOPS_TIMEOUT", Some("40"));
+    w.set("GITOPS_TIMEOUT", Some("60"))
+        .set("GITOPS_REQUEST_TIMEOUT", Some("3"));
     w
 }
 
@@ -105,87 +117,122 @@ fn converged(w: &World) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Default)]
-struct Tally {
-    run: usize,
-    converged: usize,
-    failed_cleanly: usize,
-    broken: Vec<String>,
+/// How a cell ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Converged,
+    FailedCleanly,
+    Broken,
 }
 
-fn cell(step: &Step, kind: &str, times: usize, t: &mut Tally) -> &'static str {
-    t.run += 1;
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Converged => "converged",
+            Outcome::FailedCleanly => "failed cleanly",
+            Outcome::Broken => "BROKEN",
+        }
+    }
+}
+
+/// Runs one cell in a world of its own; `Err` says why it is broken.
+fn cell(step: &Step, kind: &str, times: usize) -> Result<Outcome, String> {
     let w = world();
     (step.server)(&w).fault(fault(kind, step.matches, times));
     let o = run_binary(&w.env, &[], &[TOKEN, KUBE_TOKEN]);
     if o.code == 0 {
-        return match converged(&w) {
-            Ok(()) => {
-                t.converged += 1;
-                "converged"
-            }
-            Err(e) => {
-                t.broken
-                    .push(format!("{} / {kind} x{times}: exit 0 but {e}", step.name));
-                "BROKEN"
-            }
-        };
+        return converged(&w)
+            .map(|()| Outcome::Converged)
+            .map_err(|e| format!("exit 0 but {e}"));
     }
     if !o.stderr.contains("error: ") {
-        t.broken.push(format!(
-            "{} / {kind} x{times}: exit {} without an error message",
-            step.name, o.code
-        ));
-        return "BROKEN";
+        return Err(format!("exit {} without an error message", o.code));
     }
     (step.server)(&w).clear_faults();
-    let again = run_binary(&w.env, &[], &[TOKEN, KUBE_TOKEN]);
+    // The rerun, with the fault healed and the default request timeout.
+    let env: Vec<_> = w
+        .env
+        .iter()
+        .filter(|(k, _)| k != "GITOPS_REQUEST_TIMEOUT")
+        .cloned()
+        .collect();
+    let again = run_binary(&env, &[], &[TOKEN, KUBE_TOKEN]);
     match (again.code, converged(&w)) {
-        (0, Ok(())) => {
-            t.failed_cleanly += 1;
-            "failed cleanly"
-        }
-        (code, r) => {
-            t.broken.push(format!(
-                "{} / {kind} x{times}: rerun exit {code}, {r:?}; first: {}",
-                step.name,
-                o.stderr.trim()
-            ));
-            "BROKEN"
-        }
+        (0, Ok(())) => Ok(Outcome::FailedCleanly),
+        (code, r) => Err(format!(
+            "rerun exit {code}, {r:?}; first: {}",
+            o.stderr.trim()
+        )),
     }
 }
 
 #[test]
 fn fault_matrix() {
-    let mut t = Tally::default();
-    let mut table = format!("{:<16}", "step");
-    for f in FAULTS {
-        table.push_str(&format!(" | {f:<15}"));
-    }
-    table.push_str(&format!(" | {:<15}\n", "503 x all"));
-    for step in STEPS {
-        table.push_str(&format!("{:<16}", step.name));
-        // Once: a blip the retries absorb.
-        for kind in FAULTS {
-            let r = cell(step, kind, 1, &mut t);
-            table.push_str(&format!(" | {r:<15}"));
+    // Once: a blip the retries absorb. Always: the step is down; the run must fail cleanly and
+    // a rerun, the fault healed, converge.
+    let mut columns: Vec<(&str, usize)> = FAULTS.iter().map(|f| (*f, 1)).collect();
+    columns.push(("503", 1000));
+    let cells: Vec<(usize, usize)> = (0..STEPS.len())
+        .flat_map(|s| (0..columns.len()).map(move |c| (s, c)))
+        .collect();
+    // Each cell has its own servers and mostly waits (backoff, timeouts): run several at once.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; cells.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(&(s, c)) = cells.get(i) else { break };
+                    let r = cell(&STEPS[s], columns[c].0, columns[c].1);
+                    results.lock().unwrap()[i] = Some(r);
+                }
+            });
         }
-        // Every time: the step is down; the run must fail cleanly and the rerun converge.
-        let r = cell(step, "503", 1000, &mut t);
-        table.push_str(&format!(" | {r:<15}\n"));
+    });
+    let results: Vec<Result<Outcome, String>> = results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+
+    let mut table = format!("{:<16}", "step");
+    for (f, times) in &columns {
+        let head = if *times == 1 {
+            f.to_string()
+        } else {
+            format!("{f} always")
+        };
+        table.push_str(&format!(" | {head:<15}"));
     }
+    table.push('\n');
+    let mut broken = vec![];
+    for (s, step) in STEPS.iter().enumerate() {
+        table.push_str(&format!("{:<16}", step.name));
+        for (c, (kind, times)) in columns.iter().enumerate() {
+            let r = &results[s * columns.len() + c];
+            let label = r.as_ref().map_or(Outcome::Broken, |o| *o).label();
+            if let Err(e) = r {
+                broken.push(format!("{} / {kind} x{times}: {e}", step.name));
+            }
+            table.push_str(&format!(" | {label:<15}"));
+        }
+        table.push('\n');
+    }
+    let count = |o: Outcome| {
+        results
+            .iter()
+            .filter(|r| r.as_ref().ok() == Some(&o))
+            .count()
+    };
     println!("\n{table}");
     println!(
         "cells run: {}, converged: {}, failed cleanly: {}, broken: {}",
-        t.run,
-        t.converged,
-        t.failed_cleanly,
-        t.broken.len()
+        results.len(),
+        count(Outcome::Converged),
+        count(Outcome::FailedCleanly),
+        broken.len()
     );
-    assert!(
-        t.broken.is_empty(),
-        "broken cells:\n{}",
-        t.broken.join("\n")
-    );
+    assert!(broken.is_empty(), "broken cells:\n{}", broken.join("\n"));
 }

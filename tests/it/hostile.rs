@@ -158,6 +158,11 @@ const CONFIG: &[Case] = &[
     case(&[("GITOPS_DRY_RUN", Some("maybe"))], 2, "is not a boolean"),
     case(&[("GITOPS_TIMEOUT", Some("soon"))], 2, "is not a duration"),
     case(
+        &[("GITOPS_REQUEST_TIMEOUT", Some("fast"))],
+        2,
+        "GITOPS_REQUEST_TIMEOUT \"fast\" is not a duration",
+    ),
+    case(
         &[("GITOPS_LOG_FORMAT", Some("xml"))],
         2,
         "is not text or json",

@@ -373,15 +373,15 @@ fn every_missing_or_invalid_input_is_reported_at_once_with_exit_2_and_nothing_is
 fn a_winner_reached_through_a_symlink_in_the_tree_exits_5_and_pushes_nothing() {
     let w = World::tutorial();
     // Someone committed a symlink pointing out of the environment directory.
-    let work = tempfile::tempdir().unwrap();
-    testkit::git(
-        work.path(),
-        &["clone", "-q", "-b", BRANCH, w.bare().to_str().unwrap(), "."],
+    commit_as_someone_else(
+        &w.bare(),
+        BRANCH,
+        "refs/heads/gitops",
+        "a symlink",
+        |work| {
+            std::os::unix::fs::symlink("/etc", work.join(DIR).join("etc")).unwrap();
+        },
     );
-    std::os::unix::fs::symlink("/etc", work.path().join(DIR).join("etc")).unwrap();
-    testkit::git(work.path(), &["add", "-A"]);
-    testkit::git(work.path(), &["commit", "-q", "-m", "a symlink"]);
-    testkit::git(work.path(), &["push", "-q", "origin", BRANCH]);
     let mut w = w;
     w.set("GITOPS_WINNER", Some("etc/passwd"));
     let o = w.run(&[]);
@@ -441,18 +441,9 @@ fn the_pr_branch_moved_between_fetch_and_push_is_not_overwritten_blindly() {
     w.git
         .server
         .before("POST /acme/env.git/git-receive-pack", move || {
-            let work = tempfile::tempdir().unwrap();
-            testkit::git(
-                work.path(),
-                &["clone", "-q", "-b", BRANCH, bare.to_str().unwrap(), "."],
-            );
-            std::fs::write(work.path().join("foreign.txt"), "someone else\n").unwrap();
-            testkit::git(work.path(), &["add", "-A"]);
-            testkit::git(work.path(), &["commit", "-q", "-m", "foreign"]);
-            testkit::git(
-                work.path(),
-                &["push", "-q", "origin", "HEAD:refs/heads/iter8_exp"],
-            );
+            commit_as_someone_else(&bare, BRANCH, "refs/heads/iter8_exp", "foreign", |work| {
+                std::fs::write(work.join("foreign.txt"), "someone else\n").unwrap();
+            });
         });
     let o = w.run(&[]);
     assert_code(&o, 0);

@@ -79,18 +79,13 @@ fn a_base_that_moved_after_the_pr_branch_was_made_gets_the_branch_rebuilt_and_ke
     assert_code(&w.run(&[]), 0);
     let first = w.rev("refs/heads/iter8_exp").unwrap();
     // CI commits to the base branch meanwhile.
-    let work = tempfile::tempdir().unwrap();
-    testkit::git(
-        work.path(),
-        &["clone", "-q", "-b", BRANCH, w.bare().to_str().unwrap(), "."],
+    commit_as_someone_else(
+        &w.bare(),
+        BRANCH,
+        "refs/heads/gitops",
+        "ci: tune ratings",
+        tune_ratings,
     );
-    std::fs::write(
-        work.path().join(DIR).join("ratings.yaml"),
-        "# tuned by CI\n",
-    )
-    .unwrap();
-    testkit::git(work.path(), &["commit", "-q", "-am", "ci: tune ratings"]);
-    testkit::git(work.path(), &["push", "-q", "origin", BRANCH]);
     let new_base = w.rev("refs/heads/gitops").unwrap();
 
     let o = w.run(&[]);
@@ -147,18 +142,13 @@ fn push_mode_keeps_a_commit_ci_pushed_during_the_run_and_lands_on_top_of_it() {
     w.git
         .server
         .before("POST /acme/env.git/git-receive-pack", move || {
-            let work = tempfile::tempdir().unwrap();
-            testkit::git(
-                work.path(),
-                &["clone", "-q", "-b", BRANCH, bare.to_str().unwrap(), "."],
+            commit_as_someone_else(
+                &bare,
+                BRANCH,
+                "refs/heads/gitops",
+                "ci: tune ratings",
+                tune_ratings,
             );
-            std::fs::write(
-                work.path().join(DIR).join("ratings.yaml"),
-                "# tuned by CI\n",
-            )
-            .unwrap();
-            testkit::git(work.path(), &["commit", "-q", "-am", "ci: tune ratings"]);
-            testkit::git(work.path(), &["push", "-q", "origin", BRANCH]);
         });
     let o = w.run(&[]);
     assert_code(&o, 0);
@@ -177,4 +167,9 @@ fn push_mode_keeps_a_commit_ci_pushed_during_the_run_and_lands_on_top_of_it() {
         std::fs::read(co.path().join(DIR).join("productpage.yaml")).unwrap(),
         std::fs::read(after().join("productpage.yaml")).unwrap()
     );
+}
+
+/// CI's change in these stories: a comment in ratings.yaml.
+fn tune_ratings(work: &std::path::Path) {
+    std::fs::write(work.join(DIR).join("ratings.yaml"), "# tuned by CI\n").unwrap();
 }

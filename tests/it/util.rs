@@ -221,6 +221,29 @@ pub fn run_binary(env: &[(String, String)], args: &[&str], secrets: &[&str]) -> 
     o
 }
 
+/// Someone else's commit: clones `base` of the bare repo at `bare`, lets `change` edit the work
+/// tree (its root is passed), commits everything as `message` and pushes it to `to` (a ref).
+pub fn commit_as_someone_else(
+    bare: &Path,
+    base: &str,
+    to: &str,
+    message: &str,
+    change: impl FnOnce(&Path),
+) {
+    let work = tempfile::tempdir().unwrap();
+    testkit::git(
+        work.path(),
+        &["clone", "-q", "-b", base, bare.to_str().unwrap(), "."],
+    );
+    change(work.path());
+    testkit::git(work.path(), &["add", "-A"]);
+    testkit::git(work.path(), &["commit", "-q", "-m", message]);
+    testkit::git(
+        work.path(),
+        &["push", "-q", "origin", &format!("HEAD:{to}")],
+    );
+}
+
 /// Asserts the exit code, printing the whole run when it differs.
 #[track_caller]
 pub fn assert_code(o: &Output, code: i32) {

@@ -2,7 +2,10 @@
 //! can meet (resets, timeouts, 5xx, 429). The caller says what is transient; the overall
 //! deadline (GITOPS_TIMEOUT) bounds the total.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use backon::{ExponentialBuilder, Retryable};
 
@@ -18,8 +21,26 @@ pub fn backoff() -> ExponentialBuilder {
         .with_jitter()
 }
 
+tokio::task_local! {
+    /// When the whole run must be over (GITOPS_TIMEOUT), for waits that ask for more.
+    static DEADLINE: Instant;
+}
+
+/// Runs `f` with `deadline` as the time every retry inside must fit in.
+pub async fn within<F: Future>(deadline: Instant, f: F) -> F::Output {
+    DEADLINE.scope(deadline, f).await
+}
+
+/// True when a wait of `d` still ends before the run's deadline (always, outside [`within`]).
+fn fits(d: Duration) -> bool {
+    DEADLINE
+        .try_with(|end| Instant::now() + d < *end)
+        .unwrap_or(true)
+}
+
 /// Runs `op` until it succeeds, fails with a non-transient error, or the attempts run out.
-/// `wait_hint` may ask for a longer wait (a server's Retry-After).
+/// `wait_hint` may ask for a longer wait (a server's Retry-After); when that wait would end
+/// past the run's deadline, the error is returned at once rather than sleeping into it.
 pub async fn retry<T, E, F, Fut>(
     what: &str,
     op: F,
@@ -33,7 +54,7 @@ where
 {
     op.retry(backoff())
         .sleep(tokio::time::sleep)
-        .when(|e| transient(e))
+        .when(|e| transient(e) && wait_hint(e).is_none_or(fits))
         .adjust(|e, dur| wait_hint(e).map(|hint| hint.min(Duration::from_secs(60))).or(dur))
         .notify(|e, dur| tracing::warn!(step = what, error = %e, retry_in_ms = dur.as_millis() as u64, "transient failure, retrying"))
         .await

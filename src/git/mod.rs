@@ -11,7 +11,7 @@ mod push;
 
 pub use edit::{Commit, Identity, already_pushed, commit};
 pub use fetch::{Fetched, fetch};
-pub use push::{PushOutcome, push};
+pub use push::{PushOutcome, Report, parse_report, push};
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

@@ -123,49 +123,78 @@ pub fn push(
     raw.flush().map_err(|e| push_err(&e))?;
     drop(raw);
 
-    let mut unpack = None;
-    let mut status = None;
+    let mut lines = Vec::new();
     while let Some(line) = reader.readline() {
         let line = line.map_err(|e| push_err(&e))?.map_err(|e| push_err(&e))?;
         let Some(text) = line.as_bstr() else { break };
-        let text = String::from_utf8_lossy(text).trim_end().to_string();
-        if let Some(rest) = text.strip_prefix("unpack ") {
-            unpack = Some(rest.to_string());
-        } else if let Some(rest) = text.strip_prefix("ok ") {
-            if rest == refname {
+        lines.push(text.to_vec());
+    }
+    match parse_report(lines.iter().map(Vec::as_slice), &refname) {
+        Report::Updated => Ok(PushOutcome::Updated),
+        Report::Unpack(reason) => Err(Error::Unpack { url, reason }),
+        Report::Refused(reason) => Err(Error::Rejected {
+            url,
+            refname,
+            reason,
+        }),
+        Report::Incomplete(what) => Err(push_err(&std::io::Error::other(what))),
+    }
+}
+
+/// What the server's report-status says about our one ref.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// `unpack ok` and `ok <ref>`.
+    Updated,
+    /// The pack was not unpacked (`unpack <reason>`).
+    Unpack(String),
+    /// The ref update was refused (`ng <ref> <reason>`).
+    Refused(String),
+    /// The report ended too early to tell; the push may or may not have landed.
+    Incomplete(String),
+}
+
+/// Reads a report-status (the pkt-line payloads, in order) for `refname`. Pure, so it can be
+/// fuzzed: the server's text is untrusted and must never make us claim a push that did not land.
+pub fn parse_report<'a>(lines: impl IntoIterator<Item = &'a [u8]>, refname: &str) -> Report {
+    let mut unpack = None;
+    let mut status = None;
+    for line in lines {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if unpack.is_none() {
+            // The first line must be the unpack status; anything else is not a report.
+            match text.strip_prefix("unpack ") {
+                Some(rest) => unpack = Some(rest.to_string()),
+                None => break,
+            }
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("ok ") {
+            if rest == refname && status.is_none() {
                 status = Some(Ok(()));
             }
         } else if let Some(rest) = text.strip_prefix("ng ") {
             let (name, reason) = rest.split_once(' ').unwrap_or((rest, "no reason given"));
             if name == refname {
+                // A refusal wins over any `ok` for the same ref: never claim a doubtful push.
                 status = Some(Err(reason.to_string()));
             }
         }
     }
     match unpack.as_deref() {
         Some("ok") => {}
-        Some(reason) => {
-            return Err(Error::Unpack {
-                url,
-                reason: reason.into(),
-            });
-        }
+        Some(reason) => return Report::Unpack(reason.to_string()),
         None => {
-            return Err(push_err(&std::io::Error::other(
-                "the server's report ended before 'unpack'; the push may not have landed",
-            )));
+            return Report::Incomplete(
+                "the server's report ended before 'unpack'; the push may not have landed".into(),
+            );
         }
     }
     match status {
-        Some(Ok(())) => Ok(PushOutcome::Updated),
-        Some(Err(reason)) => Err(Error::Rejected {
-            url,
-            refname,
-            reason,
-        }),
-        None => Err(push_err(&std::io::Error::other(format!(
-            "the server's report does not mention {refname}"
-        )))),
+        Some(Ok(())) => Report::Updated,
+        Some(Err(reason)) => Report::Refused(reason),
+        None => Report::Incomplete(format!("the server's report does not mention {refname}")),
     }
 }
 
@@ -196,4 +225,86 @@ fn write_pack(
         step.map_err(boxed)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Report, parse_report};
+
+    const REF: &str = "refs/heads/iter8/promote";
+
+    fn parse(lines: &[&str]) -> Report {
+        parse_report(lines.iter().map(|l| l.as_bytes()), REF)
+    }
+
+    #[test]
+    fn an_accepted_update() {
+        assert_eq!(
+            parse(&["unpack ok\n", &format!("ok {REF}\n")]),
+            Report::Updated
+        );
+    }
+
+    #[test]
+    fn a_refused_update_names_the_reason() {
+        assert_eq!(
+            parse(&["unpack ok", &format!("ng {REF} stale info")]),
+            Report::Refused("stale info".into())
+        );
+        assert_eq!(
+            parse(&["unpack ok", &format!("ng {REF}")]),
+            Report::Refused("no reason given".into())
+        );
+    }
+
+    #[test]
+    fn a_refusal_wins_over_an_ok_for_the_same_ref() {
+        for lines in [
+            [
+                "unpack ok".to_string(),
+                format!("ok {REF}"),
+                format!("ng {REF} x"),
+            ],
+            [
+                "unpack ok".to_string(),
+                format!("ng {REF} x"),
+                format!("ok {REF}"),
+            ],
+        ] {
+            assert_eq!(
+                parse(&lines.each_ref().map(String::as_str)),
+                Report::Refused("x".into())
+            );
+        }
+    }
+
+    #[test]
+    fn an_unpack_failure_is_reported() {
+        assert_eq!(
+            parse(&["unpack index-pack abnormal exit", &format!("ok {REF}")]),
+            Report::Unpack("index-pack abnormal exit".into())
+        );
+    }
+
+    #[test]
+    fn anything_short_of_a_full_report_is_incomplete() {
+        for lines in [
+            vec![],
+            vec![format!("ok {REF}")],
+            vec!["unpack ok".to_string()],
+            vec!["unpack ok".to_string(), "ok refs/heads/other".to_string()],
+            vec!["unpack ok".to_string(), format!("ok {REF}x")],
+            vec![
+                "garbage".to_string(),
+                "unpack ok".to_string(),
+                format!("ok {REF}"),
+            ],
+        ] {
+            let got = parse(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+            assert!(
+                matches!(got, Report::Incomplete(_)),
+                "{lines:?} gave {got:?}"
+            );
+        }
+    }
 }

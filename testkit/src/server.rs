@@ -146,6 +146,9 @@ pub enum FaultKind {
     Truncate,
     /// The answer comes only after this long (past the client's timeout, it never arrives).
     Stall(std::time::Duration),
+    /// The server goes down at this request, as a crashed or restarting process does: every
+    /// open connection is dropped and the port refuses connections for this long.
+    Down(std::time::Duration),
 }
 
 impl Fault {
@@ -186,6 +189,15 @@ impl Fault {
         }
     }
 
+    /// At the first `times` requests matching `matches`, the server goes down for `outage`:
+    /// open connections drop, new ones are refused (ECONNREFUSED), then it comes back.
+    pub fn down(matches: &str, outage: std::time::Duration, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::Down(outage),
+            ..Fault::status(matches, 0, times)
+        }
+    }
+
     /// Adds a response header (e.g. Retry-After).
     pub fn header(mut self, k: &str, v: &str) -> Fault {
         self.headers.push((k.into(), v.into()));
@@ -202,6 +214,8 @@ struct State {
     faults: Vec<(Fault, usize)>,
     hooks: Vec<(String, Hook)>,
     log: Vec<Recorded>,
+    /// Set by a `Down` fault: the accept loop closes the port for this long.
+    outage: Option<std::time::Duration>,
 }
 
 /// A running HTTPS server; stops when dropped.
@@ -227,29 +241,50 @@ impl Server {
         let addr = listener.local_addr().expect("addr");
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
         let st = state.clone();
+        // Bumped when the server "goes down": every connection task watching it ends.
+        let (epoch, _) = tokio::sync::watch::channel(0u64);
+        let outage = Arc::new(tokio::sync::Notify::new());
         runtime.spawn(async move {
+            let mut listener = listener;
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let accepted = tokio::select! {
+                    a = listener.accept() => Some(a),
+                    () = outage.notified() => None,
+                };
+                let Some(accepted) = accepted else {
+                    let down = st.lock().unwrap().outage.take().unwrap_or_default();
+                    drop(listener);
+                    epoch.send_modify(|e| *e += 1);
+                    tokio::time::sleep(down).await;
+                    // mio sets SO_REUSEADDR, so the same port binds again at once.
+                    listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+                    continue;
+                };
+                let Ok((tcp, _)) = accepted else {
                     continue;
                 };
                 // Small pkt-line writes must not wait for delayed ACKs (Nagle), as with a real server.
                 let _ = tcp.set_nodelay(true);
                 let (acceptor, handler, st) = (acceptor.clone(), handler.clone(), st.clone());
+                let (mut gone, outage) = (epoch.subscribe(), outage.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     let svc = service_fn(move |req: hyper::Request<Incoming>| {
-                        let (handler, st) = (handler.clone(), st.clone());
+                        let (handler, st, outage) = (handler.clone(), st.clone(), outage.clone());
                         async move {
-                            serve(req, handler, st)
+                            serve(req, handler, st, &outage)
                                 .await
                                 .ok_or_else(|| std::io::Error::other("injected reset"))
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), svc)
-                        .await;
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), svc);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = gone.changed() => {}
+                    }
                 });
             }
         });
@@ -294,6 +329,7 @@ async fn serve(
     req: hyper::Request<Incoming>,
     handler: Handler,
     st: Arc<Mutex<State>>,
+    outage: &tokio::sync::Notify,
 ) -> Option<hyper::Response<Body>> {
     let (parts, body) = req.into_parts();
     let body = body
@@ -345,8 +381,12 @@ async fn serve(
             headers: f.headers.clone(),
             body: f.body.clone().into_bytes(),
         },
-        Some(f) if f.kind == FaultKind::Reset => {
+        Some(f) if matches!(f.kind, FaultKind::Reset | FaultKind::Down(_)) => {
             let mut s = st.lock().unwrap();
+            if let FaultKind::Down(d) = f.kind {
+                s.outage = Some(d);
+                outage.notify_one();
+            }
             s.log.push(Recorded {
                 method: req.method.clone(),
                 path: req.path.clone(),

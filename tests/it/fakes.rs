@@ -181,3 +181,30 @@ fn the_git_server_wants_the_token() {
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("refs/heads/main"));
 }
+
+#[test]
+fn a_server_that_goes_down_refuses_connections_then_comes_back() {
+    let tls = Tls::new();
+    let server = testkit::Server::start(&tls, |_| testkit::Resp::json(200, &json!({})));
+    let outage = std::time::Duration::from_millis(1500);
+    server.fault(testkit::Fault::down("GET /crash", outage, 1));
+    let c = Client::new(&tls);
+    let url = |p: &str| format!("{}{p}", server.base_url());
+    // A keep-alive connection that the outage must cut, like a crashed process does.
+    assert_eq!(c.send(c.http.get(url("/before"))).0, 200);
+    let crashed =
+        c.rt.block_on(async { c.http.get(url("/crash")).send().await });
+    assert!(
+        crashed.is_err(),
+        "the request that crashed it gets no answer"
+    );
+    let refused = (0..20).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::net::TcpStream::connect(server.addr)
+            .err()
+            .filter(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
+    assert!(refused.is_some(), "the port refuses connections while down");
+    std::thread::sleep(outage);
+    assert_eq!(c.send(c.http.get(url("/after"))).0, 200, "it comes back");
+}

@@ -56,7 +56,7 @@ pub struct Args {
     pub token_key: Option<String>,
     /// The token itself, for local debugging: environment only, never a flag [GITOPS_TOKEN]
     #[arg(skip)]
-    pub token: Option<String>,
+    pub token: Option<Token>,
     /// HTTP basic-auth user name for git (default: x-access-token) [GITOPS_USERNAME]
     #[arg(long)]
     pub username: Option<String>,
@@ -81,9 +81,30 @@ pub struct Args {
     /// Author and committer email (default: iter8@iter8.tools) [GITOPS_AUTHOR_EMAIL]
     #[arg(long)]
     pub author_email: Option<String>,
-    /// Git host API base (default: https://api.github.com for https repos) [GITOPS_API_URL]
+    /// Git host kind: github (also GitHub Enterprise), gitlab, gitea (also Forgejo) (default: from the host) [GITOPS_PROVIDER]
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Git host API base (default: from the provider and the repo's host) [GITOPS_API_URL]
     #[arg(long)]
     pub api_url: Option<String>,
+    /// Comma-separated labels for the PR; one that cannot be added is a warning [GITOPS_PR_LABELS]
+    #[arg(long)]
+    pub pr_labels: Option<String>,
+    /// Comma-separated reviewers for the PR (GitHub teams as org/team); a failure is a warning [GITOPS_PR_REVIEWERS]
+    #[arg(long)]
+    pub pr_reviewers: Option<String>,
+    /// true: open the PR as a draft (default: false) [GITOPS_PR_DRAFT]
+    #[arg(long)]
+    pub pr_draft: Option<String>,
+    /// GitHub App id (or client id), to authenticate as the App instead of a token [GITOPS_GITHUB_APP_ID]
+    #[arg(long)]
+    pub github_app_id: Option<String>,
+    /// GitHub App installation id on the Env repo's owner [GITOPS_GITHUB_APP_INSTALLATION_ID]
+    #[arg(long)]
+    pub github_app_installation_id: Option<String>,
+    /// Key in the token Secret holding the App's PEM private key (default: private-key) [GITOPS_GITHUB_APP_KEY]
+    #[arg(long)]
+    pub github_app_key: Option<String>,
     /// PEM bundle of extra CAs trusted for git and the API [GITOPS_CA_FILE]
     #[arg(long)]
     pub ca_file: Option<String>,
@@ -335,8 +356,10 @@ pub enum Mode {
     Push,
 }
 
-/// A token, redacted in every `Debug` and `Display`.
-#[derive(Clone, PartialEq, Eq)]
+/// A token, redacted in every `Debug` and `Display`. It (de)serializes as its plain value
+/// only so that `Args::overlay` can merge sources; nothing writes `Args` anywhere.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Token(String);
 
 impl Token {
@@ -380,8 +403,15 @@ pub struct Config {
     pub commit_message: String,
     pub author_name: String,
     pub author_email: String,
-    /// `None`: no pull request (a local repo without an API URL).
+    /// `None`: no pull request (a local repo without an API URL, or push mode on a host
+    /// that is not known).
     pub api_url: Option<url::Url>,
+    /// The kind of host behind `api_url` (set exactly when it is).
+    pub provider: Option<crate::provider::Kind>,
+    pub pr_labels: Vec<String>,
+    pub pr_reviewers: Vec<String>,
+    pub pr_draft: bool,
+    pub github_app: Option<GitHubAppRef>,
     pub ca_file: Option<PathBuf>,
     pub field_manager: String,
     pub dry_run: bool,
@@ -397,6 +427,7 @@ pub struct Config {
 pub mod defaults {
     pub const TOKEN_SECRET: &str = "iter8-token";
     pub const TOKEN_KEY: &str = "token";
+    pub const GITHUB_APP_KEY: &str = "private-key";
     pub const USERNAME: &str = "x-access-token";
     pub const PR_BRANCH: &str = "iter8_exp";
     pub const PR_TITLE: &str = "Iter8 GitOps";
@@ -668,7 +699,7 @@ impl TryFrom<Args> for Config {
             );
         }
         // NB: never echo the token's value in a problem, only what is wrong with it.
-        let token = match &a.token {
+        let token = match a.token.as_ref().map(Token::expose) {
             Some(t) if t.trim().is_empty() => {
                 c.bad(
                     "GITOPS_TOKEN",
@@ -738,55 +769,6 @@ impl TryFrom<Args> for Config {
             );
         }
 
-        let api_url = match c.value("GITOPS_API_URL", &a.api_url) {
-            Some(v) => match url::Url::parse(&v) {
-                Ok(u)
-                    if (u.scheme() == "https" || u.scheme() == "http")
-                        && u.username().is_empty()
-                        && u.password().is_none() =>
-                {
-                    Some(u)
-                }
-                Ok(_) => {
-                    c.bad(
-                        "GITOPS_API_URL",
-                        format!("{v:?} must be an https:// URL without credentials"),
-                    );
-                    None
-                }
-                Err(e) => {
-                    c.bad("GITOPS_API_URL", format!("{v:?} is not a URL ({e})"));
-                    None
-                }
-            },
-            None => match &repo {
-                Some(RepoLocation::Https(_)) => {
-                    Some(url::Url::parse(defaults::API_URL).expect("constant URL"))
-                }
-                _ => None,
-            },
-        };
-        // The PR needs to know which repo it is opened on.
-        if api_url.is_some()
-            && pr_repo.is_none()
-            && let Some(r @ RepoLocation::Https(_)) = &repo
-            && r.slug().is_none()
-        {
-            c.bad(
-                "GITOPS_PR_REPO",
-                format!("is required: {r} does not end in /owner/repo(.git), so give owner/repo"),
-            );
-        }
-        if api_url.is_some()
-            && pr_repo.is_none()
-            && let Some(RepoLocation::Local(_)) = &repo
-        {
-            c.bad(
-                "GITOPS_PR_REPO",
-                "is required with GITOPS_API_URL when GITOPS_REPO is a local path",
-            );
-        }
-
         let ca_file = c.value("GITOPS_CA_FILE", &a.ca_file).map(PathBuf::from);
         let field_manager = c
             .value("GITOPS_FIELD_MANAGER", &a.field_manager)
@@ -808,6 +790,40 @@ impl TryFrom<Args> for Config {
                 Mode::PullRequest
             }
         };
+        let (api_url, provider) = resolve_api(&mut c, &a, repo.as_ref(), pr_repo.as_ref(), mode);
+        let list = |v: Option<String>| -> Vec<String> {
+            v.map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let pr_labels = list(c.value("GITOPS_PR_LABELS", &a.pr_labels));
+        if pr_labels
+            .iter()
+            .any(|l| l.len() > 255 || l.chars().any(char::is_control))
+        {
+            c.bad(
+                "GITOPS_PR_LABELS",
+                "holds a label that is over 255 characters or has control characters",
+            );
+        }
+        let pr_reviewers = list(c.value("GITOPS_PR_REVIEWERS", &a.pr_reviewers));
+        if let Some(r) = pr_reviewers.iter().find(|r| {
+            !r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+        }) {
+            c.bad(
+                "GITOPS_PR_REVIEWERS",
+                format!("{r:?} is not a user name (or org/team on GitHub)"),
+            );
+        }
+        let pr_draft = c
+            .value("GITOPS_PR_DRAFT", &a.pr_draft)
+            .is_some_and(|v| parse_bool("GITOPS_PR_DRAFT", &v, &mut c));
+        let github_app = github_app(&mut c, &a, provider);
         let timeout = match c.value("GITOPS_TIMEOUT", &a.timeout) {
             Some(v) => parse_duration(&v).unwrap_or_else(|| {
                 c.bad(
@@ -918,6 +934,11 @@ impl TryFrom<Args> for Config {
             author_name,
             author_email,
             api_url,
+            provider,
+            pr_labels,
+            pr_reviewers,
+            pr_draft,
+            github_app,
             ca_file,
             field_manager,
             dry_run,
@@ -929,6 +950,196 @@ impl TryFrom<Args> for Config {
             experiment,
         })
     }
+}
+
+/// A GitHub App to authenticate as; its private key is in the token Secret under `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubAppRef {
+    pub app_id: String,
+    pub installation_id: u64,
+    pub key: String,
+}
+
+/// Works out the host API and its kind: GITOPS_PROVIDER, else what GITOPS_API_URL's path or
+/// host says, else the repo's host (github.com, `*.ghe.com`, gitlab.com). A pull request on a
+/// host that says nothing needs GITOPS_PROVIDER.
+fn resolve_api(
+    c: &mut Check,
+    a: &Args,
+    repo: Option<&RepoLocation>,
+    pr_repo: Option<&RepoSlug>,
+    mode: Mode,
+) -> (Option<url::Url>, Option<crate::provider::Kind>) {
+    use crate::provider::Kind;
+    let explicit = match c.value("GITOPS_PROVIDER", &a.provider) {
+        Some(v) => match Kind::parse(&v) {
+            Some(k) => Some(k),
+            None => {
+                c.bad(
+                    "GITOPS_PROVIDER",
+                    format!("{v:?} is not github, gitlab or gitea (gitea also covers Forgejo)"),
+                );
+                return (None, None);
+            }
+        },
+        None => None,
+    };
+    let api_url = match c.value("GITOPS_API_URL", &a.api_url) {
+        Some(v) => match url::Url::parse(&v) {
+            Ok(u)
+                if (u.scheme() == "https" || u.scheme() == "http")
+                    && u.username().is_empty()
+                    && u.password().is_none() =>
+            {
+                Some(u)
+            }
+            Ok(_) => {
+                c.bad(
+                    "GITOPS_API_URL",
+                    format!("{v:?} must be an https:// URL without credentials"),
+                );
+                return (None, None);
+            }
+            Err(e) => {
+                c.bad("GITOPS_API_URL", format!("{v:?} is not a URL ({e})"));
+                return (None, None);
+            }
+        },
+        None => None,
+    };
+    let repo_url = match repo {
+        Some(RepoLocation::Https(u)) => Some(u),
+        _ => None,
+    };
+    let kind = explicit
+        .or_else(|| api_url.as_ref().and_then(|u| Kind::from_api_path(u.path())))
+        .or_else(|| {
+            api_url
+                .as_ref()
+                .and_then(|u| u.host_str().and_then(Kind::from_host))
+        })
+        .or_else(|| repo_url.and_then(|u| u.host_str().and_then(Kind::from_host)));
+    let api_url = api_url.or_else(|| Some(kind?.default_api(repo_url?)));
+    let Some(api) = api_url else {
+        // No API: a local repo (no PR), or push mode (no PR needed). A PR on an https repo
+        // of an unknown host cannot be opened without knowing what the host speaks.
+        if let (Some(u), Mode::PullRequest) = (repo_url, mode) {
+            c.bad(
+                "GITOPS_PROVIDER",
+                format!(
+                    "is required: {} is not github.com, *.ghe.com or gitlab.com; set github (GitHub Enterprise Server too), gitlab, or gitea (Forgejo too)",
+                    u.host_str().unwrap_or("the host")
+                ),
+            );
+        }
+        return (None, None);
+    };
+    let Some(kind) = kind else {
+        c.bad(
+            "GITOPS_PROVIDER",
+            format!(
+                "is required: nothing in GITOPS_API_URL {api} tells the kind of host; set github, gitlab or gitea"
+            ),
+        );
+        return (None, None);
+    };
+    // The request needs to know which repo it is opened on.
+    match repo {
+        Some(r @ RepoLocation::Https(_)) if pr_repo.is_none() && r.slug().is_none() => c.bad(
+            "GITOPS_PR_REPO",
+            format!("is required: {r} does not end in /owner/repo(.git), so give owner/repo"),
+        ),
+        Some(RepoLocation::Local(_)) if pr_repo.is_none() => c.bad(
+            "GITOPS_PR_REPO",
+            "is required with GITOPS_API_URL when GITOPS_REPO is a local path",
+        ),
+        _ => {}
+    }
+    // Only GitLab has nested groups.
+    if kind != Kind::GitLab {
+        for (input, slug) in [
+            ("GITOPS_PR_REPO", pr_repo.cloned()),
+            ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
+        ] {
+            if let Some(s) = slug.filter(|s| s.owner().contains('/')) {
+                c.bad(
+                    input,
+                    format!("{s} has nested groups, which only GitLab has; give owner/repo"),
+                );
+            }
+        }
+    }
+    (Some(api), Some(kind))
+}
+
+/// GITOPS_GITHUB_APP_ID and _INSTALLATION_ID come together, on GitHub, instead of a token.
+fn github_app(
+    c: &mut Check,
+    a: &Args,
+    provider: Option<crate::provider::Kind>,
+) -> Option<GitHubAppRef> {
+    let id = c.value("GITOPS_GITHUB_APP_ID", &a.github_app_id);
+    let inst = c.value(
+        "GITOPS_GITHUB_APP_INSTALLATION_ID",
+        &a.github_app_installation_id,
+    );
+    let key = c.value("GITOPS_GITHUB_APP_KEY", &a.github_app_key);
+    let (id, inst) = match (id, inst) {
+        (Some(i), Some(n)) => (i, n),
+        (None, None) => {
+            if key.is_some() {
+                c.bad(
+                    "GITOPS_GITHUB_APP_KEY",
+                    "is set without GITOPS_GITHUB_APP_ID and GITOPS_GITHUB_APP_INSTALLATION_ID",
+                );
+            }
+            return None;
+        }
+        (Some(_), None) => {
+            c.bad(
+                "GITOPS_GITHUB_APP_INSTALLATION_ID",
+                "is required with GITOPS_GITHUB_APP_ID (Settings > Installations shows it in the URL)",
+            );
+            return None;
+        }
+        (None, Some(_)) => {
+            c.bad(
+                "GITOPS_GITHUB_APP_ID",
+                "is required with GITOPS_GITHUB_APP_INSTALLATION_ID (the App's settings page shows it)",
+            );
+            return None;
+        }
+    };
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
+        c.bad(
+            "GITOPS_GITHUB_APP_ID",
+            format!("{id:?} is not an App id or client id"),
+        );
+    }
+    let installation_id = inst.parse::<u64>().ok().filter(|n| *n > 0);
+    if installation_id.is_none() {
+        c.bad(
+            "GITOPS_GITHUB_APP_INSTALLATION_ID",
+            format!("{inst:?} is not a number"),
+        );
+    }
+    if a.token.is_some() {
+        c.bad(
+            "GITOPS_TOKEN",
+            "is set together with a GitHub App; use one or the other",
+        );
+    }
+    if provider != Some(crate::provider::Kind::GitHub) {
+        c.bad(
+            "GITOPS_GITHUB_APP_ID",
+            "needs the GitHub API, and this repo's provider is not GitHub; set GITOPS_PROVIDER=github or GITOPS_API_URL",
+        );
+    }
+    Some(GitHubAppRef {
+        app_id: id,
+        installation_id: installation_id?,
+        key: key.unwrap_or_else(|| defaults::GITHUB_APP_KEY.into()),
+    })
 }
 
 impl Config {

@@ -27,6 +27,17 @@ pub enum Error {
     Provider(#[from] crate::provider::Error),
     #[error(transparent)]
     Apply(#[from] crate::apply::Error),
+    #[error(transparent)]
+    AppKey(#[from] crate::provider::github_app::KeyError),
+    #[error(
+        "GitHub did not give an installation token for GITOPS_GITHUB_APP_ID {app_id} and GITOPS_GITHUB_APP_INSTALLATION_ID {installation_id}; check both ids and that the private key is the App's"
+    )]
+    AppToken {
+        app_id: String,
+        installation_id: u64,
+        #[source]
+        source: crate::provider::Error,
+    },
     #[error(
         "GITOPS_TOKEN or the token Secret is needed for {what}, but no namespace is known for the Secret; set GITOPS_NAMESPACE"
     )]
@@ -49,10 +60,11 @@ impl Error {
             Error::Internal(_) => 1,
             Error::Config(_) | Error::CaFile { .. } | Error::CaBundle(_) => 2,
             Error::Secret(_) | Error::NoNamespace { .. } | Error::Git(G::Auth { .. }) => 3,
-            Error::Provider(e) if e.is_auth() => 3,
+            Error::Provider(e) | Error::AppToken { source: e, .. } if e.is_auth() => 3,
+            Error::AppKey(_) => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
             Error::Plan(_) => 5,
-            Error::Provider(_) => 6,
+            Error::Provider(_) | Error::AppToken { .. } => 6,
             Error::Apply(_) => 7,
             Error::Experiment(_) => 8,
             Error::Deadline(_) => 9,

@@ -43,7 +43,8 @@ const PUSH_ATTEMPTS: usize = 4;
 /// Runs one promotion within the configured deadline.
 pub async fn run(cfg: Config) -> Result<Report, Error> {
     let deadline = cfg.timeout;
-    match tokio::time::timeout(deadline, run_inner(cfg)).await {
+    let end = std::time::Instant::now() + deadline;
+    match tokio::time::timeout(deadline, retry::within(end, run_inner(cfg))).await {
         Ok(r) => r,
         Err(_) => Err(Error::Deadline(deadline)),
     }
@@ -93,7 +94,8 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
     report.winner = Some(winner.to_string());
     report.timing("experiment", t);
 
-    // 2. Token: needed for an https repo and for the PR API.
+    // 2. Token: needed for an https repo and for the PR API. A GitHub App's comes from
+    // exchanging a JWT signed with the App's key, which is in the Secret.
     let t = Instant::now();
     let needs_token = matches!(cfg.repo, RepoLocation::Https(_)) || cfg.api_url.is_some();
     let token: Option<Token> = match (&cfg.token, needs_token) {
@@ -112,7 +114,22 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
                         source,
                     })?,
             };
-            Some(secret::read(&cluster, &ns, &cfg.token_secret, &cfg.token_key).await?)
+            match (&cfg.github_app, &cfg.api_url) {
+                (Some(app), Some(api)) => {
+                    let key = secret::read_pem(&cluster, &ns, &cfg.token_secret, &app.key).await?;
+                    redact::register(key.expose());
+                    let app = provider::github_app::App {
+                        app_id: app.app_id.clone(),
+                        installation_id: app.installation_id,
+                        private_key: key,
+                    };
+                    let token =
+                        provider::github_app::installation_token(http.clone(), api, &app).await?;
+                    info!(app = %app.app_id, installation = app.installation_id, "got a GitHub App installation token");
+                    Some(token)
+                }
+                _ => Some(secret::read(&cluster, &ns, &cfg.token_secret, &cfg.token_key).await?),
+            }
         }
     };
     if let Some(t) = &token {
@@ -220,32 +237,44 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
     if commit.is_some() && cfg.mode == config::Mode::Push {
         info!(branch = %cfg.branch, "push mode: the change is on the synced branch, no pull request");
     } else if commit.is_some() {
-        match (&cfg.api_url, cfg.pr_slug(), &token) {
-            (Some(api), Some(slug), Some(token)) => {
+        match (&cfg.api_url, cfg.provider, cfg.pr_slug(), &token) {
+            (Some(api), Some(kind), Some(target), Some(token)) => {
                 let t = Instant::now();
-                let gh =
-                    provider::github::GitHub::new(http.clone(), api.clone(), slug, token.clone());
-                let head_owner = cfg
-                    .repo
-                    .slug()
-                    .or_else(|| cfg.pr_slug())
-                    .map(|s| s.owner().to_string())
-                    .unwrap_or_default();
+                let auth = match kind {
+                    provider::Kind::GitLab => provider::Auth::PrivateToken(token.clone()),
+                    provider::Kind::Gitea => provider::Auth::Token(token.clone()),
+                    provider::Kind::GitHub => provider::Auth::Bearer(token.clone()),
+                };
+                let headers = match kind {
+                    provider::Kind::GitHub => provider::github::HEADERS,
+                    _ => &[],
+                };
+                let host = provider::Provider::new(
+                    kind,
+                    provider::Api::new(http.clone(), api, auth, headers),
+                );
                 let req = provider::Request {
-                    head: format!("{head_owner}:{}", cfg.pr_branch),
+                    // A local repo has no slug of its own: its branch is on the target.
+                    source: cfg.repo.slug().unwrap_or_else(|| target.clone()),
+                    target,
+                    branch: cfg.pr_branch.to_string(),
                     base: cfg.branch.to_string(),
                     title: cfg.pr_title.clone(),
                     body: cfg
                         .pr_body
                         .clone()
                         .unwrap_or_else(|| report::pr_body(&cfg, &report, &plan)),
+                    labels: cfg.pr_labels.clone(),
+                    reviewers: cfg.pr_reviewers.clone(),
+                    draft: cfg.pr_draft,
                 };
-                let (pr, action) = gh.open_pull_request(&req, cfg.dry_run).await?;
-                if let Some(pr) = &pr {
-                    info!(pr.number = pr.number, pr.url = %pr.url, action = ?action, "pull request");
+                let opened = host.open_pull_request(&req, cfg.dry_run).await?;
+                if let Some(pr) = &opened.pr {
+                    info!(pr.number = pr.number, pr.url = %pr.url, action = ?opened.action, "{}", kind.noun());
                 }
-                report.pr = pr;
-                report.pr_action = Some(action);
+                report.pr = opened.pr;
+                report.pr_action = Some(opened.action);
+                report.warnings.extend(opened.warnings);
                 report.timing("pull_request", t);
             }
             _ => info!(

@@ -151,7 +151,8 @@ pub struct RepoSlug {
 }
 
 impl RepoSlug {
-    /// Parses `owner/repo`.
+    /// Parses `owner/repo`, or `group/subgroup/.../repo` (GitLab's nested groups; the
+    /// owner is then every part but the last).
     pub fn parse(s: &str) -> Result<RepoSlug, String> {
         let ok = |p: &str| {
             !p.is_empty()
@@ -160,8 +161,8 @@ impl RepoSlug {
                 && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         };
-        match s.split_once('/') {
-            Some((o, r)) if ok(o) && ok(r) => Ok(RepoSlug {
+        match s.rsplit_once('/') {
+            Some((o, r)) if o.split('/').all(ok) && ok(r) => Ok(RepoSlug {
                 owner: o.into(),
                 repo: r.into(),
             }),
@@ -249,7 +250,12 @@ mod tests {
     fn slugs() {
         assert_eq!(RepoSlug::parse("acme/env").unwrap().to_string(), "acme/env");
         assert!(RepoSlug::parse("acme").is_err());
-        assert!(RepoSlug::parse("a/b/c").is_err());
         assert!(RepoSlug::parse("../b").is_err());
+        // GitLab's nested groups: the owner is the group path.
+        let nested = RepoSlug::parse("platform/envs/prod").unwrap();
+        assert_eq!((nested.owner(), nested.repo()), ("platform/envs", "prod"));
+        for bad in ["a//b", "/a/b", "a/b/", "a/../b"] {
+            assert!(RepoSlug::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -36,6 +36,9 @@ pub struct Report {
     pub pr: Option<provider::PullRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr_action: Option<provider::Action>,
+    /// Things that did not work but do not fail the run (a label that could not be added).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub applied: Vec<Applied>,
     /// Dry run: the objects that would be applied.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -40,7 +40,7 @@ pub enum Error {
         found: String,
     },
     #[error(
-        "secret {name:?} in namespace {namespace:?}: key {key:?} is empty or not a UTF-8 token"
+        "secret {name:?} in namespace {namespace:?}: key {key:?} is empty or not a UTF-8 token (for a GitHub App key: not a PEM private key)"
     )]
     BadValue {
         name: String,
@@ -56,13 +56,52 @@ pub enum Error {
     },
 }
 
-/// Reads `key` of Secret `name` in `namespace`.
+/// Reads the token under `key` of Secret `name` in `namespace`.
 pub async fn read(
     cluster: &Cluster,
     namespace: &str,
     name: &str,
     key: &str,
 ) -> Result<Token, Error> {
+    let value = entry(cluster, namespace, name, key).await?;
+    // Tokens are often created with `echo` and carry a trailing newline.
+    match std::str::from_utf8(&value).map(str::trim) {
+        Ok(t) if !t.is_empty() && !t.chars().any(char::is_control) => Ok(Token::new(t.to_string())),
+        _ => Err(Error::BadValue {
+            name: name.into(),
+            namespace: namespace.into(),
+            key: key.into(),
+        }),
+    }
+}
+
+/// Reads a PEM private key (a GitHub App's) under `key` of Secret `name` in `namespace`.
+pub async fn read_pem(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Token, Error> {
+    let value = entry(cluster, namespace, name, key).await?;
+    match std::str::from_utf8(&value) {
+        Ok(t) if t.contains("-----BEGIN ") && t.contains("PRIVATE KEY-----") => {
+            Ok(Token::new(t.trim().to_string()))
+        }
+        _ => Err(Error::BadValue {
+            name: name.into(),
+            namespace: namespace.into(),
+            key: key.into(),
+        }),
+    }
+}
+
+/// The raw bytes under `key` of Secret `name` in `namespace`.
+async fn entry(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Vec<u8>, Error> {
     let (n, ns, k) = (name.to_string(), namespace.to_string(), key.to_string());
     let (client, _) = cluster.client().await.map_err(|source| Error::NoCluster {
         name: n.clone(),
@@ -109,13 +148,5 @@ pub async fn read(
             found,
         });
     };
-    // Tokens are often created with `echo` and carry a trailing newline.
-    match std::str::from_utf8(&value.0).map(str::trim) {
-        Ok(t) if !t.is_empty() && !t.chars().any(char::is_control) => Ok(Token::new(t.to_string())),
-        _ => Err(Error::BadValue {
-            name: n,
-            namespace: ns,
-            key: k,
-        }),
-    }
+    Ok(value.0.clone())
 }

@@ -1,24 +1,35 @@
-//! GitHub's pulls API (`../shared/contracts/github/`): list open PRs for head->base, create,
-//! update. Sends what GitHub requires (User-Agent, Accept, X-GitHub-Api-Version, Bearer).
+//! GitHub's pulls API (`../shared/contracts/github/`), for github.com, GitHub Enterprise Cloud
+//! (`api.SUBDOMAIN.ghe.com`) and Enterprise Server (`https://HOST/api/v3`): list open PRs by
+//! head and base, create (with `draft`), update; labels through the issues API, reviewers
+//! through requested_reviewers. Sends what GitHub requires (User-Agent from the client,
+//! Accept, X-GitHub-Api-Version, Bearer).
 
-use std::time::Duration;
-
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Action, Error, PullRequest, Request};
-use crate::{config::Token, names::RepoSlug};
+use super::{Api, Error, Host, Pr, Request};
 
 /// The API version this client speaks.
 pub const API_VERSION: &str = "2022-11-28";
 
-/// A GitHub (or GitHub Enterprise Server) repository's pulls API.
+/// The headers every GitHub request carries.
+pub const HEADERS: &[(&str, &str)] = &[
+    ("Accept", "application/vnd.github+json"),
+    ("X-GitHub-Api-Version", API_VERSION),
+];
+
+/// A GitHub repository's pulls API.
 pub struct GitHub {
-    http: reqwest::Client,
-    api: url::Url,
-    repo: RepoSlug,
-    token: Token,
+    api: Api,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    login: String,
 }
 
 #[derive(Deserialize)]
@@ -29,315 +40,138 @@ struct Pull {
     title: String,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    labels: Vec<Named>,
+    #[serde(default)]
+    requested_reviewers: Vec<Named>,
+}
+
+impl From<Pull> for Pr {
+    fn from(p: Pull) -> Pr {
+        Pr {
+            number: p.number,
+            url: p.html_url,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            labels: p.labels.into_iter().map(|l| l.name).collect(),
+            reviewers: p.requested_reviewers.into_iter().map(|r| r.login).collect(),
+            reviewer_ids: vec![],
+        }
+    }
 }
 
 impl GitHub {
-    /// A client for `repo` at `api` (e.g. `https://api.github.com`, or GHES's `/api/v3`).
-    pub fn new(http: reqwest::Client, api: url::Url, repo: RepoSlug, token: Token) -> Self {
-        GitHub {
-            http,
-            api,
-            repo,
-            token,
-        }
+    /// A client on `api` (`https://api.github.com`, or GHES's `https://HOST/api/v3`).
+    pub fn new(api: Api) -> GitHub {
+        GitHub { api }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!(
-            "{}/repos/{}/{}{}",
-            self.api.as_str().trim_end_matches('/'),
-            self.repo.owner(),
-            self.repo.repo(),
-            path
-        )
+    fn path(req: &Request, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", req.target.owner(), req.target.repo())
     }
 
-    async fn send<T: for<'de> Deserialize<'de>>(
-        &self,
-        method: Method,
-        url: String,
-        query: &[(&str, &str)],
-        body: Option<serde_json::Value>,
-    ) -> Result<T, Error> {
-        let m = method_name(&method);
-        let mut req = self
-            .http
-            .request(method, &url)
-            .query(query)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .bearer_auth(self.token.expose());
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|source| Error::Transport {
-            method: m,
-            url: url.clone(),
-            source: source.without_url(),
-        })?;
-        let status = resp.status();
-        if status.is_success() {
-            return resp.json().await.map_err(|source| Error::Body {
-                method: m,
-                url,
-                source: source.without_url(),
-            });
-        }
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .map(|v| {
-                let mut m = v
-                    .get("message")
-                    .and_then(|m| m.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                if let Some(errs) = v.get("errors").and_then(|e| e.as_array()) {
-                    for e in errs {
-                        if let Some(em) = e.get("message").and_then(|x| x.as_str()) {
-                            m.push_str(": ");
-                            m.push_str(em);
-                        }
-                    }
-                }
-                m
-            })
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        let retry_after = rate_limit_wait(status, &headers, &message);
-        if (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN)
-            && retry_after.is_none()
-        {
-            return Err(Error::Auth {
-                method: m,
-                url,
-                status: status.as_u16(),
-                message,
-            });
-        }
-        Err(Error::Status {
-            method: m,
-            url,
-            status: status.as_u16(),
-            message,
-            retry_after,
-        })
+    /// `owner:branch`: GitHub's head, for the same repo and across forks alike.
+    fn head(req: &Request) -> String {
+        format!("{}:{}", req.source.owner(), req.branch)
     }
+}
 
-    async fn with_retry<T: for<'de> Deserialize<'de>>(
-        &self,
-        what: &str,
-        method: Method,
-        url: String,
-        query: &[(&str, &str)],
-        body: Option<serde_json::Value>,
-    ) -> Result<T, Error> {
-        crate::retry::retry(
-            what,
-            || self.send(method.clone(), url.clone(), query, body.clone()),
-            Error::is_transient,
-            Error::retry_after,
-        )
-        .await
-    }
-
-    /// The open PR for `head` (`owner:branch`) into `base`, if any.
-    async fn find(&self, head: &str, base: &str) -> Result<Option<Pull>, Error> {
+impl Host for GitHub {
+    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
+        let head = Self::head(req);
         let pulls: Vec<Pull> = self
-            .with_retry(
+            .api
+            .call(
                 "find pull request",
                 Method::GET,
-                self.url("/pulls"),
+                &Self::path(req, "/pulls"),
                 &[
                     ("state", "open"),
-                    ("head", head),
-                    ("base", base),
+                    ("head", &head),
+                    ("base", &req.base),
                     ("per_page", "10"),
                 ],
                 None,
             )
             .await?;
-        Ok(pulls.into_iter().next())
+        Ok(pulls.into_iter().next().map(Pr::from))
     }
 
-    /// Finds the open PR for `req`; creates it if there is none, else updates its text.
-    /// With `dry_run`, only looks.
-    pub async fn open_pull_request(
-        &self,
-        req: &Request,
-        dry_run: bool,
-    ) -> Result<(Option<PullRequest>, Action), Error> {
-        let existing = self.find(&req.head, &req.base).await?;
-        if dry_run {
-            return Ok(match existing {
-                Some(p) => (
-                    Some(PullRequest {
-                        number: p.number,
-                        url: p.html_url,
-                    }),
-                    Action::WouldKeep,
-                ),
-                None => (None, Action::WouldCreate),
-            });
-        }
-        if let Some(p) = existing {
-            return self.update(p, req).await;
-        }
-        // The head for create is `branch` on the same repo, `owner:branch` across repos; the
-        // `owner:branch` form is accepted for both.
-        let body =
-            json!({"title": req.title, "head": req.head, "base": req.base, "body": req.body});
-        // NB: no retry around create: a create whose response was lost must not be sent
-        // twice; the re-lookup below finds it instead.
-        match self
-            .send::<Pull>(Method::POST, self.url("/pulls"), &[], Some(body))
-            .await
-        {
-            Ok(p) => Ok((
-                Some(PullRequest {
-                    number: p.number,
-                    url: p.html_url,
-                }),
-                Action::Created,
-            )),
-            Err(e) if is_duplicate(&e) || e.is_transient() => {
-                tracing::info!(error = %e, "create did not answer cleanly; looking the pull request up again");
-                match self.find(&req.head, &req.base).await? {
-                    Some(p) => self.update(p, req).await,
-                    None if e.is_transient() => {
-                        let body = json!({"title": req.title, "head": req.head, "base": req.base, "body": req.body});
-                        let p: Pull = self
-                            .with_retry(
-                                "create pull request",
-                                Method::POST,
-                                self.url("/pulls"),
-                                &[],
-                                Some(body),
-                            )
-                            .await?;
-                        Ok((
-                            Some(PullRequest {
-                                number: p.number,
-                                url: p.html_url,
-                            }),
-                            Action::Created,
-                        ))
-                    }
-                    None => Err(Error::Vanished {
-                        head: req.head.clone(),
-                        base: req.base.clone(),
-                    }),
-                }
-            }
-            Err(e) => Err(e),
-        }
+    async fn create(&self, req: &Request) -> Result<Pr, Error> {
+        let body = json!({
+            "title": req.title,
+            "head": Self::head(req),
+            "base": req.base,
+            "body": req.body,
+            "draft": req.draft,
+        });
+        let p: Pull = self
+            .api
+            .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
+            .await?;
+        Ok(p.into())
     }
 
-    async fn update(&self, p: Pull, req: &Request) -> Result<(Option<PullRequest>, Action), Error> {
-        let pr = PullRequest {
-            number: p.number,
-            url: p.html_url.clone(),
-        };
-        if p.title == req.title && p.body.as_deref().unwrap_or("") == req.body {
-            return Ok((Some(pr), Action::Unchanged));
-        }
-        let body = json!({"title": req.title, "body": req.body});
+    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
+        let body = json!({"title": title, "body": req.body});
         let _: serde_json::Value = self
-            .with_retry(
+            .api
+            .call(
                 "update pull request",
                 Method::PATCH,
-                self.url(&format!("/pulls/{}", p.number)),
+                &Self::path(req, &format!("/pulls/{}", pr.number)),
                 &[],
-                Some(body),
+                Some(&body),
             )
             .await?;
-        Ok((Some(pr), Action::Updated))
-    }
-}
-
-fn method_name(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PATCH => "PATCH",
-        _ => "HTTP",
-    }
-}
-
-/// GitHub's 422 "A pull request already exists for OWNER:BRANCH." (contracts/github/notes.md).
-fn is_duplicate(e: &Error) -> bool {
-    matches!(e, Error::Status { status: 422, message, .. } if message.contains("already exists"))
-}
-
-/// How long to wait on a rate-limited answer (429, or a 403 that says so), per GitHub's
-/// documented rules: Retry-After; else, with no remaining quota, until the reset; else a minute.
-fn rate_limit_wait(
-    status: StatusCode,
-    headers: &reqwest::header::HeaderMap,
-    message: &str,
-) -> Option<Duration> {
-    let header = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    let remaining_zero = header("x-ratelimit-remaining") == Some(0);
-    let limited = status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::FORBIDDEN
-            && (remaining_zero || message.to_ascii_lowercase().contains("rate limit")));
-    if !limited {
-        return None;
-    }
-    if let Some(secs) = header("retry-after") {
-        return Some(Duration::from_secs(secs));
-    }
-    if remaining_zero && let Some(reset) = header("x-ratelimit-reset") {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        return Some(Duration::from_secs(reset.saturating_sub(now).max(1)));
-    }
-    Some(Duration::from_secs(60))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    #[test]
-    fn rate_limits_follow_the_documented_rules() {
-        let mut h = HeaderMap::new();
-        assert_eq!(
-            rate_limit_wait(StatusCode::FORBIDDEN, &h, "Bad credentials"),
-            None
-        );
-        assert_eq!(
-            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &h, ""),
-            Some(Duration::from_secs(60))
-        );
-        h.insert("retry-after", HeaderValue::from_static("3"));
-        assert_eq!(
-            rate_limit_wait(
-                StatusCode::FORBIDDEN,
-                &h,
-                "You have exceeded a secondary rate limit"
-            ),
-            Some(Duration::from_secs(3))
-        );
+        Ok(())
     }
 
-    #[test]
-    fn the_duplicate_pr_body_is_recognized() {
-        let e = Error::Status {
-            method: "POST",
-            url: "u".into(),
-            status: 422,
-            message: "Validation Failed: A pull request already exists for acme:iter8_exp.".into(),
-            retry_after: None,
-        };
-        assert!(is_duplicate(&e));
+    /// GitHub's 422 "A pull request already exists for OWNER:BRANCH." (contracts/github/notes.md).
+    fn is_duplicate(&self, e: &Error) -> bool {
+        matches!(e, Error::Status { status: 422, message, .. } if message.contains("already exists"))
+    }
+
+    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
+        // A PR is an issue; labels live on the issue. Adding is idempotent.
+        let body = json!({ "labels": labels });
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "add labels",
+                Method::POST,
+                &Self::path(req, &format!("/issues/{}/labels", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn add_reviewers(
+        &self,
+        req: &Request,
+        pr: &Pr,
+        reviewers: &[String],
+    ) -> Result<(), Error> {
+        // `org/team` names a team; anything else a user.
+        let (teams, users): (Vec<&String>, Vec<&String>) =
+            reviewers.iter().partition(|r| r.contains('/'));
+        let teams: Vec<&str> = teams
+            .iter()
+            .filter_map(|t| t.split_once('/').map(|(_, slug)| slug))
+            .collect();
+        let body = json!({ "reviewers": users, "team_reviewers": teams });
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "request reviewers",
+                Method::POST,
+                &Self::path(req, &format!("/pulls/{}/requested_reviewers", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! A fake of GitHub's pulls API that follows `shared/contracts/github/` and rejects what
 //! GitHub rejects: no User-Agent (403), a wrong token (401 "Bad credentials"), an unknown API
 //! version (400), a missing `head`/`base`/`title` (422), a second open PR for the same
-//! head and base (422 "A pull request already exists for OWNER:BRANCH.").
+//! head and base (422 "A pull request already exists for OWNER:BRANCH."). It also serves
+//! labels, review requests, and a GitHub App's installation-token exchange, which checks the
+//! App JWT's RS256 signature, `iss`, `iat` and `exp`. Served under `/api/v3`, as GitHub
+//! Enterprise Server does, unless started at another prefix.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,26 +22,66 @@ pub struct Pull {
     pub title: String,
     pub body: String,
     pub open: bool,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub draft: bool,
 }
 
-/// The fake, serving `/repos/{owner}/{repo}/pulls`.
+/// A GitHub App the fake knows: its id, its installation, its public key (PKCS#1 DER), and
+/// the installation token it hands out.
+#[derive(Clone)]
+pub struct App {
+    pub app_id: String,
+    pub installation_id: u64,
+    pub public_key: Vec<u8>,
+    pub issues_token: String,
+}
+
+/// The fake, serving `/repos/{owner}/{repo}/pulls` and friends.
 pub struct GitHubFake {
     pub server: Server,
     pulls: Arc<Mutex<Vec<Pull>>>,
+    app: Arc<Mutex<Option<App>>>,
+    prefix: String,
 }
 
 impl GitHubFake {
-    /// Serves the pulls of `slug` (`owner/repo`), accepting `token`.
+    /// Serves the pulls of `slug` (`owner/repo`) under `/api/v3`, accepting `token`.
     pub fn start(tls: &Tls, slug: &str, token: &str) -> GitHubFake {
+        GitHubFake::start_at(tls, slug, token, "/api/v3")
+    }
+
+    /// As [`GitHubFake::start`], under `prefix` ("" for github.com's layout).
+    pub fn start_at(tls: &Tls, slug: &str, token: &str, prefix: &str) -> GitHubFake {
         let pulls: Arc<Mutex<Vec<Pull>>> = Arc::default();
-        let (p, slug, token) = (pulls.clone(), slug.to_string(), token.to_string());
-        let server = Server::start(tls, move |req| handle(req, &slug, &token, &p));
-        GitHubFake { server, pulls }
+        let app: Arc<Mutex<Option<App>>> = Arc::default();
+        let (p, a, slug, token, pre) = (
+            pulls.clone(),
+            app.clone(),
+            slug.to_string(),
+            token.to_string(),
+            prefix.to_string(),
+        );
+        let server = Server::start(tls, move |req| match req.path.strip_prefix(&pre) {
+            Some(path) => handle(req, path, &slug, &token, &p, &a),
+            None => error(404, "Not Found"),
+        });
+        GitHubFake {
+            server,
+            pulls,
+            app,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Makes the fake know a GitHub App (the token exchange answers only for it).
+    pub fn add_app(&self, app: App) {
+        *self.app.lock().unwrap() = Some(app);
     }
 
     /// The API base URL to give as GITOPS_API_URL.
     pub fn api_url(&self) -> String {
-        self.server.base_url()
+        format!("{}{}", self.server.base_url(), self.prefix)
     }
 
     /// Every pull request, open or closed.
@@ -77,6 +120,9 @@ impl PullsHandle {
             title: title.into(),
             body: String::new(),
             open: true,
+            labels: vec![],
+            reviewers: vec![],
+            draft: false,
         });
         number
     }
@@ -99,22 +145,26 @@ fn pull_json(p: &Pull, base_url: &str, slug: &str) -> Value {
         "url": format!("{base_url}/repos/{slug}/pulls/{}", p.number),
         "head": {"label": p.head, "ref": p.head.split_once(':').map(|x| x.1).unwrap_or(&p.head)},
         "base": {"label": p.base, "ref": p.base},
+        "draft": p.draft,
+        "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+        "requested_reviewers": p.reviewers.iter().map(|r| json!({"login": r})).collect::<Vec<_>>(),
     })
 }
 
-fn handle(req: &Req, slug: &str, token: &str, pulls: &Mutex<Vec<Pull>>) -> Resp {
+fn handle(
+    req: &Req,
+    path: &str,
+    slug: &str,
+    token: &str,
+    pulls: &Mutex<Vec<Pull>>,
+    app: &Mutex<Option<App>>,
+) -> Resp {
     // Troubleshooting docs: "Requests without a valid User-Agent header will be rejected."
     if req.header("user-agent").is_none_or(str::is_empty) {
         return error(
             403,
             "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
         );
-    }
-    let auth_ok = req
-        .header("authorization")
-        .is_some_and(|a| a == format!("Bearer {token}") || a == format!("token {token}"));
-    if !auth_ok {
-        return error(401, "Bad credentials");
     }
     if let Some(v) = req.header("x-github-api-version")
         && v != "2022-11-28"
@@ -124,11 +174,21 @@ fn handle(req: &Req, slug: &str, token: &str, pulls: &Mutex<Vec<Pull>>) -> Resp 
             &format!("Unsupported 'X-GitHub-Api-Version' header: {v}"),
         );
     }
+    if path.starts_with("/app/") {
+        return app_token(req, path, app);
+    }
+    let auth_ok = req
+        .header("authorization")
+        .is_some_and(|a| a == format!("Bearer {token}") || a == format!("token {token}"));
+    if !auth_ok {
+        return error(401, "Bad credentials");
+    }
     let owner = slug.split('/').next().unwrap_or("");
     let base_path = format!("/repos/{slug}/pulls");
     let base_url = "https://github.test";
     let mut pulls = pulls.lock().unwrap();
-    match (req.method.as_str(), req.path.as_str()) {
+    let issues = format!("/repos/{slug}/issues/");
+    match (req.method.as_str(), path) {
         ("GET", p) if p == base_path => {
             let q = req.query_pairs();
             let state = q.get("state").map(String::as_str).unwrap_or("open");
@@ -192,10 +252,66 @@ fn handle(req: &Req, slug: &str, token: &str, pulls: &Mutex<Vec<Pull>>) -> Resp 
                 title,
                 body: field("body").unwrap_or_default(),
                 open: true,
+                labels: vec![],
+                reviewers: vec![],
+                draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
             };
             let v = pull_json(&p, base_url, slug);
             pulls.push(p);
             Resp::json(201, &v)
+        }
+        // issues/add-labels: a PR is an issue; `labels` holds names.
+        ("POST", p) if p.starts_with(&issues) && p.ends_with("/labels") => {
+            let n = p[issues.len()..p.len() - "/labels".len()]
+                .parse::<u64>()
+                .ok();
+            let Some(pull) = n.and_then(|n| pulls.iter_mut().find(|x| x.number == n)) else {
+                return error(404, "Not Found");
+            };
+            let names: Option<Vec<String>> = serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|b| b.get("labels").cloned())
+                .and_then(|l| serde_json::from_value(l).ok());
+            let Some(names) = names else {
+                return error(
+                    422,
+                    "Invalid request.\n\nFor 'links/0/schema', nil is not an array.",
+                );
+            };
+            for n in names {
+                if !pull.labels.contains(&n) {
+                    pull.labels.push(n);
+                }
+            }
+            let v: Vec<Value> = pull.labels.iter().map(|l| json!({"name": l})).collect();
+            Resp::json(200, &Value::Array(v))
+        }
+        // pulls/request-reviewers
+        ("POST", p)
+            if p.starts_with(&format!("{base_path}/")) && p.ends_with("/requested_reviewers") =>
+        {
+            let n = p[base_path.len() + 1..p.len() - "/requested_reviewers".len()]
+                .parse::<u64>()
+                .ok();
+            let Some(pull) = n.and_then(|n| pulls.iter_mut().find(|x| x.number == n)) else {
+                return error(404, "Not Found");
+            };
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let list = |k: &str| -> Vec<String> {
+                body.get(k)
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+                    .unwrap_or_default()
+            };
+            let (users, teams) = (list("reviewers"), list("team_reviewers"));
+            if users.is_empty() && teams.is_empty() {
+                return error(422, "Validation Failed");
+            }
+            for r in users.into_iter().chain(teams) {
+                if !pull.reviewers.contains(&r) {
+                    pull.reviewers.push(r);
+                }
+            }
+            Resp::json(201, &pull_json(pull, base_url, slug))
         }
         ("PATCH", p) if p.starts_with(&format!("{base_path}/")) => {
             let Ok(n) = p[base_path.len() + 1..].parse::<u64>() else {
@@ -217,4 +333,87 @@ fn handle(req: &Req, slug: &str, token: &str, pulls: &Mutex<Vec<Pull>>) -> Resp 
         }
         _ => error(404, "Not Found"),
     }
+}
+
+/// `POST /app/installations/{id}/access_tokens`: only with a valid App JWT (RS256 by the
+/// App's key, `iss` the App, issued in the past, expiring within ten minutes).
+fn app_token(req: &Req, path: &str, app: &Mutex<Option<App>>) -> Resp {
+    let Some(app) = app.lock().unwrap().clone() else {
+        return error(404, "Not Found");
+    };
+    let want = format!("/app/installations/{}/access_tokens", app.installation_id);
+    if req.method != "POST" || path != want {
+        return error(404, "Not Found");
+    }
+    let jwt = req
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if let Err(why) = check_jwt(jwt, &app) {
+        return error(
+            401,
+            &format!("A JSON web token could not be decoded ({why})"),
+        );
+    }
+    Resp::json(
+        201,
+        &json!({"token": app.issues_token, "expires_at": "2099-01-01T00:00:00Z",
+                "permissions": {"contents": "write", "pull_requests": "write"},
+                "repository_selection": "selected"}),
+    )
+}
+
+fn check_jwt(jwt: &str, app: &App) -> Result<(), String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [h, c, sig] = parts[..] else {
+        return Err("not three parts".into());
+    };
+    let header: Value = b64
+        .decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("bad header")?;
+    if header["alg"] != "RS256" {
+        return Err(format!("alg {}", header["alg"]));
+    }
+    let sig = b64.decode(sig).map_err(|_| "bad signature encoding")?;
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        &app.public_key,
+    )
+    .verify(format!("{h}.{c}").as_bytes(), &sig)
+    .map_err(|_| "signature does not verify with the App's key")?;
+    let claims: Value = b64
+        .decode(c)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("bad claims")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let iss = match &claims["iss"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err("no iss".into()),
+    };
+    if iss != app.app_id {
+        return Err(format!("iss {iss} is not the App"));
+    }
+    let (iat, exp) = (claims["iat"].as_u64(), claims["exp"].as_u64());
+    let (Some(iat), Some(exp)) = (iat, exp) else {
+        return Err("iat and exp must be numbers".into());
+    };
+    if iat > now + 5 {
+        return Err("iat is in the future".into());
+    }
+    if exp <= now {
+        return Err("expired".into());
+    }
+    if exp > now + 600 || exp - iat > 660 {
+        return Err("'Expiration time' claim ('exp') is too far in the future".into());
+    }
+    Ok(())
 }

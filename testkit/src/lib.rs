@@ -11,12 +11,16 @@
 //! request it saw, so tests assert on what the tool sent.
 
 mod git;
+mod gitea;
 mod github;
+mod gitlab;
 mod kube;
 mod server;
 
 pub use git::{GitServer, copy_dir};
-pub use github::{GitHubFake, Pull};
+pub use gitea::GiteaFake;
+pub use github::{App, GitHubFake, Pull};
+pub use gitlab::GitLabFake;
 pub use kube::KubeFake;
 pub use server::{Fault, FaultKind, Recorded, Req, Resp, Server, Tls};
 

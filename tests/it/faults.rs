@@ -1,8 +1,9 @@
 //! The fault matrix: every fault at every step of a promotion. Each cell must either converge
 //! (exit 0, the promoted tree, exactly one PR, the VirtualService applied) or fail with a clear
 //! error after which, the fault healed, a second run converges. A stalled server must never
-//! hang a run: GITOPS_REQUEST_TIMEOUT cuts each call and the retry goes on. A cell that does neither is
-//! broken. `cargo test --test it fault_matrix -- --nocapture` prints the table.
+//! hang a run: GITOPS_REQUEST_TIMEOUT cuts each call and the retry goes on. A server that
+//! dies ("refused") drops its connections and refuses new ones for a while. A cell that does
+//! neither is broken. `cargo test --test it fault_matrix -- --nocapture` prints the table.
 
 use serde_json::json;
 use testkit::{Fault, Server};
@@ -50,12 +51,12 @@ const STEPS: &[Step] = &[
     Step {
         name: "PR lookup",
         server: |w| &w.github.server,
-        matches: "GET /repos/acme/env/pulls",
+        matches: "GET /api/v3/repos/acme/env/pulls",
     },
     Step {
         name: "PR create",
         server: |w| &w.github.server,
-        matches: "POST /repos/acme/env/pulls",
+        matches: "POST /api/v3/repos/acme/env/pulls",
     },
     Step {
         name: "apply",
@@ -68,7 +69,9 @@ const FAULTS: &[&str] = &[
     "500",
     "502",
     "503",
+    "429",
     "429+Retry-After",
+    "refused",
     "reset",
     "truncate",
     "stall",
@@ -77,6 +80,8 @@ const FAULTS: &[&str] = &[
 fn fault(kind: &str, matches: &str, times: usize) -> Fault {
     match kind {
         "reset" => Fault::reset(matches, times),
+        // The server dies at this request and its port refuses connections for 1.5 s.
+        "refused" => Fault::down(matches, std::time::Duration::from_millis(1500), times),
         "truncate" => Fault::truncate(matches, times),
         // Past GITOPS_REQUEST_TIMEOUT (3s) and a git transfer's four times it.
         "stall" => Fault::stall(matches, std::time::Duration::from_secs(13), times),

@@ -146,6 +146,63 @@ const CONFIG: &[Case] = &[
         "GITOPS_API_URL",
     ),
     case(
+        &[("GITOPS_API_URL", None)],
+        2,
+        "GITOPS_PROVIDER is required: 127.0.0.1 is not github.com",
+    ),
+    case(
+        &[("GITOPS_PROVIDER", Some("bitbucket"))],
+        2,
+        "GITOPS_PROVIDER \"bitbucket\" is not github, gitlab or gitea",
+    ),
+    case(
+        &[("GITOPS_API_URL", Some("https://git.example.com/api"))],
+        2,
+        "nothing in GITOPS_API_URL https://git.example.com/api tells the kind of host",
+    ),
+    case(
+        &[("GITOPS_PR_REPO", Some("platform/envs/prod"))],
+        2,
+        "has nested groups, which only GitLab has",
+    ),
+    case(&[("GITOPS_PR_DRAFT", Some("maybe"))], 2, "GITOPS_PR_DRAFT"),
+    case(
+        &[("GITOPS_PR_REVIEWERS", Some("alice,bob smith"))],
+        2,
+        "\"bob smith\" is not a user name",
+    ),
+    case(
+        &[("GITOPS_GITHUB_APP_ID", Some("123"))],
+        2,
+        "GITOPS_GITHUB_APP_INSTALLATION_ID is required with GITOPS_GITHUB_APP_ID",
+    ),
+    case(
+        &[
+            ("GITOPS_GITHUB_APP_ID", Some("123")),
+            ("GITOPS_GITHUB_APP_INSTALLATION_ID", Some("forty-two")),
+        ],
+        2,
+        "\"forty-two\" is not a number",
+    ),
+    case(
+        &[
+            ("GITOPS_GITHUB_APP_ID", Some("123")),
+            ("GITOPS_GITHUB_APP_INSTALLATION_ID", Some("42")),
+            ("GITOPS_API_URL", Some("https://gitlab.example.com/api/v4")),
+        ],
+        2,
+        "this repo's provider is not GitHub",
+    ),
+    case(
+        &[
+            ("GITOPS_GITHUB_APP_ID", Some("123")),
+            ("GITOPS_GITHUB_APP_INSTALLATION_ID", Some("42")),
+            ("GITOPS_TOKEN", Some("ghp_also")),
+        ],
+        2,
+        "GITOPS_TOKEN is set together with a GitHub App",
+    ),
+    case(
         &[("GITOPS_AUTHOR_EMAIL", Some("nobody"))],
         2,
         "is not an email address",

@@ -5,6 +5,7 @@ mod fakes;
 mod faults;
 mod hostile;
 mod image;
+mod providers;
 mod races;
 mod task_spec;
 mod util;
@@ -267,7 +268,7 @@ fn a_fork_pr_names_its_head_as_owner_colon_branch() {
         .into_iter()
         .find(|r| r.method == "POST")
         .unwrap();
-    assert!(create.path == "/repos/upstream/env/pulls");
+    assert_eq!(create.path, "/api/v3/repos/upstream/env/pulls");
 }
 
 #[test]
@@ -408,12 +409,12 @@ fn server_errors_and_rate_limits_on_push_pr_and_apply_are_retried_through() {
     w.git
         .server
         .fault(Fault::status("POST /acme/env.git/git-receive-pack", 503, 1));
+    w.github.server.fault(
+        Fault::status("GET /api/v3/repos/acme/env/pulls", 429, 1).header("retry-after", "1"),
+    );
     w.github
         .server
-        .fault(Fault::status("GET /repos/acme/env/pulls", 429, 1).header("retry-after", "1"));
-    w.github
-        .server
-        .fault(Fault::status("POST /repos/acme/env/pulls", 502, 1));
+        .fault(Fault::status("POST /api/v3/repos/acme/env/pulls", 502, 1));
     w.kube
         .server
         .fault(Fault::status("PATCH /apis/networking.istio.io", 503, 1));
@@ -537,7 +538,7 @@ fn a_pr_opened_by_someone_else_between_lookup_and_create_is_adopted_not_duplicat
     let (slot, fake) = (gh.clone(), w.github.pulls_handle());
     w.github
         .server
-        .before("POST /repos/acme/env/pulls", move || {
+        .before("POST /api/v3/repos/acme/env/pulls", move || {
             *slot.lock().unwrap() =
                 Some(fake.add("acme:iter8_exp", "gitops", "opened concurrently"));
         });

@@ -1,0 +1,176 @@
+//! Gitea's and Forgejo's pull requests (API v1, `../shared/contracts/gitea/`): look up by base
+//! and head (`repoGetPullRequestByBaseHead`, since the list has no head filter), create, edit
+//! with PATCH; the 409 "pull request already exists for these targets" race handled like
+//! GitHub's 422. Labels by name through the issue API, reviewers through
+//! requested_reviewers; drafts are `WIP: ` titles (Gitea's default work-in-progress prefix).
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Api, Error, Host, Pr, Request};
+
+/// Gitea's default work-in-progress title prefix (`WORK_IN_PROGRESS_PREFIXES`).
+pub const DRAFT: &str = "WIP: ";
+
+/// A Gitea or Forgejo instance's pulls API.
+pub struct Gitea {
+    api: Api,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Pull {
+    number: u64,
+    html_url: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    labels: Vec<Named>,
+    #[serde(default)]
+    requested_reviewers: Vec<Named>,
+}
+
+impl From<Pull> for Pr {
+    fn from(p: Pull) -> Pr {
+        Pr {
+            number: p.number,
+            url: p.html_url,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            labels: p.labels.into_iter().map(|l| l.name).collect(),
+            reviewers: p.requested_reviewers.into_iter().map(|r| r.login).collect(),
+            reviewer_ids: vec![],
+        }
+    }
+}
+
+impl Gitea {
+    /// A client on `api` (`https://HOST/api/v1`).
+    pub fn new(api: Api) -> Gitea {
+        Gitea { api }
+    }
+
+    fn path(req: &Request, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", req.target.owner(), req.target.repo())
+    }
+
+    /// The head as Gitea reads it: the branch, or `owner:branch` from a fork.
+    fn head(req: &Request) -> String {
+        if req.is_fork() {
+            format!("{}:{}", req.source.owner(), req.branch)
+        } else {
+            req.branch.clone()
+        }
+    }
+}
+
+impl Host for Gitea {
+    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
+        // `{base}` is one path segment; `{head}` is the rest of the path (branch names may
+        // hold '/'), so only the base is encoded.
+        let base = url::form_urlencoded::byte_serialize(req.base.as_bytes()).collect::<String>();
+        let path = Self::path(req, &format!("/pulls/{base}/{}", Self::head(req)));
+        match self
+            .api
+            .call::<Pull>("find pull request", Method::GET, &path, &[], None)
+            .await
+        {
+            // The lookup also returns closed and merged requests: only an open one counts.
+            Ok(p) if p.state == "open" => Ok(Some(p.into())),
+            Ok(_) => Ok(None),
+            Err(Error::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create(&self, req: &Request) -> Result<Pr, Error> {
+        let title = if req.draft {
+            format!("{DRAFT}{}", req.title)
+        } else {
+            req.title.clone()
+        };
+        let body = json!({
+            "head": Self::head(req),
+            "base": req.base,
+            "title": title,
+            "body": req.body,
+        });
+        let p: Pull = self
+            .api
+            .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
+            .await?;
+        Ok(p.into())
+    }
+
+    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
+        let body = json!({"title": title, "body": req.body});
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "update pull request",
+                Method::PATCH,
+                &Self::path(req, &format!("/pulls/{}", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// 409 `pull request already exists for these targets [...]` (contracts/gitea/notes.md).
+    fn is_duplicate(&self, e: &Error) -> bool {
+        matches!(e, Error::Status { status: 409, message, .. } if message.contains("already exists"))
+    }
+
+    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
+        // issueAddLabel takes label names as well as ids (create takes only ids).
+        let body = json!({ "labels": labels });
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "add labels",
+                Method::POST,
+                &Self::path(req, &format!("/issues/{}/labels", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn add_reviewers(
+        &self,
+        req: &Request,
+        pr: &Pr,
+        reviewers: &[String],
+    ) -> Result<(), Error> {
+        let body = json!({ "reviewers": reviewers });
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "request reviewers",
+                Method::POST,
+                &Self::path(req, &format!("/pulls/{}/requested_reviewers", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn draft_prefix(&self) -> Option<&'static str> {
+        Some(DRAFT)
+    }
+}

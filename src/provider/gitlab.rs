@@ -1,0 +1,245 @@
+//! GitLab's merge requests (API v4, `../shared/contracts/gitlab/`): projects addressed by their
+//! URL-encoded path (nested groups included); list by `source_branch`, `target_branch` and
+//! `state=opened`; create (on the source project, with `target_project_id` for a fork);
+//! update with PUT; the 409 "Another open merge request already exists" race handled like
+//! GitHub's 422. Drafts are `Draft: ` titles; reviewers are user ids, looked up by username.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Api, Error, Host, Pr, Request};
+use crate::names::RepoSlug;
+
+/// GitLab's draft marker (a title prefix).
+pub const DRAFT: &str = "Draft: ";
+
+/// A GitLab instance's merge requests API.
+pub struct GitLab {
+    api: Api,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: u64,
+    #[serde(default)]
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct MergeRequest {
+    iid: u64,
+    web_url: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    reviewers: Vec<User>,
+    source_project_id: u64,
+    target_project_id: u64,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    id: u64,
+}
+
+impl From<MergeRequest> for Pr {
+    fn from(m: MergeRequest) -> Pr {
+        Pr {
+            number: m.iid,
+            url: m.web_url,
+            title: m.title,
+            body: m.description.unwrap_or_default(),
+            labels: m.labels,
+            reviewers: m.reviewers.iter().map(|r| r.username.clone()).collect(),
+            reviewer_ids: m.reviewers.iter().map(|r| r.id).collect(),
+        }
+    }
+}
+
+/// `/projects/group%2Fsub%2Fproject`: the path, URL-encoded as one segment.
+fn project(slug: &RepoSlug) -> String {
+    let path = slug.to_string();
+    format!(
+        "/projects/{}",
+        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+    )
+}
+
+impl GitLab {
+    /// A client on `api` (`https://HOST/api/v4`).
+    pub fn new(api: Api) -> GitLab {
+        GitLab { api }
+    }
+
+    async fn project_id(&self, slug: &RepoSlug) -> Result<u64, Error> {
+        let p: Project = self
+            .api
+            .call("look up project", Method::GET, &project(slug), &[], None)
+            .await?;
+        Ok(p.id)
+    }
+
+    fn mr_path(req: &Request, pr: &Pr) -> String {
+        format!("{}/merge_requests/{}", project(&req.target), pr.number)
+    }
+}
+
+impl Host for GitLab {
+    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
+        let mrs: Vec<MergeRequest> = self
+            .api
+            .call(
+                "find merge request",
+                Method::GET,
+                &format!("{}/merge_requests", project(&req.target)),
+                &[
+                    ("state", "opened"),
+                    ("source_branch", &req.branch),
+                    ("target_branch", &req.base),
+                    ("per_page", "20"),
+                ],
+                None,
+            )
+            .await?;
+        // The filters match the branch name in any project; keep the one from our source.
+        let source_id = if req.is_fork() {
+            Some(self.project_id(&req.source).await?)
+        } else {
+            None
+        };
+        Ok(mrs
+            .into_iter()
+            .find(|m| match source_id {
+                Some(id) => m.source_project_id == id,
+                None => m.source_project_id == m.target_project_id,
+            })
+            .map(Pr::from))
+    }
+
+    async fn create(&self, req: &Request) -> Result<Pr, Error> {
+        let title = if req.draft {
+            format!("{DRAFT}{}", req.title)
+        } else {
+            req.title.clone()
+        };
+        let mut body = json!({
+            "source_branch": req.branch,
+            "target_branch": req.base,
+            "title": title,
+            "description": req.body,
+        });
+        if !req.labels.is_empty() {
+            body["labels"] = json!(req.labels.join(","));
+        }
+        // A fork's merge request is created on the fork, pointing at the target project.
+        let on = if req.is_fork() {
+            body["target_project_id"] = json!(self.project_id(&req.target).await?);
+            &req.source
+        } else {
+            &req.target
+        };
+        let m: MergeRequest = self
+            .api
+            .send(
+                Method::POST,
+                &format!("{}/merge_requests", project(on)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(m.into())
+    }
+
+    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
+        let body = json!({"title": title, "description": req.body});
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "update merge request",
+                Method::PUT,
+                &Self::mr_path(req, pr),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// 409 `{"message": ["Another open merge request already exists for this source branch: !N"]}`.
+    fn is_duplicate(&self, e: &Error) -> bool {
+        matches!(e, Error::Status { status: 409, message, .. }
+            if message.contains("Another open merge request already exists"))
+    }
+
+    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
+        let body = json!({ "add_labels": labels.join(",") });
+        let _: serde_json::Value = self
+            .api
+            .call(
+                "add labels",
+                Method::PUT,
+                &Self::mr_path(req, pr),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn add_reviewers(
+        &self,
+        req: &Request,
+        pr: &Pr,
+        reviewers: &[String],
+    ) -> Result<(), Error> {
+        // `reviewer_ids` replaces the list: send the ones there plus the new ones.
+        let mut ids = pr.reviewer_ids.clone();
+        let mut unknown = vec![];
+        for name in reviewers {
+            let users: Vec<User> = self
+                .api
+                .call(
+                    "look up reviewer",
+                    Method::GET,
+                    "/users",
+                    &[("username", name)],
+                    None,
+                )
+                .await?;
+            match users.first() {
+                Some(u) => ids.push(u.id),
+                None => unknown.push(name.clone()),
+            }
+        }
+        if ids.len() > pr.reviewer_ids.len() {
+            let body = json!({ "reviewer_ids": ids });
+            let _: serde_json::Value = self
+                .api
+                .call(
+                    "request reviewers",
+                    Method::PUT,
+                    &Self::mr_path(req, pr),
+                    &[],
+                    Some(&body),
+                )
+                .await?;
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Answer {
+                what: "request reviewers".into(),
+                message: format!("no GitLab user named {unknown:?}"),
+            })
+        }
+    }
+
+    fn draft_prefix(&self) -> Option<&'static str> {
+        Some(DRAFT)
+    }
+}

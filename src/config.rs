@@ -1201,6 +1201,84 @@ mod tests {
     }
 
     #[test]
+    fn the_host_kind_and_api_come_from_the_provider_the_api_path_or_the_host() {
+        use crate::provider::Kind;
+        let with = |pairs: &[(&str, &str)]| {
+            let mut v = minimal();
+            v.retain(|(k, _)| !pairs.iter().any(|(p, _)| p == k));
+            v.extend(env(pairs));
+            let c = config(v).unwrap();
+            (c.provider, c.api_url.map(|u| u.to_string()))
+        };
+        let gh = Some(Kind::GitHub);
+        assert_eq!(with(&[]), (gh, Some("https://api.github.com/".into())));
+        assert_eq!(
+            with(&[("GITOPS_REPO", "https://acme.ghe.com/acme/env.git")]),
+            (gh, Some("https://api.acme.ghe.com/".into()))
+        );
+        assert_eq!(
+            with(&[("GITOPS_REPO", "https://gitlab.com/platform/envs/prod.git")]),
+            (Some(Kind::GitLab), Some("https://gitlab.com/api/v4".into()))
+        );
+        assert_eq!(
+            with(&[
+                ("GITOPS_REPO", "https://git.corp.example:8443/acme/env.git"),
+                ("GITOPS_PROVIDER", "forgejo")
+            ]),
+            (
+                Some(Kind::Gitea),
+                Some("https://git.corp.example:8443/api/v1".into())
+            )
+        );
+        assert_eq!(
+            with(&[
+                ("GITOPS_REPO", "https://ghes.corp.example/acme/env.git"),
+                ("GITOPS_API_URL", "https://ghes.corp.example/api/v3")
+            ]),
+            (gh, Some("https://ghes.corp.example/api/v3".into()))
+        );
+        // Push mode on an unknown host needs no API at all.
+        assert_eq!(
+            with(&[
+                ("GITOPS_REPO", "https://git.corp.example/acme/env.git"),
+                ("GITOPS_MODE", "push")
+            ]),
+            (None, None)
+        );
+        let mut v = minimal();
+        v.retain(|(k, _)| k != "GITOPS_REPO");
+        v.extend(env(&[(
+            "GITOPS_REPO",
+            "https://git.corp.example/acme/env.git",
+        )]));
+        assert_eq!(problems(v), ["GITOPS_PROVIDER"]);
+    }
+
+    #[test]
+    fn pr_extras_are_trimmed_lists_and_a_github_app_replaces_the_token() {
+        let mut v = minimal();
+        v.extend(env(&[
+            ("GITOPS_PR_LABELS", " iter8 , promotion,,"),
+            ("GITOPS_PR_REVIEWERS", "alice,acme/platform"),
+            ("GITOPS_PR_DRAFT", "yes"),
+            ("GITOPS_GITHUB_APP_ID", "Iv1.abc123"),
+            ("GITOPS_GITHUB_APP_INSTALLATION_ID", "42"),
+        ]));
+        let c = config(v).unwrap();
+        assert_eq!(c.pr_labels, ["iter8", "promotion"]);
+        assert_eq!(c.pr_reviewers, ["alice", "acme/platform"]);
+        assert!(c.pr_draft);
+        assert_eq!(
+            c.github_app,
+            Some(GitHubAppRef {
+                app_id: "Iv1.abc123".into(),
+                installation_id: 42,
+                key: "private-key".into()
+            })
+        );
+    }
+
+    #[test]
     fn minimal_environment_gets_the_documented_defaults() {
         let c = config(minimal()).unwrap();
         assert_eq!(c.token_secret, "iter8-token");

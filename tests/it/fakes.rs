@@ -86,6 +86,111 @@ fn the_github_fake_rejects_what_github_rejects() {
 }
 
 #[test]
+fn the_gitlab_fake_rejects_what_gitlab_rejects() {
+    let tls = Tls::new();
+    let gl = testkit::GitLabFake::start(&tls, &["acme/env"], "good-token");
+    let c = Client::new(&tls);
+    let url = format!("{}/projects/acme%2Fenv/merge_requests", gl.api_url());
+    let mr = json!({"source_branch": "iter8_exp", "target_branch": "gitops", "title": "t"});
+    let auth = |r: reqwest::RequestBuilder| r.header("PRIVATE-TOKEN", "good-token");
+
+    // No or a wrong token: 401 {"message": "401 Unauthorized"}; Bearer works too.
+    let (status, body) = c.send(c.http.get(&url).header("PRIVATE-TOKEN", "bad"));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("401 Unauthorized"))
+    );
+    assert_eq!(c.send(c.http.get(&url)).0, 401);
+    assert_eq!(c.send(c.http.get(&url).bearer_auth("good-token")).0, 200);
+    // The project path must be URL-encoded: a raw '/' is another route.
+    let raw = format!("{}/projects/acme/env/merge_requests", gl.api_url());
+    assert_eq!(c.send(auth(c.http.get(&raw))).0, 404);
+    // A missing title: Grape's 400 "title is missing".
+    let (status, body) = c.send(auth(
+        c.http
+            .post(&url)
+            .json(&json!({"source_branch": "a", "target_branch": "b"})),
+    ));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("title is missing"))
+    );
+    // Source and target the same branch: 422.
+    let same = json!({"source_branch": "gitops", "target_branch": "gitops", "title": "t"});
+    assert_eq!(c.send(auth(c.http.post(&url).json(&same))).0, 422);
+    // A second open MR for the same branches: 409 with the message in a list.
+    assert_eq!(c.send(auth(c.http.post(&url).json(&mr))).0, 201);
+    let (status, body) = c.send(auth(c.http.post(&url).json(&mr)));
+    assert_eq!(status, 409);
+    assert_eq!(
+        body["message"][0],
+        "Another open merge request already exists for this source branch: !1"
+    );
+    // An update must carry at least one attribute.
+    let one = format!("{url}/1");
+    assert_eq!(c.send(auth(c.http.put(&one).json(&json!({})))).0, 400);
+    assert_eq!(
+        c.send(auth(c.http.put(&one).json(&json!({"title": "u"}))))
+            .0,
+        200
+    );
+}
+
+#[test]
+fn the_gitea_fake_rejects_what_gitea_rejects() {
+    let tls = Tls::new();
+    let gt = testkit::GiteaFake::start(&tls, "acme/env", "good-token");
+    let c = Client::new(&tls);
+    let url = format!("{}/repos/acme/env/pulls", gt.api_url());
+    let pr = json!({"head": "iter8_exp", "base": "gitops", "title": "t"});
+    let auth = |r: reqwest::RequestBuilder| r.header("Authorization", "token good-token");
+
+    // A wrong or missing token: 401 with Gitea's {message, url}.
+    let (status, body) = c.send(
+        c.http
+            .get(format!("{url}/gitops/x"))
+            .header("Authorization", "token bad"),
+    );
+    assert_eq!(status, 401);
+    assert!(body["url"].is_string());
+    // Nothing for base/head: 404 "not found".
+    let (status, body) = c.send(auth(c.http.get(format!("{url}/gitops/iter8_exp"))));
+    assert_eq!((status, body["message"].as_str()), (404, Some("not found")));
+    // No head: 422; head equal to base: 422.
+    assert_eq!(
+        c.send(auth(c.http.post(&url).json(&json!({"base": "gitops"}))))
+            .0,
+        422
+    );
+    let same = json!({"head": "gitops", "base": "gitops", "title": "t"});
+    assert_eq!(c.send(auth(c.http.post(&url).json(&same))).0, 422);
+    // A second open PR for the same targets: 409 naming the existing one.
+    assert_eq!(c.send(auth(c.http.post(&url).json(&pr))).0, 201);
+    let (status, body) = c.send(c.http.post(&url).bearer_auth("good-token").json(&pr));
+    assert_eq!(status, 409);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("pull request already exists for these targets [id: 101, issue_id: 1,")
+    );
+    // Found by base/head once it exists; an unknown reviewer is 422.
+    assert_eq!(
+        c.send(auth(c.http.get(format!("{url}/gitops/iter8_exp"))))
+            .0,
+        200
+    );
+    let r = json!({"reviewers": ["mallory"]});
+    assert_eq!(
+        c.send(auth(
+            c.http.post(format!("{url}/1/requested_reviewers")).json(&r)
+        ))
+        .0,
+        422
+    );
+}
+
+#[test]
 fn the_kubernetes_fake_rejects_what_the_api_server_rejects() {
     let tls = Tls::new();
     let kube = KubeFake::start(&tls, "sa-token");

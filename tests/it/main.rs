@@ -435,6 +435,28 @@ fn server_errors_and_rate_limits_on_push_pr_and_apply_are_retried_through() {
 }
 
 #[test]
+fn a_rate_limit_longer_than_the_deadline_fails_at_once_and_says_how_long_to_wait() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_TIMEOUT", Some("30"));
+    // GitHub's rule without Retry-After and with quota left: wait a minute. That does not fit
+    // in 30 s, so the run must not sleep into its deadline.
+    w.github
+        .server
+        .fault(Fault::status("GET /api/v3/repos/acme/env/pulls", 429, 100));
+    let started = std::time::Instant::now();
+    let o = w.run(&[]);
+    assert_code(&o, 6);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(o.stderr.contains("HTTP 429"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("the server asks to wait 60s"),
+        "{}",
+        o.stderr
+    );
+    assert!(w.github.pulls().is_empty());
+}
+
+#[test]
 fn the_pr_branch_moved_between_fetch_and_push_is_not_overwritten_blindly() {
     let w = World::tutorial();
     // Someone pushes to the PR branch while the run is between its fetch and its push.

@@ -324,3 +324,120 @@ fn a_github_app_signs_a_jwt_and_uses_its_installation_token_for_git_and_the_api(
     assert!(o.stderr.contains("not a PEM private key"), "{}", o.stderr);
     assert!(w3.github.server.log().is_empty());
 }
+
+/// Every request in `log` is an operation of the published contract at `spec` (OpenAPI 3 or
+/// Swagger 2), and every body field it sends is one the operation declares, with the required
+/// ones present: a misspelled or invented field would be silently ignored by the real server.
+fn follows_the_contract(spec: &str, prefix: &str, log: &[testkit::Recorded]) {
+    let spec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(testkit::shared_dir().join("contracts").join(spec)).unwrap(),
+    )
+    .unwrap();
+    let resolve = |s: &serde_json::Value| -> serde_json::Value {
+        match s.get("$ref").and_then(|r| r.as_str()) {
+            Some(r) => {
+                let path: Vec<&str> = r.trim_start_matches("#/").split('/').collect();
+                path.iter().fold(spec.clone(), |v, k| v[*k].clone())
+            }
+            None => s.clone(),
+        }
+    };
+    for r in log {
+        let path = r.path.strip_prefix(prefix).unwrap_or(&r.path);
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let found = spec["paths"].as_object().unwrap().iter().find(|(t, ops)| {
+            let tsegs: Vec<&str> = t.trim_matches('/').split('/').collect();
+            // Gitea's `{head}` is the rest of the path (branch names hold '/').
+            let rest = tsegs.last() == Some(&"{head}");
+            let len_ok = tsegs.len() == segs.len() || (rest && segs.len() > tsegs.len());
+            len_ok
+                && tsegs
+                    .iter()
+                    .zip(&segs)
+                    .all(|(t, s)| t.starts_with('{') || t == s)
+                && ops.get(r.method.to_lowercase()).is_some()
+        });
+        let Some((_, ops)) = found else {
+            panic!(
+                "{} {} is not an operation of the contract",
+                r.method, r.path
+            );
+        };
+        let op = &ops[r.method.to_lowercase()];
+        if r.body.is_empty() {
+            continue;
+        }
+        let schema = match op.get("requestBody") {
+            Some(b) => resolve(&b["content"]["application/json"]["schema"]),
+            None => op["parameters"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["in"] == "body"))
+                .map(|p| resolve(&p["schema"]))
+                .unwrap_or_default(),
+        };
+        let Some(props) = schema["properties"].as_object() else {
+            continue;
+        };
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        for k in body.as_object().unwrap().keys() {
+            assert!(
+                props.contains_key(k),
+                "{} {}: field {k:?} is not in the contract",
+                r.method,
+                r.path
+            );
+        }
+        for k in schema["required"].as_array().into_iter().flatten() {
+            assert!(
+                body.get(k.as_str().unwrap()).is_some(),
+                "{} {}: required {k} missing",
+                r.method,
+                r.path
+            );
+        }
+    }
+}
+
+#[test]
+fn every_request_follows_the_github_and_gitea_contracts() {
+    let mut w = World::tutorial();
+    w.set("GITOPS_PR_LABELS", Some("iter8"))
+        .set("GITOPS_PR_REVIEWERS", Some("alice,acme/platform"))
+        .set("GITOPS_PR_DRAFT", Some("true"));
+    assert_code(&w.run(&[]), 0);
+    // The rerun updates the text of the PR someone retitled.
+    w.set("GITOPS_PR_TITLE", Some("Promote productpage"));
+    assert_code(&w.run(&[]), 0);
+    let log = w.github.server.log();
+    assert!(log.iter().any(|r| r.method == "PATCH"));
+    follows_the_contract("github/openapi.trimmed.json", "/api/v3", &log);
+    // The check itself bites: GitLab's `description` sent to GitHub is caught.
+    let bogus = testkit::Recorded {
+        method: "POST".into(),
+        path: "/api/v3/repos/acme/env/pulls".into(),
+        body: r#"{"head":"a","base":"b","description":"x"}"#.into(),
+        ..log[0].clone()
+    };
+    let caught = std::panic::catch_unwind(|| {
+        follows_the_contract("github/openapi.trimmed.json", "/api/v3", &[bogus])
+    });
+    assert!(caught.is_err());
+
+    let mut w = World::tutorial();
+    let gt = GiteaFake::start(&w.tls, "acme/env", TOKEN);
+    w.set("GITOPS_API_URL", Some(&gt.api_url()))
+        .set("GITOPS_PR_LABELS", Some("iter8"))
+        .set("GITOPS_PR_REVIEWERS", Some("alice"))
+        .set("GITOPS_PR_BRANCH", Some("iter8/exp"));
+    assert_code(&w.run(&[]), 0);
+    w.set("GITOPS_PR_TITLE", Some("Promote productpage"));
+    assert_code(&w.run(&[]), 0);
+    let log = gt.server.log();
+    assert!(log.iter().any(|r| r.method == "PATCH"));
+    for spec in [
+        "gitea/gitea.swagger-v1.trimmed.json",
+        "gitea/forgejo.swagger-v1.trimmed.json",
+    ] {
+        follows_the_contract(spec, "/api/v1", &log);
+    }
+}

@@ -18,6 +18,9 @@ use crate::names::{BranchName, RepoPath, RepoSlug};
 #[derive(Debug, Default, Clone, Serialize, Deserialize, clap::Args, PartialEq)]
 #[serde(default)]
 pub struct Args {
+    /// finish: promote the winner (Iter8's finish action; the default); start: render the experiment's files from the templates (CI) [GITOPS_TASK]
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
     /// Env repo clone URL (https), or a local path / file:// URL of a bare repo [GITOPS_REPO]
     #[arg(long)]
     pub repo: Option<String>,
@@ -129,6 +132,22 @@ pub struct Args {
     /// Where the report is also written, cut to 4096 bytes (default: /dev/termination-log) [GITOPS_TERMINATION_LOG]
     #[arg(long)]
     pub termination_log: Option<String>,
+    /// start: the candidate's version (e.g. the app repo's short commit); names and version labels derive from it [GITOPS_VERSION]
+    // `--version` prints the tool's own version.
+    #[arg(long = "candidate-version", id = "candidate_version")]
+    pub version: Option<String>,
+    /// start: the templates folder, relative to GITOPS_DIR (default: templates) [GITOPS_TEMPLATES]
+    #[arg(long)]
+    pub templates: Option<String>,
+    /// start: comma-separated KEY=VALUE substitutions for ${KEY} (or the bare word KEY) in the templates [GITOPS_SET]
+    #[arg(long)]
+    pub set: Option<String>,
+    /// namespace/name of the Argo CD Application to refresh after a push to GITOPS_BRANCH [GITOPS_ARGOCD_APP]
+    #[arg(long)]
+    pub argocd_app: Option<String>,
+    /// How long to wait for that Application to be Synced and Healthy at the pushed commit (e.g. 5m) [GITOPS_ARGOCD_WAIT]
+    #[arg(long)]
+    pub argocd_wait: Option<String>,
     /// Name of the Experiment, set by Iter8 on its handler Job [EXPERIMENT_NAME]
     #[arg(long)]
     #[serde(skip)]
@@ -236,6 +255,10 @@ pub fn schema() -> serde_json::Value {
         if let Some(long) = arg.get_long() {
             p["x-flag"] = serde_json::json!(format!("--{long}"));
         }
+        if arg.is_positional() {
+            p["x-argument"] = serde_json::json!("the first command-line argument");
+            p["enum"] = serde_json::json!(["finish", "start"]);
+        }
         if let Some(d) = default {
             p["default"] = serde_json::json!(d);
         }
@@ -249,10 +272,13 @@ pub fn schema() -> serde_json::Value {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/iter8-tools/iter8-gitops/task-spec/schema.json",
         "title": "iter8-gitops inputs",
-        "description": "Environment variables of iter8-gitops; each but GITOPS_TOKEN is also a flag (x-flag), and flags win. GITOPS_WINNER is required unless EXPERIMENT_NAME and EXPERIMENT_NAMESPACE are set.",
+        "description": "Environment variables of iter8-gitops; each but GITOPS_TOKEN is also a flag (x-flag), and flags win. For finish (the default task), GITOPS_BASELINE is required, and GITOPS_WINNER unless EXPERIMENT_NAME and EXPERIMENT_NAMESPACE are set; start needs GITOPS_VERSION.",
         "type": "object",
         "properties": props,
-        "required": ["GITOPS_REPO", "GITOPS_BRANCH", "GITOPS_BASELINE"],
+        "required": ["GITOPS_REPO", "GITOPS_BRANCH"],
+        "if": {"properties": {"GITOPS_TASK": {"const": "start"}}, "required": ["GITOPS_TASK"]},
+        "then": {"required": ["GITOPS_VERSION"]},
+        "else": {"required": ["GITOPS_BASELINE"]},
         "additionalProperties": false
     })
 }
@@ -379,9 +405,36 @@ impl fmt::Debug for Token {
     }
 }
 
+/// What the run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    /// Promote the winner (Iter8's finish action).
+    Finish,
+    /// Render the experiment's files from the templates (what CI runs).
+    Start(StartConfig),
+}
+
+/// The inputs only `start` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartConfig {
+    pub version: String,
+    pub templates: RepoPath,
+    pub set: Vec<(String, String)>,
+}
+
+/// An Argo CD Application to refresh (and maybe wait for) after a push to the synced branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoApp {
+    pub namespace: String,
+    pub name: String,
+    pub wait: Option<Duration>,
+}
+
 /// Validated inputs.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub task: Task,
+    pub argocd: Option<ArgoApp>,
     pub repo: RepoLocation,
     pub branch: BranchName,
     pub dir: RepoPath,
@@ -428,6 +481,7 @@ pub mod defaults {
     pub const TOKEN_SECRET: &str = "iter8-token";
     pub const TOKEN_KEY: &str = "token";
     pub const GITHUB_APP_KEY: &str = "private-key";
+    pub const TEMPLATES: &str = "templates";
     pub const USERNAME: &str = "x-access-token";
     pub const PR_BRANCH: &str = "iter8_exp";
     pub const PR_TITLE: &str = "Iter8 GitOps";
@@ -612,6 +666,19 @@ impl TryFrom<Args> for Config {
 
     fn try_from(a: Args) -> Result<Config, Error> {
         let mut c = Check { problems: vec![] };
+        let starting = match c.value("GITOPS_TASK", &a.task).as_deref() {
+            None | Some("finish") => false,
+            Some("start") => true,
+            Some(other) => {
+                c.bad(
+                    "GITOPS_TASK",
+                    format!(
+                        "{other:?} is not finish or start (iter8-gitops start, iter8-gitops finish)"
+                    ),
+                );
+                false
+            }
+        };
 
         let repo = c
             .required(
@@ -638,13 +705,19 @@ impl TryFrom<Args> for Config {
         let winner_variable = c
             .value("GITOPS_WINNER_VARIABLE", &a.winner_variable)
             .unwrap_or_else(|| defaults::WINNER_VARIABLE.into());
-        let baseline = c
-            .required(
+        // `start` promotes nothing: it has no baseline (the root stands in, never read).
+        let baseline = if starting && a.baseline.is_none() {
+            Some(RepoPath::root())
+        } else {
+            c.required(
                 "GITOPS_BASELINE",
                 &a.baseline,
                 "the baseline manifest the winner becomes, e.g. productpage.yaml",
             )
-            .and_then(|v| c.path("GITOPS_BASELINE", &v));
+            .and_then(|v| c.path("GITOPS_BASELINE", &v))
+        };
+        let task = start_config(&mut c, &a, starting);
+        let argocd = argocd_app(&mut c, &a);
 
         let mut replace = vec![];
         if let Some(v) = &a.replace {
@@ -749,7 +822,11 @@ impl TryFrom<Args> for Config {
         let pr_body = a.pr_body.clone().filter(|b| !b.trim().is_empty());
         let commit_message = c
             .value("GITOPS_COMMIT_MESSAGE", &a.commit_message)
-            .unwrap_or_else(|| defaults::COMMIT_MESSAGE.into());
+            .unwrap_or_else(|| match &task {
+                // The tutorial's CI commit, with the version it starts.
+                Task::Start(s) => format!("iter8 experiment: version {}", s.version),
+                Task::Finish => defaults::COMMIT_MESSAGE.into(),
+            });
         let author_name = c
             .value("GITOPS_AUTHOR_NAME", &a.author_name)
             .unwrap_or_else(|| defaults::AUTHOR_NAME.into());
@@ -783,6 +860,8 @@ impl TryFrom<Args> for Config {
             .value("GITOPS_DRY_RUN", &a.dry_run)
             .is_some_and(|v| parse_bool("GITOPS_DRY_RUN", &v, &mut c));
         let mode = match c.value("GITOPS_MODE", &a.mode).as_deref() {
+            // CI usually owns the synced branch: `start` pushes onto it unless told otherwise.
+            None if starting => Mode::Push,
             None | Some("pr") => Mode::PullRequest,
             Some("push") => Mode::Push,
             Some(other) => {
@@ -894,7 +973,8 @@ impl TryFrom<Args> for Config {
             }
             (None, None) => None,
         };
-        if a.winner.is_none()
+        if !starting
+            && a.winner.is_none()
             && experiment.is_none()
             && a.experiment_name.is_none()
             && a.experiment_namespace.is_none()
@@ -912,6 +992,8 @@ impl TryFrom<Args> for Config {
         }
         let some = "checked above: a missing value was reported as a problem";
         Ok(Config {
+            task,
+            argocd,
             repo: repo.expect(some),
             branch: branch.expect(some),
             dir: dir.expect(some),
@@ -949,6 +1031,121 @@ impl TryFrom<Args> for Config {
             termination_log,
             experiment,
         })
+    }
+}
+
+/// GITOPS_VERSION, GITOPS_TEMPLATES and GITOPS_SET: required or allowed only for `start`.
+fn start_config(c: &mut Check, a: &Args, starting: bool) -> Task {
+    if !starting {
+        for (input, v) in [
+            ("GITOPS_VERSION", &a.version),
+            ("GITOPS_TEMPLATES", &a.templates),
+            ("GITOPS_SET", &a.set),
+        ] {
+            if v.is_some() {
+                c.bad(input, "is only read by `iter8-gitops start`");
+            }
+        }
+        return Task::Finish;
+    }
+    let version = c
+        .required(
+            "GITOPS_VERSION",
+            &a.version,
+            "the candidate's version, e.g. the app repo's short commit (git rev-parse --short HEAD)",
+        )
+        .unwrap_or_default();
+    // It ends up in object names (DNS-1123) and in a `version: v…` label value (63 chars).
+    if !version.is_empty()
+        && (version.len() > 40
+            || !version
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            || !version.as_bytes()[0].is_ascii_alphanumeric()
+            || !version.as_bytes()[version.len() - 1].is_ascii_alphanumeric())
+    {
+        c.bad(
+            "GITOPS_VERSION",
+            format!("{version:?} cannot go into object names and labels: use at most 40 lowercase letters, digits, '-' or '.', starting and ending alphanumeric"),
+        );
+    }
+    let templates = match c.value("GITOPS_TEMPLATES", &a.templates) {
+        Some(v) => c.path("GITOPS_TEMPLATES", v.trim_end_matches('/')),
+        None => Some(RepoPath::parse(defaults::TEMPLATES).expect("constant path")),
+    };
+    let mut set = vec![];
+    for pair in a
+        .set
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match pair.split_once('=') {
+            Some((k, v))
+                if !k.is_empty()
+                    && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && !k.as_bytes()[0].is_ascii_digit() =>
+            {
+                if set.iter().any(|(x, _): &(String, String)| x == k) {
+                    c.bad("GITOPS_SET", format!("{k} is given twice"));
+                }
+                set.push((k.to_string(), v.to_string()))
+            }
+            _ => c.bad(
+                "GITOPS_SET",
+                format!(
+                    "{pair:?} is not KEY=VALUE with KEY of letters, digits and '_'; e.g. COLOR=red"
+                ),
+            ),
+        }
+    }
+    Task::Start(StartConfig {
+        version,
+        templates: templates.unwrap_or_else(RepoPath::root),
+        set,
+    })
+}
+
+/// GITOPS_ARGOCD_APP (`namespace/name`) and GITOPS_ARGOCD_WAIT.
+fn argocd_app(c: &mut Check, a: &Args) -> Option<ArgoApp> {
+    let app = c.value("GITOPS_ARGOCD_APP", &a.argocd_app);
+    let wait = match c.value("GITOPS_ARGOCD_WAIT", &a.argocd_wait) {
+        Some(v) => match parse_duration(&v) {
+            Some(d) => Some(d),
+            None => {
+                c.bad(
+                    "GITOPS_ARGOCD_WAIT",
+                    format!("{v:?} is not a duration; use seconds (120) or a unit (90s, 5m)"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let Some(app) = app else {
+        if wait.is_some() {
+            c.bad(
+                "GITOPS_ARGOCD_WAIT",
+                "needs GITOPS_ARGOCD_APP (namespace/name of the Application to wait for)",
+            );
+        }
+        return None;
+    };
+    match app.split_once('/') {
+        Some((ns, name)) if is_dns_label(ns) && is_dns_subdomain(name) => Some(ArgoApp {
+            namespace: ns.into(),
+            name: name.into(),
+            wait,
+        }),
+        _ => {
+            c.bad(
+                "GITOPS_ARGOCD_APP",
+                format!("{app:?} is not namespace/name, e.g. argocd/bookinfo"),
+            );
+            None
+        }
     }
 }
 

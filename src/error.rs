@@ -24,9 +24,14 @@ pub enum Error {
     #[error(transparent)]
     Plan(#[from] crate::plan::Error),
     #[error(transparent)]
-    Provider(#[from] crate::provider::Error),
+    Start(#[from] crate::start::Error),
     #[error(transparent)]
-    Apply(#[from] crate::apply::Error),
+    Provider(#[from] crate::provider::Error),
+    /// Boxed: kube's errors are large, and every `Result` of the crate carries this one.
+    #[error(transparent)]
+    Apply(Box<crate::apply::Error>),
+    #[error(transparent)]
+    Argo(#[from] crate::argocd::Error),
     #[error(transparent)]
     AppKey(#[from] crate::provider::github_app::KeyError),
     #[error(
@@ -52,6 +57,12 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::apply::Error> for Error {
+    fn from(e: crate::apply::Error) -> Self {
+        Error::Apply(Box::new(e))
+    }
+}
+
 impl Error {
     /// The process exit code: see the table in README.md.
     pub fn exit_code(&self) -> u8 {
@@ -63,11 +74,12 @@ impl Error {
             Error::Provider(e) | Error::AppToken { source: e, .. } if e.is_auth() => 3,
             Error::AppKey(_) => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
-            Error::Plan(_) => 5,
+            Error::Plan(_) | Error::Start(_) => 5,
             Error::Provider(_) | Error::AppToken { .. } => 6,
             Error::Apply(_) => 7,
             Error::Experiment(_) => 8,
             Error::Deadline(_) => 9,
+            Error::Argo(_) => 10,
         }
     }
 

@@ -15,6 +15,8 @@ pub struct Winner {
     pub file: String,
     /// The version's `namespace` variable, if any.
     pub namespace: Option<String>,
+    /// The Experiment's uid, for Events about it.
+    pub uid: Option<String>,
 }
 
 /// Why the Experiment gives no winner.
@@ -103,6 +105,7 @@ pub fn winner(name: &str, exp: &Value, variable: &str) -> Result<Winner, Error> 
             variable: variable.into(),
         })?;
     Ok(Winner {
+        uid: None,
         version: version.into(),
         file: file.into(),
         namespace: var("namespace").map(str::to_string),
@@ -145,7 +148,9 @@ pub async fn read(cluster: &Cluster, exp: &ExperimentRef, variable: &str) -> Res
         },
     })?;
     let value = serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON");
-    winner(&name, &value, variable)
+    let mut w = winner(&name, &value, variable)?;
+    w.uid = obj.metadata.uid;
+    Ok(w)
 }
 
 #[cfg(test)]
@@ -182,7 +187,8 @@ mod tests {
             Winner {
                 version: "productpage-candidate".into(),
                 file: "productpage-candidate.yaml".into(),
-                namespace: Some("bookinfo".into())
+                namespace: Some("bookinfo".into()),
+                uid: None,
             }
         );
     }

@@ -1,16 +1,19 @@
-//! iter8-gitops: the finish task of an Iter8 experiment in a GitOps setup. It makes the Env
-//! repo record the outcome (the winner becomes the baseline, the experiment's files go), opens
-//! or updates one pull request, and server-side applies the final manifests.
+//! iter8-gitops: the Env repo side of an Iter8 experiment in a GitOps setup. `finish` makes the
+//! Env repo record the outcome (the winner becomes the baseline, the experiment's files go),
+//! opens or updates one pull request, and server-side applies the final manifests; `start`
+//! renders the experiment's files from templates, as CI does when a new version is built.
 //!
 //! `run` is the whole flow, in the order of the contract: validate (in `main`), experiment
-//! context, token, fetch, plan, commit, push, pull request, apply, report. Every decision is
-//! made by the pure `plan` before the first write.
+//! context, token, fetch, plan, commit, push, pull request, Argo CD refresh, apply, Event,
+//! report. Every decision is made by the pure planners (`plan`, `start`) before the first write.
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod argocd;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod experiment;
 pub mod git;
 pub mod http;
@@ -22,6 +25,7 @@ pub mod redact;
 pub mod report;
 pub mod retry;
 pub mod secret;
+pub mod start;
 
 use std::{sync::Arc, time::Instant};
 
@@ -40,17 +44,101 @@ use crate::{
 /// How many times the fetch-plan-push cycle runs when the PR branch moves under us.
 const PUSH_ATTEMPTS: usize = 4;
 
-/// Runs one promotion within the configured deadline.
-pub async fn run(cfg: Config) -> Result<Report, Error> {
-    let deadline = cfg.timeout;
-    let end = std::time::Instant::now() + deadline;
-    match tokio::time::timeout(deadline, retry::within(end, run_inner(cfg))).await {
-        Ok(r) => r,
-        Err(_) => Err(Error::Deadline(deadline)),
+/// What the run plans on each fetched tree.
+enum Job {
+    Finish(Rules),
+    Start(start::Rules),
+}
+
+impl Job {
+    fn plan(&self, snap: &dyn plan::Snapshot) -> Result<plan::Plan, Error> {
+        match self {
+            Job::Finish(r) => Ok(plan::plan(snap, r)?),
+            Job::Start(r) => start::plan(snap, r),
+        }
+    }
+
+    /// The blobs the planner reads (`dir/` for every file directly in a folder).
+    fn paths(&self) -> Vec<String> {
+        match self {
+            Job::Finish(r) => [&r.winner, &r.baseline]
+                .into_iter()
+                .chain(&r.remove)
+                .chain(&r.apply)
+                .map(|p| r.dir.join(p).as_str().to_string())
+                .collect(),
+            Job::Start(r) => vec![
+                format!("{}/", r.dir.join(&r.templates)),
+                if r.dir.is_root() {
+                    "/".into()
+                } else {
+                    format!("{}/", r.dir)
+                },
+            ],
+        }
     }
 }
 
-async fn run_inner(cfg: Config) -> Result<Report, Error> {
+/// Runs one task within the configured deadline; a failure is also told as an Event.
+pub async fn run(cfg: Config) -> Result<Report, Error> {
+    let deadline = cfg.timeout;
+    let end = std::time::Instant::now() + deadline;
+    let cluster = Cluster::new(cfg.timeout.min(cfg.request_timeout));
+    let result =
+        match tokio::time::timeout(deadline, retry::within(end, run_inner(&cfg, &cluster))).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Deadline(deadline)),
+        };
+    if let Err(e) = &result
+        && let Some(on) = regarding(&cfg, None)
+    {
+        let outcome = events::Outcome {
+            warning: true,
+            action: action(&cfg),
+            reason: "Failed",
+            note: redact::text(&e.chain()),
+        };
+        // Bounded: the run has failed already, and may have failed on the cluster itself.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            events::post(&cluster, &on, &outcome),
+        )
+        .await;
+    }
+    result
+}
+
+/// What an Event says was done.
+fn action(cfg: &Config) -> &'static str {
+    match cfg.task {
+        config::Task::Finish => "Promote",
+        config::Task::Start(_) => "Start",
+    }
+}
+
+/// What this run's Events are about: the Experiment (finish), the Application (start).
+fn regarding(cfg: &Config, uid: Option<String>) -> Option<events::Regarding> {
+    match (&cfg.task, &cfg.experiment, &cfg.argocd) {
+        (config::Task::Finish, Some(e), _) => Some(events::Regarding {
+            api_version: "iter8.tools/v2alpha2".into(),
+            kind: "Experiment".into(),
+            name: e.name.clone(),
+            namespace: e.namespace.clone(),
+            uid,
+        }),
+        (config::Task::Start(_), _, Some(app)) => Some(events::Regarding {
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Application".into(),
+            name: app.name.clone(),
+            namespace: app.namespace.clone(),
+            uid,
+        }),
+        _ => None,
+    }
+}
+
+async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
+    let cfg = cfg.clone();
     let started = Instant::now();
     let mut report = Report::new(&cfg);
     let io_timeout = cfg.timeout.min(cfg.request_timeout);
@@ -65,14 +153,16 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
     };
     let tls = http::tls_config(ca.as_deref().map(|v| v.as_slice()))?;
     let http = http::client(&tls, io_timeout)?;
-    let cluster = Cluster::new(io_timeout);
 
-    // 1. Experiment context.
+    // 1. Experiment context (finish only).
     let t = Instant::now();
-    let (winner, namespace) = match (&cfg.winner, &cfg.experiment) {
-        (Some(w), _) => (w.clone(), cfg.namespace.clone()),
-        (None, Some(exp)) => {
-            let w = experiment::read(&cluster, exp, &cfg.winner_variable).await?;
+    let mut experiment_uid = None;
+    let (winner, namespace) = match (&cfg.task, &cfg.winner, &cfg.experiment) {
+        (config::Task::Start(_), _, _) => (RepoPath::root(), cfg.namespace.clone()),
+        (_, Some(w), _) => (w.clone(), cfg.namespace.clone()),
+        (_, None, Some(exp)) => {
+            let w = experiment::read(cluster, exp, &cfg.winner_variable).await?;
+            experiment_uid = w.uid.clone();
             info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
             report.winner_version = Some(w.version.clone());
             let file = RepoPath::parse(&w.file).map_err(|e| {
@@ -85,13 +175,15 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
             })?;
             (file, cfg.namespace.clone().or(w.namespace))
         }
-        (None, None) => {
+        (_, None, None) => {
             return Err(Error::Internal(
                 "no winner and no experiment passed validation".into(),
             ));
         }
     };
-    report.winner = Some(winner.to_string());
+    if let config::Task::Finish = cfg.task {
+        report.winner = Some(winner.to_string());
+    }
     report.timing("experiment", t);
 
     // 2. Token: needed for an https repo and for the PR API. A GitHub App's comes from
@@ -116,7 +208,7 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
             };
             match (&cfg.github_app, &cfg.api_url) {
                 (Some(app), Some(api)) => {
-                    let key = secret::read_pem(&cluster, &ns, &cfg.token_secret, &app.key).await?;
+                    let key = secret::read_pem(cluster, &ns, &cfg.token_secret, &app.key).await?;
                     redact::register(key.expose());
                     let app = provider::github_app::App {
                         app_id: app.app_id.clone(),
@@ -128,7 +220,7 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
                     info!(app = %app.app_id, installation = app.installation_id, "got a GitHub App installation token");
                     Some(token)
                 }
-                _ => Some(secret::read(&cluster, &ns, &cfg.token_secret, &cfg.token_key).await?),
+                _ => Some(secret::read(cluster, &ns, &cfg.token_secret, &cfg.token_key).await?),
             }
         }
     };
@@ -144,23 +236,32 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         tls: tls.clone(),
         io_timeout,
     };
-    let rules = Rules {
-        dir: cfg.dir.clone(),
-        winner,
-        baseline: cfg.baseline.clone(),
-        replace: cfg.replace.clone(),
-        remove: cfg.remove.clone(),
-        apply: cfg.apply.clone(),
+    let job = match &cfg.task {
+        config::Task::Finish => Job::Finish(Rules {
+            dir: cfg.dir.clone(),
+            winner: winner.clone(),
+            baseline: cfg.baseline.clone(),
+            replace: cfg.replace.clone(),
+            remove: cfg.remove.clone(),
+            apply: cfg.apply.clone(),
+            experiment: cfg.experiment.as_ref().map(|e| e.name.clone()),
+        }),
+        config::Task::Start(s) => Job::Start(start::Rules {
+            dir: cfg.dir.clone(),
+            templates: s.templates.clone(),
+            version: s.version.clone(),
+            set: s.set.clone(),
+        }),
     };
     let mut resolved = None;
     let mut attempt = 0;
     let (plan, commit) = loop {
         attempt += 1;
         let t = Instant::now();
-        let fetched = fetch(&remote, &cfg, &rules).await?;
+        let fetched = fetch(&remote, &cfg, &job).await?;
         report.timing("fetch", t);
         let t = Instant::now();
-        let plan = plan::plan(&fetched, &rules)?;
+        let plan = job.plan(&fetched)?;
         report.timing("plan", t);
         report.base_commit = Some(fetched.base_tip.to_string());
         report.partial_fetch = fetched.partial;
@@ -175,9 +276,15 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         }
         // Kinds are resolved before anything is written: an unknown kind must not leave a
         // pushed branch behind.
-        if resolved.is_none() {
+        // Again only when a re-plan (after a refused push) changed the objects: a newer
+        // experiment may have superseded this one, and then nothing is applied.
+        if resolved
+            .as_ref()
+            .is_none_or(|(objects, _)| *objects != plan.objects)
+        {
             let t = Instant::now();
-            resolved = Some(apply::resolve(&cluster, &plan.objects, namespace.as_deref()).await?);
+            let r = apply::resolve(cluster, &plan.objects, namespace.as_deref()).await?;
+            resolved = Some((plan.objects.clone(), r));
             report.timing("discovery", t);
         }
         if plan.is_empty() {
@@ -283,8 +390,31 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         }
     }
 
-    // 9. Apply.
-    let resolved = resolved.unwrap_or_default();
+    // 9. Argo CD: the change is on the synced branch only in push mode (a PR lands when
+    // someone merges it); tell Argo CD now rather than in 3 minutes, and maybe wait for it.
+    let mut app_uid = None;
+    if let (Some(app), true, Some(c)) = (&cfg.argocd, report.pushed, &commit)
+        && cfg.mode == config::Mode::Push
+    {
+        let t = Instant::now();
+        match argocd::refresh(cluster, app).await {
+            Ok(on) => app_uid = on.uid,
+            // Without a wait, a refused refresh only delays the sync by Argo CD's poll.
+            Err(e) if app.wait.is_none() => {
+                warn!(error = %e, "could not ask Argo CD to refresh");
+                report.warnings.push(e.to_string());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(within) = app.wait {
+            argocd::wait(cluster, app, &c.id.to_string(), within).await?;
+            report.argocd_synced = Some(true);
+        }
+        report.timing("argocd", t);
+    }
+
+    // 10. Apply.
+    let resolved = resolved.map(|(_, r)| r).unwrap_or_default();
     if cfg.dry_run {
         for r in &resolved {
             info!(kind = %r.object.kind, name = %r.object.name, namespace = r.namespace.as_deref().unwrap_or(""), "dry run: would apply");
@@ -292,11 +422,79 @@ async fn run_inner(cfg: Config) -> Result<Report, Error> {
         report.objects = resolved.iter().map(|r| r.object.body.clone()).collect();
     } else if !resolved.is_empty() {
         let t = Instant::now();
-        report.applied = apply::apply(&cluster, &resolved, &cfg.field_manager).await?;
+        report.applied = apply::apply(cluster, &resolved, &cfg.field_manager).await?;
         report.timing("apply", t);
+    }
+
+    // 11. Tell the Experiment (or the Application) what happened.
+    let uid = match cfg.task {
+        config::Task::Finish => experiment_uid,
+        config::Task::Start(_) => app_uid,
+    };
+    if !cfg.dry_run
+        && let Some(on) = regarding(&cfg, uid)
+    {
+        let outcome = outcome(&cfg, &report, &winner, &plan);
+        if let Some(w) = events::post(cluster, &on, &outcome).await {
+            report.warnings.push(w);
+        }
     }
     report.timing("total", started);
     Ok(report)
+}
+
+/// The Event for a run that succeeded.
+fn outcome(cfg: &Config, report: &Report, winner: &RepoPath, plan: &plan::Plan) -> events::Outcome {
+    let normal = |reason, note: String| events::Outcome {
+        warning: false,
+        action: action(cfg),
+        reason,
+        note,
+    };
+    let landed = match (&report.pr, &report.commit) {
+        (Some(pr), _) => format!("pull request {}", pr.url),
+        (None, Some(c)) => format!("commit {c} on {}", report.branch),
+        (None, None) => String::new(),
+    };
+    // A rerun that finds its change already proposed (or pushed) did nothing new.
+    let did = report.pushed
+        || matches!(
+            report.pr_action,
+            Some(provider::Action::Created | provider::Action::Updated)
+        );
+    match (&cfg.task, report.changed && did) {
+        (_, false) => normal(
+            "NothingToDo",
+            match (&plan.unchanged_reason, &report.pr) {
+                (Some(why), _) => why.clone(),
+                (None, Some(pr)) => format!("the pull request {} already proposes this", pr.url),
+                (None, None) => "the Env repo already records this".into(),
+            },
+        ),
+        (config::Task::Start(s), true) => normal(
+            "Started",
+            format!(
+                "rendered the experiment for version {}: {landed}",
+                s.version
+            ),
+        ),
+        // The baseline won: nothing is promoted, the experiment's files are cleaned up.
+        (config::Task::Finish, true) if *winner == cfg.baseline => normal(
+            "CleanedUp",
+            format!(
+                "the baseline {} stays; the experiment's files are removed: {landed}",
+                cfg.baseline
+            ),
+        ),
+        (config::Task::Finish, true) => normal(
+            "Promoted",
+            format!(
+                "{} promoted to {}: {landed}",
+                report.winner_version.as_deref().unwrap_or(winner.as_str()),
+                cfg.baseline
+            ),
+        ),
+    }
 }
 
 fn commit_message(cfg: &Config) -> String {
@@ -323,14 +521,9 @@ fn log_plan(cfg: &Config, plan: &plan::Plan) {
     }
 }
 
-async fn fetch(remote: &git::Remote, cfg: &Config, rules: &Rules) -> Result<git::Fetched, Error> {
+async fn fetch(remote: &git::Remote, cfg: &Config, job: &Job) -> Result<git::Fetched, Error> {
     // The only blobs the planner reads: everything else stays on the server.
-    let paths: Vec<String> = [&rules.winner, &rules.baseline]
-        .into_iter()
-        .chain(&rules.remove)
-        .chain(&rules.apply)
-        .map(|p| rules.dir.join(p).as_str().to_string())
-        .collect();
+    let paths = job.paths();
     let op = || {
         let (remote, base, head, paths) = (
             remote.clone(),

@@ -33,6 +33,9 @@ pub enum Entry {
 pub trait Snapshot {
     /// The entry at `path` (`/`-separated, relative to the repo root), if any.
     fn get(&self, path: &str) -> Option<Entry>;
+    /// The names of the entries directly in directory `dir` ("" for the root); empty when it
+    /// is not a directory.
+    fn children(&self, dir: &str) -> Vec<String>;
 }
 
 /// The rules of one promotion, all paths relative to `dir`.
@@ -44,6 +47,21 @@ pub struct Rules {
     pub replace: Vec<(String, String)>,
     pub remove: Vec<RepoPath>,
     pub apply: Vec<RepoPath>,
+    /// The Experiment this run finishes, when known: if the Env repo's experiment manifest
+    /// (among `remove`) names another one, a newer experiment has replaced it (CI started
+    /// the next version) and nothing may be promoted.
+    pub experiment: Option<String>,
+}
+
+/// The name of the Iter8 Experiment a manifest declares, if it declares one.
+fn experiment_in(text: &str) -> Option<String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).ok()?;
+    docs.into_iter().find_map(|d| {
+        let is_iter8 = d["apiVersion"].as_str()?.starts_with("iter8.tools/");
+        (is_iter8 && d["kind"] == "Experiment")
+            .then(|| d["metadata"]["name"].as_str().map(str::to_string))
+            .flatten()
+    })
 }
 
 /// One change to the tree (paths relative to the repo root).
@@ -158,7 +176,7 @@ pub enum Error {
     NoObjects { path: String },
 }
 
-fn kind_name(e: &Entry) -> &'static str {
+pub(crate) fn kind_name(e: &Entry) -> &'static str {
     match e {
         Entry::File(_) => "file",
         Entry::Dir => "directory",
@@ -254,6 +272,24 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
     let winner_path = at(&rules.winner);
     let baseline_path = at(&rules.baseline);
 
+    if let Some(name) = &rules.experiment {
+        for r in &rules.remove {
+            if let Ok(Some(Entry::File(bytes))) = lookup(snap, "GITOPS_REMOVE", &at(r))
+                && let Some(other) = std::str::from_utf8(&bytes).ok().and_then(experiment_in)
+                && other != *name
+            {
+                return Ok(Plan {
+                    edits: vec![],
+                    diff: String::new(),
+                    objects: vec![],
+                    unchanged_reason: Some(format!(
+                        "superseded: {} now declares experiment {other:?}, not {name:?} (a newer version was started); nothing is promoted or applied",
+                        at(r)
+                    )),
+                });
+            }
+        }
+    }
     let mut edits = vec![];
     let mut unchanged_reason = None;
     let baseline_old = read_text(snap, "GITOPS_BASELINE", &baseline_path)?;
@@ -294,7 +330,13 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
     let mut removed = BTreeSet::new();
     for r in &rules.remove {
         let path = at(r);
-        if path == baseline_path || !removed.insert(path.clone()) {
+        // Nothing can be left beneath the baseline once it is written as a file; looking
+        // there would fail the rerun (found by the planner fuzzer).
+        let under_baseline = path
+            .as_str()
+            .strip_prefix(baseline_path.as_str())
+            .is_some_and(|rest| rest.starts_with('/'));
+        if path == baseline_path || under_baseline || !removed.insert(path.clone()) {
             continue;
         }
         match lookup(snap, "GITOPS_REMOVE", &path)? {
@@ -405,7 +447,7 @@ pub fn parse_objects(path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> 
 }
 
 /// A git-style unified diff of `edits` against `snap`.
-fn render_diff(snap: &dyn Snapshot, edits: &[Edit]) -> String {
+pub(crate) fn render_diff(snap: &dyn Snapshot, edits: &[Edit]) -> String {
     let mut out = String::new();
     for e in edits {
         let path = e.path().as_str();
@@ -479,6 +521,22 @@ pub(crate) mod tests {
                 .any(|k| k.starts_with(&dir))
                 .then_some(Entry::Dir)
         }
+
+        fn children(&self, dir: &str) -> Vec<String> {
+            let prefix = if dir.is_empty() {
+                String::new()
+            } else {
+                format!("{dir}/")
+            };
+            let mut out: Vec<String> = self
+                .0
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+                .collect();
+            out.dedup();
+            out
+        }
     }
 
     fn p(s: &str) -> RepoPath {
@@ -497,6 +555,7 @@ pub(crate) mod tests {
                 p("experiment.yaml"),
             ],
             apply: vec![p("istio-vs.yaml")],
+            experiment: None,
         }
     }
 
@@ -516,6 +575,45 @@ pub(crate) mod tests {
             .file("env/experiment.yaml", "kind: Experiment\n")
             .file("env/istio-vs.yaml", VS)
             .file("other/untouched.yaml", "x: 1\n")
+    }
+
+    #[test]
+    fn a_finish_for_an_experiment_the_repo_no_longer_runs_promotes_nothing() {
+        let tree = during_experiment().file(
+            "env/experiment.yaml",
+            "apiVersion: iter8.tools/v2alpha2\nkind: Experiment\nmetadata:\n  name: gitops-exp-9b1c2d3\n",
+        );
+        let mut r = rules("productpage-candidate.yaml");
+        r.experiment = Some("gitops-exp-4890".into());
+        let plan = plan(&tree, &r).unwrap();
+        assert!(plan.is_empty() && plan.objects.is_empty());
+        assert!(plan.unchanged_reason.unwrap().starts_with("superseded"));
+        // The experiment the repo does run is finished as usual.
+        r.experiment = Some("gitops-exp-9b1c2d3".into());
+        assert!(!plan_of(&tree, &r).is_empty());
+    }
+
+    #[test]
+    fn a_file_to_remove_beneath_the_new_baseline_does_not_break_the_rerun() {
+        // Found by the planner fuzzer: the first run writes `base.yaml`; a rerun then looked
+        // for `base.yaml/a` through a file and failed instead of finding nothing to do.
+        let tree = MapTree::default().file("env/winner.yaml", "x");
+        let mut r = rules("winner.yaml");
+        r.baseline = p("base.yaml");
+        r.remove = vec![p("base.yaml/a")];
+        r.apply = vec![];
+        let first = plan(&tree, &r).unwrap();
+        let mut after = tree;
+        for e in &first.edits {
+            if let Edit::Write { path, content } = e {
+                after = after.entry(path.as_str(), Entry::File(content.clone()));
+            }
+        }
+        assert!(plan(&after, &r).unwrap().is_empty());
+    }
+
+    fn plan_of(tree: &MapTree, r: &Rules) -> Plan {
+        plan(tree, r).unwrap()
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Report {
     pub pr: Option<provider::PullRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr_action: Option<provider::Action>,
+    /// True when Argo CD reported the pushed commit Synced and Healthy (GITOPS_ARGOCD_WAIT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argocd_synced: Option<bool>,
     /// Things that did not work but do not fail the run (a label that could not be added).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

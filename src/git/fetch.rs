@@ -311,13 +311,30 @@ impl Fetched {
             return vec![];
         };
         let mut out = vec![];
+        let mut want = |id: ObjectId| {
+            if !self.repo.has_object(id) && !out.contains(&id) {
+                out.push(id);
+            }
+        };
         for p in paths {
-            if let Ok(Some(e)) = tree.lookup_entry_by_path(p.as_str())
+            // `dir/`: every file directly in that directory (`start` reads a folder).
+            if let Some(dir) = p.strip_suffix('/') {
+                for name in self.children(dir) {
+                    let full = if dir.is_empty() {
+                        name
+                    } else {
+                        format!("{dir}/{name}")
+                    };
+                    if let Ok(Some(e)) = tree.lookup_entry_by_path(full)
+                        && e.mode().is_blob()
+                    {
+                        want(e.object_id());
+                    }
+                }
+            } else if let Ok(Some(e)) = tree.lookup_entry_by_path(p.as_str())
                 && e.mode().is_blob()
-                && !self.repo.has_object(e.object_id())
-                && !out.contains(&e.object_id())
             {
-                out.push(e.object_id());
+                want(e.object_id());
             }
         }
         out
@@ -325,6 +342,27 @@ impl Fetched {
 }
 
 impl Snapshot for Fetched {
+    fn children(&self, dir: &str) -> Vec<String> {
+        let Ok(root) = self.repo.find_tree(self.base_tree) else {
+            return vec![];
+        };
+        let tree = if dir.is_empty() {
+            root
+        } else {
+            match root.lookup_entry_by_path(dir) {
+                Ok(Some(e)) if e.mode().is_tree() => match e.object().map(|o| o.into_tree()) {
+                    Ok(t) => t,
+                    Err(_) => return vec![],
+                },
+                _ => return vec![],
+            }
+        };
+        tree.iter()
+            .filter_map(Result::ok)
+            .map(|e| e.filename().to_string())
+            .collect()
+    }
+
     fn get(&self, path: &str) -> Option<Entry> {
         if path.is_empty() {
             return Some(Entry::Dir);

@@ -96,6 +96,7 @@ impl GitServer {
 
 /// Copies a directory tree (files only), making the copies writable.
 pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read_dir") {
         let e = e.expect("entry");
         let target = to.join(e.file_name());

@@ -3,6 +3,8 @@
 //! (the real `/api`, `/api/v1`, `/apis` documents, plus `networking.istio.io` built from the
 //! VirtualService CRD), and server-side apply PATCH, which it rejects without
 //! `Content-Type: application/apply-patch+yaml` or without `fieldManager`, as the real one does.
+//! It also serves Argo CD Applications (GET, and JSON merge PATCH, with a status a test scripts
+//! over time) and `events.k8s.io/v1` Event creation, validated as the API server validates it.
 
 use std::{
     collections::BTreeMap,
@@ -18,10 +20,17 @@ use crate::server::{Req, Resp, Server, Tls};
 /// Objects the fake holds, by `group/version/namespace/plural/name`.
 type Store = Arc<Mutex<BTreeMap<String, Value>>>;
 
+/// Scripts an Application's `status` from the stored object, at each GET.
+type StatusScript = Box<dyn FnMut(&Value) -> Value + Send>;
+type Scripts = Arc<Mutex<BTreeMap<String, StatusScript>>>;
+
+const ARGO_GROUP: &str = "argoproj.io";
+
 /// The fake API server.
 pub struct KubeFake {
     pub server: Server,
     store: Store,
+    scripts: Scripts,
     ca_pem: String,
     token: String,
     dir: tempfile::TempDir,
@@ -33,11 +42,13 @@ impl KubeFake {
     /// Starts the fake; clients must send `Authorization: Bearer <token>`.
     pub fn start(tls: &Tls, token: &str) -> KubeFake {
         let store: Store = Arc::default();
-        let (s, t) = (store.clone(), token.to_string());
-        let server = Server::start(tls, move |req| handle(req, &t, &s));
+        let scripts: Scripts = Arc::default();
+        let (s, sc, t) = (store.clone(), scripts.clone(), token.to_string());
+        let server = Server::start(tls, move |req| handle(req, &t, &s, &sc));
         KubeFake {
             server,
             store,
+            scripts,
             ca_pem: tls.ca_pem.clone(),
             token: token.into(),
             dir: tempfile::tempdir().expect("tempdir"),
@@ -83,6 +94,40 @@ current-context: fake\n",
             .lock()
             .unwrap()
             .insert(key("iter8.tools", "v2alpha2", ns, "experiments", name), obj);
+    }
+
+    /// Adds an Argo CD Application whose `status` is `script(app)` at each GET (the app as
+    /// stored, with the annotations the tool patched).
+    pub fn add_application(
+        &self,
+        ns: &str,
+        name: &str,
+        script: impl FnMut(&Value) -> Value + Send + 'static,
+    ) {
+        let k = key(ARGO_GROUP, "v1alpha1", ns, "applications", name);
+        let obj = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}")},
+            "spec": {"project": "default"}, "status": {}});
+        self.store.lock().unwrap().insert(k.clone(), obj);
+        self.scripts.lock().unwrap().insert(k, Box::new(script));
+    }
+
+    /// Every Event created, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        let mut events: Vec<Value> = self
+            .store
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("events.k8s.io/"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        events.sort_by_key(|e| {
+            e["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        events
     }
 
     /// The object stored under `group/version`, namespace, plural and name.
@@ -167,6 +212,13 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
             json!(["deploy"]),
             json!(["all"]),
         )],
+        (ARGO_GROUP, "v1alpha1") => vec![res(
+            "applications",
+            "Application",
+            json!(["app", "apps"]),
+            json!(["argo"]),
+        )],
+        ("events.k8s.io", "v1") => vec![res("events", "Event", json!(["ev"]), json!([]))],
         _ => return None,
     };
     Some(
@@ -174,7 +226,7 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
     )
 }
 
-fn handle(req: &Req, token: &str, store: &Store) -> Resp {
+fn handle(req: &Req, token: &str, store: &Store, scripts: &Scripts) -> Resp {
     if req.header("authorization") != Some(&format!("Bearer {token}")) {
         return status(401, "Unauthorized", "Unauthorized");
     }
@@ -195,10 +247,26 @@ fn handle(req: &Req, token: &str, store: &Store) -> Resp {
             get(store, "", "v1", ns, plural, name)
         }
         ("GET", ["apis", g, v, "namespaces", ns, plural, name]) => {
+            let k = key(g, v, ns, plural, name);
+            if let Some(script) = scripts.lock().unwrap().get_mut(&k) {
+                let mut s = store.lock().unwrap();
+                if let Some(obj) = s.get(&k).cloned() {
+                    let status = script(&obj);
+                    s.get_mut(&k).expect("just read")["status"] = status;
+                }
+            }
             get(store, g, v, ns, plural, name)
+        }
+        ("PATCH", ["apis", g, v, "namespaces", ns, plural, name])
+            if req.header("content-type") == Some("application/merge-patch+json") =>
+        {
+            merge_patch(req, store, &key(g, v, ns, plural, name), name)
         }
         ("PATCH", ["apis", g, v, "namespaces", ns, plural, name]) => {
             apply(req, store, g, v, ns, plural, name)
+        }
+        ("POST", ["apis", "events.k8s.io", "v1", "namespaces", ns, "events"]) => {
+            create_event(req, store, ns)
         }
         ("PATCH", ["api", "v1", "namespaces", ns, plural, name]) => {
             apply(req, store, "", "v1", ns, plural, name)
@@ -297,4 +365,107 @@ fn apply(req: &Req, store: &Store, g: &str, v: &str, ns: &str, plural: &str, nam
     }
     s.insert(k, obj.clone());
     Resp::json(if created { 201 } else { 200 }, &obj)
+}
+
+/// JSON merge patch (RFC 7386) on a stored object.
+fn merge_patch(req: &Req, store: &Store, k: &str, name: &str) -> Resp {
+    let Ok(patch) = serde_json::from_slice::<Value>(&req.body) else {
+        return status(400, "BadRequest", "error decoding patch: invalid JSON");
+    };
+    let mut s = store.lock().unwrap();
+    let Some(obj) = s.get_mut(k) else {
+        return status(404, "NotFound", &format!("\"{name}\" not found"));
+    };
+    fn merge(target: &mut Value, patch: &Value) {
+        match patch {
+            Value::Object(p) => {
+                if !target.is_object() {
+                    *target = json!({});
+                }
+                let t = target.as_object_mut().expect("made an object");
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+            other => *target = other.clone(),
+        }
+    }
+    merge(obj, &patch);
+    Resp::json(200, obj)
+}
+
+/// `POST events.k8s.io/v1 events`, with the API server's create validation: eventTime,
+/// reportingController, reportingInstance, action and reason are required; type is Normal or
+/// Warning; the note is at most 1 kB; a `generateName` gets a suffix.
+fn create_event(req: &Req, store: &Store, ns: &str) -> Resp {
+    let Ok(mut ev) = serde_json::from_slice::<Value>(&req.body) else {
+        return status(400, "BadRequest", "error decoding JSON");
+    };
+    let mut causes = vec![];
+    for field in [
+        "eventTime",
+        "reportingController",
+        "reportingInstance",
+        "action",
+        "reason",
+    ] {
+        if ev
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            causes.push(format!("{field}: Required value"));
+        }
+    }
+    if !matches!(
+        ev.get("type").and_then(Value::as_str),
+        Some("Normal" | "Warning")
+    ) {
+        causes.push("type: Unsupported value: must be Normal or Warning".to_string());
+    }
+    if ev
+        .get("note")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n.len() > 1024)
+    {
+        causes.push("note: Too long: may not be more than 1024 bytes".to_string());
+    }
+    if ev
+        .pointer("/regarding/name")
+        .and_then(Value::as_str)
+        .is_none()
+    {
+        causes.push("regarding.name: Required value".to_string());
+    }
+    if !causes.is_empty() {
+        return status(
+            422,
+            "Invalid",
+            &format!("Event.events.k8s.io is invalid: {}", causes.join(", ")),
+        );
+    }
+    let mut s = store.lock().unwrap();
+    let n = s.len() as u64 + 1;
+    let name = match ev.pointer("/metadata/name").and_then(Value::as_str) {
+        Some(name) => name.to_string(),
+        None => match ev.pointer("/metadata/generateName").and_then(Value::as_str) {
+            Some(prefix) => format!("{prefix}{n:05x}"),
+            None => {
+                return status(
+                    422,
+                    "Invalid",
+                    "metadata.name: Required value: name or generateName is required",
+                );
+            }
+        },
+    };
+    ev["metadata"]["name"] = json!(name);
+    ev["metadata"]["namespace"] = json!(ns);
+    ev["metadata"]["resourceVersion"] = json!(n.to_string());
+    s.insert(key("events.k8s.io", "v1", ns, "events", &name), ev.clone());
+    Resp::json(201, &ev)
 }

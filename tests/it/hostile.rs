@@ -488,3 +488,46 @@ fn billion_laughs() -> Vec<u8> {
     }
     s.into_bytes()
 }
+
+/// The fuzzers' corpora of server reports and apply files, replayed on stable: whatever the
+/// fuzzers found interesting stays a regression test without a nightly toolchain.
+#[test]
+fn the_fuzz_corpora_replay_without_a_panic() {
+    let corpus = |t: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(t);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        files.sort();
+        assert!(files.len() > 10, "{t}: the corpus is committed");
+        files
+    };
+    let refname = "refs/heads/iter8/promote";
+    for input in corpus("report_status") {
+        let lines: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
+        if iter8_gitops::git::parse_report(lines.iter().copied(), refname)
+            == iter8_gitops::git::Report::Updated
+        {
+            assert_eq!(
+                lines[0].strip_suffix(b"\r").unwrap_or(lines[0]),
+                b"unpack ok"
+            );
+        }
+    }
+    let path = iter8_gitops::names::RepoPath::parse("env/istio-vs.yaml").unwrap();
+    for input in corpus("apply_yaml") {
+        let Ok(text) = std::str::from_utf8(&input) else {
+            continue;
+        };
+        if let Ok(objects) = iter8_gitops::plan::parse_objects(&path, text) {
+            assert!(
+                objects
+                    .iter()
+                    .all(|o| !o.kind.is_empty() && !o.name.is_empty())
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod fakes;
 mod faults;
 mod hostile;
 mod image;
+mod lifecycle;
 mod providers;
 mod races;
 mod task_spec;

@@ -200,6 +200,26 @@ fn rbac_is_least_privilege_for_both_ways() {
             .unwrap(),
     );
     assert_eq!(launcher.rules.unwrap()[0].verbs, vec!["create"]);
+    // Events: create only; the Argo CD Application: one, get and patch.
+    assert!(rules.iter().any(|r| r.api_groups.as_deref()
+        == Some(&["events.k8s.io".to_string()][..])
+        && r.verbs == ["create"]));
+    let argo: Role = typed(
+        d.iter()
+            .find(|v| v["kind"] == "Role" && v["metadata"]["name"] == "iter8-gitops-argocd")
+            .unwrap(),
+    );
+    let app = argo
+        .rules
+        .unwrap()
+        .into_iter()
+        .find(|r| r.resources.as_deref() == Some(&["applications".to_string()][..]));
+    let app = app.unwrap();
+    assert_eq!(app.verbs, ["get", "patch"]);
+    assert_eq!(
+        app.resource_names.as_deref(),
+        Some(&["bookinfo".to_string()][..])
+    );
 }
 
 #[test]

@@ -174,6 +174,10 @@ pub enum Error {
     },
     #[error("GITOPS_APPLY {path:?} holds no Kubernetes object")]
     NoObjects { path: String },
+    #[error(
+        "GITOPS_REMOVE {path:?} and the baseline {baseline:?} overlap (one is inside the other); name the files to delete, not a folder holding the baseline"
+    )]
+    Overlap { path: String, baseline: String },
 }
 
 pub(crate) fn kind_name(e: &Entry) -> &'static str {
@@ -308,10 +312,13 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
         None => {
             // A rerun after the PR was merged: the experiment's files are gone and the
             // baseline is in place. That is success with nothing to do, not a missing file.
+            // (A remove entry naming the baseline itself is never deleted: skip it here too,
+            // as the remove step does; found by the planner fuzzer.)
             let all_removed = !rules.remove.is_empty()
                 && rules
                     .remove
                     .iter()
+                    .filter(|r| at(r) != baseline_path)
                     .all(|r| matches!(lookup(snap, "GITOPS_REMOVE", &at(r)), Ok(None)));
             if rules.winner != rules.baseline && baseline_old.is_some() && all_removed {
                 unchanged_reason = Some(format!(
@@ -330,13 +337,21 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
     let mut removed = BTreeSet::new();
     for r in &rules.remove {
         let path = at(r);
-        // Nothing can be left beneath the baseline once it is written as a file; looking
-        // there would fail the rerun (found by the planner fuzzer).
-        let under_baseline = path
-            .as_str()
-            .strip_prefix(baseline_path.as_str())
-            .is_some_and(|rest| rest.starts_with('/'));
-        if path == baseline_path || under_baseline || !removed.insert(path.clone()) {
+        // A file to delete inside the baseline's path, or a folder holding the baseline, would
+        // exist or not depending on whether this run wrote the baseline yet: the rerun would
+        // disagree with the first run (found by the planner fuzzer). Refuse it outright.
+        let inside = |a: &RepoPath, b: &RepoPath| {
+            a.as_str()
+                .strip_prefix(b.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if inside(&path, &baseline_path) || inside(&baseline_path, &path) {
+            return Err(Error::Overlap {
+                path: path.to_string(),
+                baseline: baseline_path.to_string(),
+            });
+        }
+        if path == baseline_path || !removed.insert(path.clone()) {
             continue;
         }
         match lookup(snap, "GITOPS_REMOVE", &path)? {
@@ -594,22 +609,40 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_file_to_remove_beneath_the_new_baseline_does_not_break_the_rerun() {
-        // Found by the planner fuzzer: the first run writes `base.yaml`; a rerun then looked
-        // for `base.yaml/a` through a file and failed instead of finding nothing to do.
+    fn a_file_to_remove_that_overlaps_the_baseline_is_refused_on_the_first_run() {
+        // Found by the planner fuzzer: the first run wrote `base.yaml`, and the rerun then
+        // looked for `base.yaml/a` through a file (or found `a/` holding `a/base.yaml` to be a
+        // folder) and failed instead of finding nothing to do.
+        let tree = MapTree::default().file("env/winner.yaml", "x");
+        for (baseline, remove) in [("base.yaml", "base.yaml/a"), ("a/base.yaml", "a")] {
+            let mut r = rules("winner.yaml");
+            r.baseline = p(baseline);
+            r.remove = vec![p(remove)];
+            r.apply = vec![];
+            assert!(
+                matches!(plan(&tree, &r), Err(Error::Overlap { .. })),
+                "{baseline} / {remove}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rerun_converges_when_the_remove_list_names_the_baseline_too() {
+        // Found by the planner fuzzer: the baseline in GITOPS_REMOVE kept the rerun from
+        // seeing "already promoted".
         let tree = MapTree::default().file("env/winner.yaml", "x");
         let mut r = rules("winner.yaml");
-        r.baseline = p("base.yaml");
-        r.remove = vec![p("base.yaml/a")];
+        r.remove = vec![p("winner.yaml"), p("productpage.yaml")];
         r.apply = vec![];
         let first = plan(&tree, &r).unwrap();
-        let mut after = tree;
+        let mut after = MapTree::default();
         for e in &first.edits {
             if let Edit::Write { path, content } = e {
                 after = after.entry(path.as_str(), Entry::File(content.clone()));
             }
         }
-        assert!(plan(&after, &r).unwrap().is_empty());
+        let again = plan(&after, &r).unwrap();
+        assert!(again.is_empty(), "{:?}", again.edits);
     }
 
     fn plan_of(tree: &MapTree, r: &Rules) -> Plan {

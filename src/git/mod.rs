@@ -153,6 +153,9 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// classification reads the message chain.
 fn is_transient_text(s: &str) -> bool {
     let s = s.to_ascii_lowercase();
+    if http_statuses(&s).any(|c| c >= 500 || c == 429) {
+        return true;
+    }
     [
         "connection",
         "timed out",
@@ -161,13 +164,6 @@ fn is_transient_text(s: &str) -> bool {
         "broken pipe",
         "unexpected eof",
         "early eof",
-        "status code 5",
-        "status 5",
-        "500",
-        "502",
-        "503",
-        "504",
-        "429",
         "temporar",
         "incomplete",
         "closed",
@@ -179,17 +175,32 @@ fn is_transient_text(s: &str) -> bool {
     .any(|needle| s.contains(needle))
 }
 
+/// The HTTP statuses named in a (lower-case) message: gix's "received http status 503",
+/// reqwest's "http status server error (503 service unavailable)". Bare numbers are not
+/// statuses: a URL's port (127.0.0.1:40331) must not read as a 403.
+fn http_statuses(s: &str) -> impl Iterator<Item = u16> + '_ {
+    ["status ", "status client error (", "status server error ("]
+        .into_iter()
+        .flat_map(move |prefix| {
+            s.match_indices(prefix)
+                .map(move |(i, _)| &s[i + prefix.len()..])
+        })
+        .filter_map(|rest| {
+            let digits = rest.get(..3)?;
+            let more = rest.as_bytes().get(3).is_some_and(u8::is_ascii_digit);
+            (digits.bytes().all(|b| b.is_ascii_digit()) && !more)
+                .then(|| digits.parse().ok())
+                .flatten()
+        })
+}
+
 /// The HTTP status in an authentication failure, if that is what `e` is.
 fn auth_status(e: &(dyn std::error::Error + 'static)) -> Option<u16> {
     let s = chain(e).to_ascii_lowercase();
-    if s.contains("401")
-        || s.contains("unauthorized")
-        || s.contains("authentication")
-        || s.contains("credentials")
-    {
+    if let Some(code) = http_statuses(&s).find(|c| *c == 401 || *c == 403) {
+        Some(code)
+    } else if s.contains("authentication required") || s.contains("unauthorized") {
         Some(401)
-    } else if s.contains("403") || s.contains("forbidden") {
-        Some(403)
     } else {
         None
     }
@@ -257,4 +268,49 @@ fn boxed(
     e: impl std::error::Error + Send + Sync + 'static,
 ) -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{auth_status, is_transient_text};
+
+    fn err(text: &str) -> std::io::Error {
+        std::io::Error::other(text.to_string())
+    }
+
+    #[test]
+    fn statuses_are_read_from_the_words_around_them_not_from_ports() {
+        let at = "https://127.0.0.1:40331/acme/env.git";
+        assert_eq!(
+            auth_status(&err(&format!("{at}: Received HTTP status 503"))),
+            None
+        );
+        assert!(is_transient_text(&format!(
+            "{at}: Received HTTP status 503"
+        )));
+        assert_eq!(
+            auth_status(&err(&format!("{at}: Received HTTP status 403"))),
+            Some(403)
+        );
+        assert_eq!(
+            auth_status(&err(&format!("{at}: Received HTTP status 401"))),
+            Some(401)
+        );
+        assert!(!is_transient_text(&format!(
+            "{at}: Received HTTP status 404"
+        )));
+        // A port that looks like a server error is not one.
+        assert!(!is_transient_text(
+            "https://127.0.0.1:45003/x: Received HTTP status 404"
+        ));
+        assert!(is_transient_text(
+            "HTTP status server error (502 Bad Gateway) for url (https://h/x)"
+        ));
+        assert_eq!(
+            auth_status(&err(
+                "HTTP status client error (403 Forbidden) for url (https://h:4010/x)"
+            )),
+            Some(403)
+        );
+    }
 }

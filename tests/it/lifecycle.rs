@@ -349,3 +349,31 @@ fn an_event_the_cluster_refuses_is_only_a_warning() {
     );
     assert_eq!(w.github.pulls().len(), 1);
 }
+
+#[test]
+fn when_the_baseline_wins_the_experiment_is_told_cleaned_up() {
+    let mut w = World::tutorial();
+    running_experiment(&mut w);
+    let mut e = w
+        .kube
+        .get(
+            "iter8.tools",
+            "v2alpha2",
+            "default",
+            "experiments",
+            "gitops-exp-4890",
+        )
+        .unwrap();
+    e["status"]["versionRecommendedForPromotion"] = json!("productpage-stable");
+    w.kube.add_experiment("default", "gitops-exp-4890", e);
+    assert_code(&w.run(&[]), 0);
+    let events = w.kube.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["reason"], "CleanedUp");
+    assert!(
+        events[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("baseline productpage.yaml stays")
+    );
+}

@@ -142,6 +142,12 @@ pub struct Args {
     /// start: comma-separated KEY=VALUE substitutions for ${KEY} (or the bare word KEY) in the templates [GITOPS_SET]
     #[arg(long)]
     pub set: Option<String>,
+    /// A promotion file (YAML or JSON): one or more targets, each with its edits, PR and files to apply [GITOPS_CONFIG]
+    #[arg(long)]
+    pub config: Option<String>,
+    /// The promotion file's path in the Env repo (GITOPS_REPO at GITOPS_BRANCH), versioned with the environment [GITOPS_CONFIG_IN_REPO]
+    #[arg(long)]
+    pub config_in_repo: Option<String>,
     /// namespace/name of the Argo CD Application to refresh after a push to GITOPS_BRANCH [GITOPS_ARGOCD_APP]
     #[arg(long)]
     pub argocd_app: Option<String>,
@@ -278,7 +284,12 @@ pub fn schema() -> serde_json::Value {
         "required": ["GITOPS_REPO", "GITOPS_BRANCH"],
         "if": {"properties": {"GITOPS_TASK": {"const": "start"}}, "required": ["GITOPS_TASK"]},
         "then": {"required": ["GITOPS_VERSION"]},
-        "else": {"required": ["GITOPS_BASELINE"]},
+        "else": {"anyOf": [
+            {"required": ["GITOPS_BASELINE"]},
+            {"required": ["GITOPS_CONFIG"]},
+            {"required": ["GITOPS_CONFIG_IN_REPO"]}
+        ]},
+        "$defs": {"promotionFile": crate::promotion::schema()},
         "additionalProperties": false
     })
 }
@@ -422,6 +433,21 @@ pub struct StartConfig {
     pub set: Vec<(String, String)>,
 }
 
+/// Where the promotion file is, and the inputs its targets start from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Promotion {
+    pub source: PromotionSource,
+    pub base: Box<Args>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromotionSource {
+    /// A file on this machine (a ConfigMap mounted into the Job, say).
+    File(PathBuf),
+    /// A file in the Env repo, read from GITOPS_BRANCH.
+    InRepo(RepoPath),
+}
+
 /// An Argo CD Application to refresh (and maybe wait for) after a push to the synced branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgoApp {
@@ -434,6 +460,12 @@ pub struct ArgoApp {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub task: Task,
+    /// A promotion file to run instead of the single promotion the variables describe.
+    pub promotion: Option<Promotion>,
+    /// A target of a promotion file: its edits replace the winner/baseline rules.
+    pub edits: Option<Vec<crate::edits::EditSpec>>,
+    /// The target's label in a promotion file, for the report.
+    pub target: Option<String>,
     pub argocd: Option<ArgoApp>,
     pub repo: RepoLocation,
     pub branch: BranchName,
@@ -665,7 +697,46 @@ impl TryFrom<Args> for Config {
     type Error = Error;
 
     fn try_from(a: Args) -> Result<Config, Error> {
+        Config::validate(a, false)
+    }
+}
+
+impl Config {
+    /// Validates one target of a promotion file (its rules are its edits, not the variables).
+    pub fn try_from_target(a: Args) -> Result<Config, Error> {
+        Config::validate(a, true)
+    }
+
+    fn validate(a: Args, target: bool) -> Result<Config, Error> {
         let mut c = Check { problems: vec![] };
+        let file = c.value("GITOPS_CONFIG", &a.config);
+        let in_repo = c
+            .value("GITOPS_CONFIG_IN_REPO", &a.config_in_repo)
+            .and_then(|v| c.path("GITOPS_CONFIG_IN_REPO", &v));
+        // A promotion file and the single promotion's rules together would be two answers.
+        let promoting = target || file.is_some() || in_repo.is_some();
+        if file.is_some() && in_repo.is_some() {
+            c.bad(
+                "GITOPS_CONFIG_IN_REPO",
+                "is set together with GITOPS_CONFIG; give one promotion file",
+            );
+        }
+        if promoting && !target {
+            for (input, v) in [
+                ("GITOPS_WINNER", &a.winner),
+                ("GITOPS_BASELINE", &a.baseline),
+                ("GITOPS_REPLACE", &a.replace),
+                ("GITOPS_REMOVE", &a.remove),
+                ("GITOPS_APPLY", &a.apply),
+            ] {
+                if v.is_some() {
+                    c.bad(
+                        input,
+                        "is set together with a promotion file; put it in the file's targets (edits, apply) instead",
+                    );
+                }
+            }
+        }
         let starting = match c.value("GITOPS_TASK", &a.task).as_deref() {
             None | Some("finish") => false,
             Some("start") => true,
@@ -705,8 +776,9 @@ impl TryFrom<Args> for Config {
         let winner_variable = c
             .value("GITOPS_WINNER_VARIABLE", &a.winner_variable)
             .unwrap_or_else(|| defaults::WINNER_VARIABLE.into());
-        // `start` promotes nothing: it has no baseline (the root stands in, never read).
-        let baseline = if starting && a.baseline.is_none() {
+        // `start` and promotion files promote by other rules: no baseline (the root stands
+        // in, never read).
+        let baseline = if (starting || promoting) && a.baseline.is_none() {
             Some(RepoPath::root())
         } else {
             c.required(
@@ -974,6 +1046,7 @@ impl TryFrom<Args> for Config {
             (None, None) => None,
         };
         if !starting
+            && !promoting
             && a.winner.is_none()
             && experiment.is_none()
             && a.experiment_name.is_none()
@@ -985,6 +1058,20 @@ impl TryFrom<Args> for Config {
             );
         }
 
+        if starting && promoting {
+            c.bad("GITOPS_CONFIG", "is for finish; `start` renders templates");
+        }
+        let promotion = match (target, file, in_repo) {
+            (false, Some(f), _) => Some(Promotion {
+                source: PromotionSource::File(PathBuf::from(f)),
+                base: Box::new(a.clone()),
+            }),
+            (false, None, Some(p)) => Some(Promotion {
+                source: PromotionSource::InRepo(p),
+                base: Box::new(a.clone()),
+            }),
+            _ => None,
+        };
         if !c.problems.is_empty() {
             return Err(Error {
                 problems: c.problems,
@@ -993,6 +1080,9 @@ impl TryFrom<Args> for Config {
         let some = "checked above: a missing value was reported as a problem";
         Ok(Config {
             task,
+            promotion,
+            edits: None,
+            target: None,
             argocd,
             repo: repo.expect(some),
             branch: branch.expect(some),

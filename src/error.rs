@@ -26,6 +26,17 @@ pub enum Error {
     #[error(transparent)]
     Start(#[from] crate::start::Error),
     #[error(transparent)]
+    Edit(#[from] crate::edits::Error),
+    #[error("{failed} of {total} promotion targets failed: {}", .messages.join("; "))]
+    Targets {
+        failed: usize,
+        total: usize,
+        code: u8,
+        messages: Vec<String>,
+        /// Every target's result, printed even though the run failed.
+        report: Box<crate::report::Report>,
+    },
+    #[error(transparent)]
     Provider(#[from] crate::provider::Error),
     /// Boxed: kube's errors are large, and every `Result` of the crate carries this one.
     #[error(transparent)]
@@ -74,7 +85,8 @@ impl Error {
             Error::Provider(e) | Error::AppToken { source: e, .. } if e.is_auth() => 3,
             Error::AppKey(_) => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
-            Error::Plan(_) | Error::Start(_) => 5,
+            Error::Plan(_) | Error::Start(_) | Error::Edit(_) => 5,
+            Error::Targets { code, .. } => *code,
             Error::Provider(_) | Error::AppToken { .. } => 6,
             Error::Apply(_) => 7,
             Error::Experiment(_) => 8,

@@ -17,6 +17,8 @@ pub struct Winner {
     pub namespace: Option<String>,
     /// The Experiment's uid, for Events about it.
     pub uid: Option<String>,
+    /// Every variable of the winning version (for `${winner.variables.NAME}`).
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 /// Why the Experiment gives no winner.
@@ -64,7 +66,8 @@ pub enum Error {
     },
 }
 
-/// Finds the recommended version of `exp` (an Experiment as JSON) and its `variable`.
+/// Finds the recommended version of `exp` (an Experiment as JSON) and its `variable` (the
+/// winner's file; `""` when the caller needs no file, as a promotion file's edits do not).
 pub fn winner(name: &str, exp: &Value, variable: &str) -> Result<Winner, Error> {
     let version = exp
         .pointer("/status/versionRecommendedForPromotion")
@@ -97,15 +100,32 @@ pub fn winner(name: &str, exp: &Value, variable: &str) -> Result<Winner, Error> 
                     .flatten()
             })
     };
-    let file = var(variable)
-        .filter(|f| !f.is_empty())
-        .ok_or_else(|| Error::NoVariable {
-            name: name.into(),
-            version: version.into(),
-            variable: variable.into(),
-        })?;
+    let file = if variable.is_empty() {
+        ""
+    } else {
+        var(variable)
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| Error::NoVariable {
+                name: name.into(),
+                version: version.into(),
+                variable: variable.into(),
+            })?
+    };
+    let variables = detail
+        .get("variables")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some((
+                v.get("name")?.as_str()?.to_string(),
+                v.get("value")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
     Ok(Winner {
         uid: None,
+        variables,
         version: version.into(),
         file: file.into(),
         namespace: var("namespace").map(str::to_string),
@@ -189,6 +209,14 @@ mod tests {
                 file: "productpage-candidate.yaml".into(),
                 namespace: Some("bookinfo".into()),
                 uid: None,
+                variables: [
+                    ("namespace".to_string(), "bookinfo".to_string()),
+                    (
+                        "filepath".to_string(),
+                        "productpage-candidate.yaml".to_string()
+                    )
+                ]
+                .into(),
             }
         );
     }

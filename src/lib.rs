@@ -12,6 +12,7 @@ pub mod apply;
 pub mod argocd;
 pub mod cluster;
 pub mod config;
+pub mod edits;
 pub mod error;
 pub mod events;
 pub mod experiment;
@@ -20,12 +21,14 @@ pub mod http;
 pub mod logging;
 pub mod names;
 pub mod plan;
+pub mod promotion;
 pub mod provider;
 pub mod redact;
 pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod start;
+pub mod yamledit;
 
 use std::{sync::Arc, time::Instant};
 
@@ -48,6 +51,12 @@ const PUSH_ATTEMPTS: usize = 4;
 enum Job {
     Finish(Rules),
     Start(start::Rules),
+    /// A promotion file's target(s): edits and apply paths from the repo root.
+    Edits {
+        edits: Vec<edits::EditSpec>,
+        apply: Vec<RepoPath>,
+        vars: edits::Vars,
+    },
 }
 
 impl Job {
@@ -55,6 +64,9 @@ impl Job {
         match self {
             Job::Finish(r) => Ok(plan::plan(snap, r)?),
             Job::Start(r) => start::plan(snap, r),
+            Job::Edits { edits, apply, vars } => {
+                Ok(edits::plan(snap, &RepoPath::root(), edits, vars, apply)?)
+            }
         }
     }
 
@@ -66,6 +78,12 @@ impl Job {
                 .chain(&r.remove)
                 .chain(&r.apply)
                 .map(|p| r.dir.join(p).as_str().to_string())
+                .collect(),
+            Job::Edits { edits, apply, vars } => edits
+                .iter()
+                .flat_map(edits::EditSpec::files)
+                .map(|f| vars.expand(&f).unwrap_or(f))
+                .chain(apply.iter().map(|a| a.to_string()))
                 .collect(),
             Job::Start(r) => vec![
                 format!("{}/", r.dir.join(&r.templates)),
@@ -79,11 +97,26 @@ impl Job {
     }
 }
 
+/// How many promotion-file commits are worked on at once.
+const TARGETS_AT_ONCE: usize = 4;
+
 /// Runs one task within the configured deadline; a failure is also told as an Event.
 pub async fn run(cfg: Config) -> Result<Report, Error> {
     let deadline = cfg.timeout;
     let end = std::time::Instant::now() + deadline;
     let cluster = Cluster::new(cfg.timeout.min(cfg.request_timeout));
+    if let Some(p) = cfg.promotion.clone() {
+        let cluster = Arc::new(cluster);
+        return match tokio::time::timeout(
+            deadline,
+            retry::within(end, run_promotion(&cfg, p, cluster, end)),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(Error::Deadline(deadline)),
+        };
+    }
     let result =
         match tokio::time::timeout(deadline, retry::within(end, run_inner(&cfg, &cluster))).await {
             Ok(r) => r,
@@ -108,92 +141,211 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
     result
 }
 
-/// What an Event says was done.
-fn action(cfg: &Config) -> &'static str {
-    match cfg.task {
-        config::Task::Finish => "Promote",
-        config::Task::Start(_) => "Start",
-    }
-}
-
-/// What this run's Events are about: the Experiment (finish), the Application (start).
-fn regarding(cfg: &Config, uid: Option<String>) -> Option<events::Regarding> {
-    match (&cfg.task, &cfg.experiment, &cfg.argocd) {
-        (config::Task::Finish, Some(e), _) => Some(events::Regarding {
-            api_version: "iter8.tools/v2alpha2".into(),
-            kind: "Experiment".into(),
-            name: e.name.clone(),
-            namespace: e.namespace.clone(),
-            uid,
-        }),
-        (config::Task::Start(_), _, Some(app)) => Some(events::Regarding {
-            api_version: "argoproj.io/v1alpha1".into(),
-            kind: "Application".into(),
-            name: app.name.clone(),
-            namespace: app.namespace.clone(),
-            uid,
-        }),
-        _ => None,
-    }
-}
-
-async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
-    let cfg = cfg.clone();
+/// A promotion file: read it, validate every target, then run the commits (targets on one
+/// repo and branch share one) a few at a time. One failing does not stop the others.
+async fn run_promotion(
+    cfg: &Config,
+    p: config::Promotion,
+    cluster: Arc<Cluster>,
+    end: std::time::Instant,
+) -> Result<Report, Error> {
     let started = Instant::now();
-    let mut report = Report::new(&cfg);
-    let io_timeout = cfg.timeout.min(cfg.request_timeout);
-    let ca = match &cfg.ca_file {
-        Some(p) => Some(Arc::new(std::fs::read(p).map_err(|source| {
-            Error::CaFile {
-                path: p.display().to_string(),
-                source,
-            }
-        })?)),
-        None => None,
-    };
-    let tls = http::tls_config(ca.as_deref().map(|v| v.as_slice()))?;
-    let http = http::client(&tls, io_timeout)?;
-
-    // 1. Experiment context (finish only).
-    let t = Instant::now();
-    let mut experiment_uid = None;
-    let (winner, namespace) = match (&cfg.task, &cfg.winner, &cfg.experiment) {
-        (config::Task::Start(_), _, _) => (RepoPath::root(), cfg.namespace.clone()),
-        (_, Some(w), _) => (w.clone(), cfg.namespace.clone()),
-        (_, None, Some(exp)) => {
-            let w = experiment::read(cluster, exp, &cfg.winner_variable).await?;
-            experiment_uid = w.uid.clone();
-            info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
-            report.winner_version = Some(w.version.clone());
-            let file = RepoPath::parse(&w.file).map_err(|e| {
+    let (input, text) = match &p.source {
+        config::PromotionSource::File(path) => (
+            "GITOPS_CONFIG",
+            std::fs::read_to_string(path).map_err(|e| {
                 Error::Config(config::Error {
                     problems: vec![config::Problem {
-                        input: format!("Experiment variable {:?}", cfg.winner_variable),
-                        message: format!("{:?} {e}", w.file),
+                        input: "GITOPS_CONFIG".into(),
+                        message: format!("{} cannot be read: {e}", path.display()),
                     }],
                 })
-            })?;
-            (file, cfg.namespace.clone().or(w.namespace))
-        }
-        (_, None, None) => {
-            return Err(Error::Internal(
-                "no winner and no experiment passed validation".into(),
-            ));
-        }
+            })?,
+        ),
+        config::PromotionSource::InRepo(path) => (
+            "GITOPS_CONFIG_IN_REPO",
+            config_from_repo(cfg, &cluster, &cfg.dir.join(path)).await?,
+        ),
     };
-    if let config::Task::Finish = cfg.task {
-        report.winner = Some(winner.to_string());
-    }
-    report.timing("experiment", t);
+    let file = promotion::parse(input, &text)?;
+    let targets = promotion::configs(&p.base, &file)?;
+    let total = targets.len();
+    let groups = promotion::groups(targets);
+    info!(targets = total, commits = groups.len(), "promotion file");
 
-    // 2. Token: needed for an https repo and for the PR API. A GitHub App's comes from
-    // exchanging a JWT signed with the App's key, which is in the Secret.
-    let t = Instant::now();
-    let needs_token = matches!(cfg.repo, RepoLocation::Https(_)) || cfg.api_url.is_some();
-    let token: Option<Token> = match (&cfg.token, needs_token) {
-        (Some(t), _) => Some(t.clone()),
-        (None, false) => None,
-        (None, true) => {
+    let gate = Arc::new(tokio::sync::Semaphore::new(TARGETS_AT_ONCE));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, group) in groups.into_iter().enumerate() {
+        let labels: Vec<String> = group.iter().filter_map(|c| c.target.clone()).collect();
+        // One commit for the group: every target's edits, under its own dir.
+        let mut combined = group[0].clone();
+        combined.edits = Some(
+            group
+                .iter()
+                .flat_map(|c| {
+                    let dir = c.dir.clone();
+                    c.edits
+                        .iter()
+                        .flatten()
+                        .map(move |e| e.within(&dir))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        );
+        combined.apply = group
+            .iter()
+            .flat_map(|c| c.apply.iter().map(|a| c.dir.join(a)).collect::<Vec<_>>())
+            .collect();
+        combined.dir = RepoPath::root();
+        let (gate, cluster) = (gate.clone(), cluster.clone());
+        set.spawn(retry::within(end, async move {
+            let _turn = gate.acquire_owned().await.expect("the gate stays open");
+            let result = run_inner(&combined, &cluster).await;
+            if let Err(e) = &result
+                && let Some(on) = regarding(&combined, None)
+            {
+                let outcome = events::Outcome {
+                    warning: true,
+                    action: "Promote",
+                    reason: "Failed",
+                    note: redact::text(&format!("{}: {}", labels.join(", "), e.chain())),
+                };
+                events::post(&cluster, &on, &outcome).await;
+            }
+            (i, labels, result)
+        }));
+    }
+    let mut results = vec![];
+    while let Some(r) = set.join_next().await {
+        results.push(r.map_err(|e| Error::Internal(format!("a target's task failed: {e}")))?);
+    }
+    results.sort_by_key(|r| r.0);
+
+    let mut report = Report::new(cfg);
+    let mut messages = vec![];
+    let mut codes = vec![];
+    for (_, labels, result) in results {
+        report.targets.push(match result {
+            Ok(mut r) => {
+                r.covers = labels.clone();
+                report::TargetResult {
+                    targets: labels,
+                    ok: true,
+                    exit_code: 0,
+                    error: None,
+                    report: Some(r),
+                }
+            }
+            Err(e) => {
+                let message = redact::text(&e.chain());
+                messages.push(format!("{}: {message}", labels.join(", ")));
+                codes.push(e.exit_code());
+                report::TargetResult {
+                    targets: labels,
+                    ok: false,
+                    exit_code: e.exit_code(),
+                    error: Some(message),
+                    report: None,
+                }
+            }
+        });
+    }
+    report.changed = report
+        .targets
+        .iter()
+        .any(|t| t.report.as_ref().is_some_and(|r| r.changed));
+    report.pushed = report
+        .targets
+        .iter()
+        .any(|t| t.report.as_ref().is_some_and(|r| r.pushed));
+    report.timing("total", started);
+    if messages.is_empty() {
+        return Ok(report);
+    }
+    // The exit code says whether all succeeded: the failures' own code when they agree,
+    // else 11 (several kinds of failure).
+    let code = if codes.iter().all(|c| *c == codes[0]) {
+        codes[0]
+    } else {
+        11
+    };
+    Err(Error::Targets {
+        failed: messages.len(),
+        total: report.targets.len(),
+        code,
+        messages,
+        report: Box::new(report),
+    })
+}
+
+/// GITOPS_CONFIG_IN_REPO: the promotion file as GITOPS_BRANCH holds it.
+async fn config_from_repo(
+    cfg: &Config,
+    cluster: &Cluster,
+    path: &RepoPath,
+) -> Result<String, Error> {
+    let io_timeout = cfg.timeout.min(cfg.request_timeout);
+    let (tls, http) = clients(cfg, io_timeout)?;
+    let token = token(cfg, cluster, cfg.namespace.clone(), &http).await?;
+    let remote = git::Remote {
+        location: cfg.repo.clone(),
+        credentials: token.map(|t| (cfg.username.clone(), t)),
+        tls,
+        io_timeout,
+    };
+    let (base, head, paths) = (
+        cfg.branch.clone(),
+        cfg.pr_branch.clone(),
+        vec![path.to_string()],
+    );
+    let fetched = tokio::task::spawn_blocking(move || git::fetch(&remote, &base, &head, &paths))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    let missing = || {
+        Error::Config(config::Error {
+            problems: vec![config::Problem {
+                input: "GITOPS_CONFIG_IN_REPO".into(),
+                message: format!(
+                    "{path} is not a file on {} of {}; check the path (from the repo root) and GITOPS_BRANCH",
+                    cfg.branch, cfg.repo
+                ),
+            }],
+        })
+    };
+    match plan::read_text(&fetched, "GITOPS_CONFIG_IN_REPO", path) {
+        Ok(Some(text)) => Ok(text),
+        Ok(None) => Err(missing()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// TLS (web roots plus GITOPS_CA_FILE) and the HTTP client every provider call uses.
+fn clients(
+    cfg: &Config,
+    io_timeout: std::time::Duration,
+) -> Result<(Arc<rustls::ClientConfig>, reqwest::Client), Error> {
+    let ca = match &cfg.ca_file {
+        Some(p) => Some(std::fs::read(p).map_err(|source| Error::CaFile {
+            path: p.display().to_string(),
+            source,
+        })?),
+        None => None,
+    };
+    let tls = http::tls_config(ca.as_deref())?;
+    let http = http::client(&tls, io_timeout)?;
+    Ok((tls, http))
+}
+
+/// The Git host token: GITOPS_TOKEN, a GitHub App's installation token, or the Secret's.
+async fn token(
+    cfg: &Config,
+    cluster: &Cluster,
+    namespace: Option<String>,
+    http: &reqwest::Client,
+) -> Result<Option<Token>, Error> {
+    let token = match &cfg.token {
+        Some(t) => Some(t.clone()),
+        None => {
             let ns = match namespace.clone() {
                 Some(ns) => ns,
                 None => cluster
@@ -227,6 +379,105 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
     if let Some(t) = &token {
         redact::register(t.expose());
     }
+    Ok(token)
+}
+
+/// What an Event says was done.
+fn action(cfg: &Config) -> &'static str {
+    match cfg.task {
+        config::Task::Finish => "Promote",
+        config::Task::Start(_) => "Start",
+    }
+}
+
+/// What this run's Events are about: the Experiment (finish), the Application (start).
+fn regarding(cfg: &Config, uid: Option<String>) -> Option<events::Regarding> {
+    match (&cfg.task, &cfg.experiment, &cfg.argocd) {
+        (config::Task::Finish, Some(e), _) => Some(events::Regarding {
+            api_version: "iter8.tools/v2alpha2".into(),
+            kind: "Experiment".into(),
+            name: e.name.clone(),
+            namespace: e.namespace.clone(),
+            uid,
+        }),
+        (config::Task::Start(_), _, Some(app)) => Some(events::Regarding {
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Application".into(),
+            name: app.name.clone(),
+            namespace: app.namespace.clone(),
+            uid,
+        }),
+        _ => None,
+    }
+}
+
+async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
+    let mut cfg = cfg.clone();
+    let started = Instant::now();
+    let mut report = Report::new(&cfg);
+    let io_timeout = cfg.timeout.min(cfg.request_timeout);
+    let (tls, http) = clients(&cfg, io_timeout)?;
+
+    // 1. Experiment context (finish only).
+    let t = Instant::now();
+    let mut experiment_uid = None;
+    let mut vars = edits::Vars::default();
+    let (winner, namespace) = match (&cfg.task, &cfg.winner, &cfg.experiment) {
+        (config::Task::Start(_), _, _) => (RepoPath::root(), cfg.namespace.clone()),
+        // A promotion file's target: the winner only feeds `${winner.…}` in its edits.
+        (_, _, exp) if cfg.edits.is_some() => match exp {
+            Some(exp) => {
+                let w = experiment::read(cluster, exp, "").await?;
+                experiment_uid = w.uid.clone();
+                report.winner_version = Some(w.version.clone());
+                vars = edits::Vars {
+                    winner: Some(w.version.clone()),
+                    variables: w.variables.clone(),
+                    experiment: Some((exp.name.clone(), exp.namespace.clone())),
+                };
+                (RepoPath::root(), cfg.namespace.clone().or(w.namespace))
+            }
+            None => (RepoPath::root(), cfg.namespace.clone()),
+        },
+        (_, Some(w), _) => (w.clone(), cfg.namespace.clone()),
+        (_, None, Some(exp)) => {
+            let w = experiment::read(cluster, exp, &cfg.winner_variable).await?;
+            experiment_uid = w.uid.clone();
+            info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
+            report.winner_version = Some(w.version.clone());
+            let file = RepoPath::parse(&w.file).map_err(|e| {
+                Error::Config(config::Error {
+                    problems: vec![config::Problem {
+                        input: format!("Experiment variable {:?}", cfg.winner_variable),
+                        message: format!("{:?} {e}", w.file),
+                    }],
+                })
+            })?;
+            (file, cfg.namespace.clone().or(w.namespace))
+        }
+        (_, None, None) => {
+            return Err(Error::Internal(
+                "no winner and no experiment passed validation".into(),
+            ));
+        }
+    };
+    if let (config::Task::Finish, None) = (&cfg.task, &cfg.edits) {
+        report.winner = Some(winner.to_string());
+    }
+    report.timing("experiment", t);
+
+    // 2. Token: needed for an https repo and for the PR API. A GitHub App's comes from
+    // exchanging a JWT signed with the App's key, which is in the Secret.
+    let t = Instant::now();
+    let needs_token = matches!(cfg.repo, RepoLocation::Https(_)) || cfg.api_url.is_some();
+    let token = if needs_token {
+        token(&cfg, cluster, namespace.clone(), &http).await?
+    } else {
+        cfg.token.clone()
+    };
+    if let Some(t) = &token {
+        redact::register(t.expose());
+    }
     report.timing("token", t);
 
     // 3-7. Fetch, plan, commit, push: repeated when the PR branch moved under us.
@@ -236,7 +487,26 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         tls: tls.clone(),
         io_timeout,
     };
+    // A promotion file's PR text may refer to the experiment too.
+    if cfg.edits.is_some() {
+        let expand = |what: &str, text: &str| {
+            vars.expand(text).map_err(|reason| edits::Error {
+                index: 0,
+                label: what.into(),
+                reason,
+            })
+        };
+        cfg.pr_title = expand("pr.title", &cfg.pr_title)?;
+        if let Some(b) = &cfg.pr_body {
+            cfg.pr_body = Some(expand("pr.body", b)?);
+        }
+    }
     let job = match &cfg.task {
+        config::Task::Finish if cfg.edits.is_some() => Job::Edits {
+            edits: cfg.edits.clone().unwrap_or_default(),
+            apply: cfg.apply.clone(),
+            vars,
+        },
         config::Task::Finish => Job::Finish(Rules {
             dir: cfg.dir.clone(),
             winner: winner.clone(),
@@ -479,7 +749,7 @@ fn outcome(cfg: &Config, report: &Report, winner: &RepoPath, plan: &plan::Plan) 
             ),
         ),
         // The baseline won: nothing is promoted, the experiment's files are cleaned up.
-        (config::Task::Finish, true) if *winner == cfg.baseline => normal(
+        (config::Task::Finish, true) if cfg.edits.is_none() && *winner == cfg.baseline => normal(
             "CleanedUp",
             format!(
                 "the baseline {} stays; the experiment's files are removed: {landed}",

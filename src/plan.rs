@@ -191,7 +191,7 @@ pub(crate) fn kind_name(e: &Entry) -> &'static str {
 }
 
 /// Looks up `path`, refusing to pass through anything but directories on the way.
-fn lookup(
+pub(crate) fn lookup(
     snap: &dyn Snapshot,
     input: &'static str,
     path: &RepoPath,
@@ -214,7 +214,7 @@ fn lookup(
 }
 
 /// Reads a text file that must exist.
-fn read_text(
+pub(crate) fn read_text(
     snap: &dyn Snapshot,
     input: &'static str,
     path: &RepoPath,

@@ -50,6 +50,24 @@ pub struct Report {
     pub diff: String,
     /// Milliseconds per step.
     pub timings_ms: BTreeMap<String, u64>,
+    /// A promotion file: the targets this (combined) change covers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub covers: Vec<String>,
+    /// A promotion file: one result per commit (targets on one repo and branch share one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetResult>,
+}
+
+/// The result of the targets that share one commit and pull request.
+#[derive(Debug, serde::Serialize)]
+pub struct TargetResult {
+    pub targets: Vec<String>,
+    pub ok: bool,
+    pub exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
 }
 
 impl Report {

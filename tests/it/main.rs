@@ -6,6 +6,7 @@ mod faults;
 mod hostile;
 mod image;
 mod lifecycle;
+mod promotions;
 mod providers;
 mod races;
 mod task_spec;

@@ -9,7 +9,7 @@ use k8s_openapi::api::{
     rbac::v1::{Role, RoleBinding},
 };
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn spec(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -291,4 +291,40 @@ fn the_handler_dockerfile_adds_the_static_binary_to_the_handler_image() {
         text.contains("ARG HANDLER_IMAGE=iter8/handler:0.1.17"),
         "the handler Iter8 v0.7.0 installs"
     );
+}
+
+#[test]
+fn the_example_promotion_files_and_experiments_follow_their_schemas() {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(spec("schema.json")).unwrap()).unwrap();
+    let promotion = jsonschema::validator_for(&schema["$defs"]["promotionFile"]).unwrap();
+    let crd_path = testkit::shared_dir()
+        .join("fixtures/iter8-crds/etc3-v0.1.27/config/crd/bases/iter8.tools_experiments.yaml");
+    let crd: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(crd_path).unwrap()).unwrap();
+    let experiment =
+        jsonschema::validator_for(&crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+            .unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for (repo, exp) in [
+        ("kustomize-env", "experiments/productpage-v2.yaml"),
+        ("helm-env", "experiments/productpage.yaml"),
+    ] {
+        let text = std::fs::read_to_string(root.join(repo).join("iter8-promotion.yaml")).unwrap();
+        let v: Value = serde_saphyr::from_str(&text).unwrap();
+        let errors: Vec<String> = promotion.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{repo}: {errors:?}");
+        iter8_gitops::promotion::parse("example", &text).expect("the tool reads it too");
+        let e: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(root.join(repo).join(exp)).unwrap())
+                .unwrap();
+        let errors: Vec<String> = experiment.iter_errors(&e).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{repo}/{exp}: {errors:?}");
+    }
+    // The schema bites: an unknown edit kind, and an edit without its file.
+    for bad in [
+        json!({"targets": [{"edits": [{"chmod": {"file": "a"}}]}]}),
+        json!({"targets": [{"edits": [{"yaml-set": {"path": "a", "value": "b"}}]}]}),
+    ] {
+        assert!(!promotion.is_valid(&bad), "{bad}");
+    }
 }

@@ -1,0 +1,271 @@
+//! The promotion file (GITOPS_CONFIG, or GITOPS_CONFIG_IN_REPO read from the Env repo): one
+//! or more targets, each a repo, branch and folder, the edits to make there, the pull request
+//! and the files to apply. The GITOPS_* variables of a single promotion are one target of this
+//! model; in a file, GITOPS_REPO / GITOPS_BRANCH / GITOPS_MODE and the PR variables are the
+//! defaults every target may override, and a target's `dir` is inside GITOPS_DIR.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::{self, Args, Config, Problem},
+    edits::EditSpec,
+    names::RepoPath,
+};
+
+/// The file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub targets: Vec<TargetSpec>,
+}
+
+/// One target.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetSpec {
+    /// For the report and messages (default: `targets[N]`).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// `pr` or `push`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    pub edits: Vec<EditSpec>,
+    /// Files to server-side apply after the change lands, relative to `dir`.
+    #[serde(default)]
+    pub apply: Vec<String>,
+    #[serde(default)]
+    pub pr: PrSpec,
+    /// The Secret holding this target's Git host token (default: GITOPS_TOKEN_SECRET).
+    #[serde(default)]
+    pub token_secret: Option<String>,
+}
+
+/// A target's pull request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrSpec {
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    #[serde(default)]
+    pub draft: Option<bool>,
+}
+
+/// Reads a promotion file (YAML, or JSON, which is YAML).
+pub fn parse(what: &str, text: &str) -> Result<File, config::Error> {
+    let bad = |message: String| config::Error {
+        problems: vec![Problem {
+            input: what.into(),
+            message,
+        }],
+    };
+    let file: File =
+        serde_saphyr::from_str(text).map_err(|e| bad(format!("is not a promotion file: {e}")))?;
+    if file.targets.is_empty() {
+        return Err(bad("has no targets".into()));
+    }
+    Ok(file)
+}
+
+impl TargetSpec {
+    /// `targets[i]` or `targets[i] (name)`.
+    pub fn label(&self, i: usize) -> String {
+        match &self.name {
+            Some(n) => format!("targets[{i}] ({n})"),
+            None => format!("targets[{i}]"),
+        }
+    }
+}
+
+/// One configuration per target: `base` (the environment and flags) with the target's fields
+/// over it, validated like a single promotion. Every problem names its target.
+pub fn configs(base: &Args, file: &File) -> Result<Vec<Config>, config::Error> {
+    let mut problems = vec![];
+    let mut out = vec![];
+    for (i, t) in file.targets.iter().enumerate() {
+        let label = t.label(i);
+        let mut a = base.clone();
+        // The target is a promotion of its own: no file of its own, no single-file rules.
+        a.config = None;
+        a.config_in_repo = None;
+        let set = |slot: &mut Option<String>, v: &Option<String>| {
+            if v.is_some() {
+                slot.clone_from(v);
+            }
+        };
+        set(&mut a.repo, &t.repo);
+        set(&mut a.branch, &t.branch);
+        // A target's dir is inside GITOPS_DIR, like every other path.
+        a.dir = match (&base.dir, &t.dir) {
+            (Some(b), Some(d)) if !matches!(b.trim_end_matches('/'), "" | ".") => {
+                Some(format!("{}/{d}", b.trim_end_matches('/')))
+            }
+            (b, d) => d.clone().or_else(|| b.clone()),
+        };
+        set(&mut a.mode, &t.mode);
+        set(&mut a.token_secret, &t.token_secret);
+        set(&mut a.pr_repo, &t.pr.repo);
+        set(&mut a.pr_branch, &t.pr.branch);
+        set(&mut a.pr_title, &t.pr.title);
+        set(&mut a.pr_body, &t.pr.body);
+        if !t.pr.labels.is_empty() {
+            a.pr_labels = Some(t.pr.labels.join(","));
+        }
+        if !t.pr.reviewers.is_empty() {
+            a.pr_reviewers = Some(t.pr.reviewers.join(","));
+        }
+        if let Some(d) = t.pr.draft {
+            a.pr_draft = Some(d.to_string());
+        }
+        let field = |input: &str| -> String {
+            let f = match input {
+                "GITOPS_REPO" => "repo",
+                "GITOPS_BRANCH" => "branch",
+                "GITOPS_DIR" => "dir",
+                "GITOPS_MODE" => "mode",
+                "GITOPS_TOKEN_SECRET" => "tokenSecret",
+                "GITOPS_PR_REPO" => "pr.repo",
+                "GITOPS_PR_BRANCH" => "pr.branch",
+                "GITOPS_PR_TITLE" => "pr.title",
+                "GITOPS_PR_LABELS" => "pr.labels",
+                "GITOPS_PR_REVIEWERS" => "pr.reviewers",
+                other => return format!("{label}: {other}"),
+            };
+            format!("{label}.{f}")
+        };
+        match Config::try_from_target(a) {
+            Ok(mut c) => {
+                let mut apply = vec![];
+                for f in &t.apply {
+                    match RepoPath::parse(f) {
+                        Ok(p) => apply.push(p),
+                        Err(why) => problems.push(Problem {
+                            input: format!("{label}.apply"),
+                            message: format!("{f:?} {why}"),
+                        }),
+                    }
+                }
+                if t.edits.is_empty() {
+                    problems.push(Problem {
+                        input: format!("{label}.edits"),
+                        message: "is empty; a target needs at least one edit".into(),
+                    });
+                }
+                c.apply = apply;
+                c.edits = Some(t.edits.clone());
+                c.target = Some(label);
+                out.push(c);
+            }
+            Err(e) => problems.extend(e.problems.into_iter().map(|p| Problem {
+                input: field(&p.input),
+                message: p.message,
+            })),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(config::Error { problems })
+    }
+}
+
+/// Targets that share repo, branch, mode and pushed branch become one commit and one PR.
+pub fn groups(targets: Vec<Config>) -> Vec<Vec<Config>> {
+    let mut groups: Vec<Vec<Config>> = vec![];
+    for t in targets {
+        let key = |c: &Config| {
+            (
+                c.repo.to_string(),
+                c.branch.to_string(),
+                c.mode,
+                c.target_branch().to_string(),
+            )
+        };
+        match groups.iter_mut().find(|g| key(&g[0]) == key(&t)) {
+            Some(g) => g.push(t),
+            None => groups.push(vec![t]),
+        }
+    }
+    groups
+}
+
+/// The JSON Schema of a promotion file (in task-spec/schema.json as `$defs.promotionFile`).
+pub fn schema() -> serde_json::Value {
+    use serde_json::json;
+    let s = |d: &str| json!({"type": "string", "description": d});
+    let file = |d: &str| json!({"type": "string", "description": format!("{d}, relative to the target's dir")});
+    let one = |name: &str, props: serde_json::Value, required: &[&str]| {
+        json!({
+            "type": "object", "additionalProperties": false, "required": [name],
+            "properties": {name: {"type": "object", "additionalProperties": false,
+                "properties": props, "required": required}}
+        })
+    };
+    let edit = json!({"oneOf": [
+        one("copy", json!({"from": file("the file copied"), "to": file("the file written")}), &["from", "to"]),
+        one("replace", json!({"file": file("the file"), "from": s("literal text to find"), "to": s("its replacement")}), &["file", "from", "to"]),
+        {"type": "object", "additionalProperties": false, "required": ["delete"],
+         "properties": {"delete": {"type": "array", "items": file("a file to delete"), "description": "files to delete; a missing one is fine"}}},
+        one("yaml-set", json!({
+            "file": file("a YAML file"),
+            "path": s("dotted path with list selectors: spec.template.spec.containers[name=app].image"),
+            "value": s("the new scalar; may use ${winner.name}, ${winner.variables.NAME}, ${experiment.name}, ${experiment.namespace}"),
+            "document": {"type": "integer", "minimum": 0, "description": "which document (0-based); default: the one that has the path"},
+            "all": {"type": "boolean", "description": "every document that has the path"},
+            "create": {"type": "boolean", "description": "add the missing keys"}
+        }), &["file", "path", "value"]),
+        one("kustomize-image", json!({
+            "file": file("the kustomization (default: kustomization.yaml)"),
+            "name": s("the image name the manifests use"),
+            "newName": s("new image name"), "newTag": s("new tag"), "digest": s("new digest")
+        }), &["name"]),
+        one("helm-values", json!({
+            "file": file("the values file (default: values.yaml)"),
+            "key": s("Helm's dotted key (image.tag; \\\\. for a dot inside a key)"),
+            "value": s("the new value"),
+            "create": {"type": "boolean", "description": "add the key when missing"}
+        }), &["key", "value"])
+    ]});
+    let strings = |d: &str| json!({"type": "array", "items": {"type": "string"}, "description": d});
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["targets"],
+        "description": "GITOPS_CONFIG / GITOPS_CONFIG_IN_REPO: targets on the same repo, branch, mode and PR branch share one commit and one PR",
+        "properties": {"targets": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": false, "required": ["edits"],
+            "properties": {
+                "name": s("for the report"),
+                "repo": s("clone URL (default: GITOPS_REPO)"),
+                "branch": s("synced branch (default: GITOPS_BRANCH)"),
+                "dir": s("folder inside GITOPS_DIR"),
+                "mode": {"enum": ["pr", "push"]},
+                "tokenSecret": s("Secret with this target's token (default: GITOPS_TOKEN_SECRET)"),
+                "edits": {"type": "array", "minItems": 1, "items": edit},
+                "apply": strings("files to server-side apply after the change lands"),
+                "pr": {"type": "object", "additionalProperties": false, "properties": {
+                    "repo": s("owner/repo the PR is opened on"),
+                    "branch": s("head branch"),
+                    "title": s("may use ${winner…} and ${experiment…}"),
+                    "body": s("may use ${winner…} and ${experiment…}"),
+                    "labels": strings("labels"),
+                    "reviewers": strings("reviewers"),
+                    "draft": {"type": "boolean"}
+                }}
+            }
+        }}}
+    })
+}

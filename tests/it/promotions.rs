@@ -1,0 +1,303 @@
+//! Promotion files: any Env repo layout (Kustomize overlays, Helm values), several targets in
+//! one run, edits that change only the edited scalar's text. The examples in `examples/` are
+//! the repos, run end to end against the git server and the fakes.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+/// A world whose Env repo (under DIR) is `content`, finishing the experiment in `exp_file`
+/// (relative to `content`) whose candidate won, with the promotion file read from the repo.
+fn world(content: &Path, exp_file: &str) -> World {
+    let mut w = World::with_content(content, SLUG);
+    let mut e: Value =
+        serde_yaml_ng::from_slice(&std::fs::read(content.join(exp_file)).unwrap()).unwrap();
+    let name = e["metadata"]["name"].as_str().unwrap().to_string();
+    e["metadata"]["namespace"] = json!("default");
+    e["status"] = json!({"versionRecommendedForPromotion": "v2"});
+    w.kube.add_experiment("default", &name, e);
+    for k in [
+        "GITOPS_WINNER",
+        "GITOPS_BASELINE",
+        "GITOPS_REPLACE",
+        "GITOPS_REMOVE",
+        "GITOPS_APPLY",
+    ] {
+        w.set(k, None);
+    }
+    w.set("GITOPS_CONFIG_IN_REPO", Some("iter8-promotion.yaml"))
+        .set("EXPERIMENT_NAME", Some(&name))
+        .set("EXPERIMENT_NAMESPACE", Some("default"));
+    w
+}
+
+/// The lines that differ between two versions of a file with the same number of lines.
+fn changed_lines(before: &str, after: &str) -> Vec<(String, String)> {
+    assert_eq!(
+        before.lines().count(),
+        after.lines().count(),
+        "lines were added or removed:\n{after}"
+    );
+    before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn file_at(w: &World, branch: &str, path: &str) -> Option<String> {
+    let co = w.checkout(branch);
+    std::fs::read_to_string(co.path().join(DIR).join(path)).ok()
+}
+
+#[test]
+fn kustomize_overlays_staging_is_pushed_prod_gets_one_pr_with_the_experiment_removed() {
+    let src = example("kustomize-env");
+    let w = world(&src, "experiments/productpage-v2.yaml");
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let report = o.report();
+    assert_eq!(
+        report["targets"].as_array().unwrap().len(),
+        2,
+        "two commits: {report}"
+    );
+
+    // Staging: straight onto the synced branch; byte for byte only the tag's text changed.
+    let read = |p: &str| std::fs::read_to_string(src.join(p)).unwrap();
+    let staging = file_at(&w, BRANCH, "overlays/staging/kustomization.yaml").unwrap();
+    assert_eq!(
+        changed_lines(&read("overlays/staging/kustomization.yaml"), &staging),
+        [(
+            "    newTag: \"v1\"   # promoted by Iter8".to_string(),
+            "    newTag: \"v2\"   # promoted by Iter8".to_string()
+        )]
+    );
+    assert_eq!(
+        file_at(&w, BRANCH, "overlays/prod/kustomization.yaml").unwrap(),
+        read("overlays/prod/kustomization.yaml"),
+        "prod waits for its PR"
+    );
+
+    // Prod and the experiment: one commit on the PR branch, one PR.
+    let prod = file_at(&w, "iter8/promote-prod", "overlays/prod/kustomization.yaml").unwrap();
+    assert_eq!(
+        changed_lines(&read("overlays/prod/kustomization.yaml"), &prod),
+        [("    newTag: v1".to_string(), "    newTag: v2".to_string())]
+    );
+    assert!(file_at(&w, "iter8/promote-prod", "experiments/productpage-v2.yaml").is_none());
+    let log = testkit::git(
+        &w.bare(),
+        &["log", "--format=%s", "gitops..iter8/promote-prod"],
+    );
+    assert_eq!(log.lines().count(), 1, "one commit: {log}");
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].title, "Promote productpage v2 to production");
+    assert_eq!(pulls[0].labels, ["iter8", "production"]);
+
+    // Reruns converge: nothing more to push, still one PR.
+    assert_code(&w.run(&[]), 0);
+    let pushes = w.pushes();
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(w.pushes(), pushes, "{}", o.stdout);
+    assert_eq!(w.github.pulls().len(), 1);
+}
+
+#[test]
+fn helm_values_two_environments_and_the_experiment_in_one_commit_and_one_pr() {
+    let src = example("helm-env");
+    let w = world(&src, "experiments/productpage.yaml");
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let report = o.report();
+    let targets = report["targets"].as_array().unwrap();
+    assert_eq!(
+        targets.len(),
+        1,
+        "one commit for the three targets: {report}"
+    );
+    assert_eq!(
+        targets[0]["targets"],
+        json!([
+            "targets[0] (staging)",
+            "targets[1] (prod)",
+            "targets[2] (experiment)"
+        ])
+    );
+    let read = |p: &str| std::fs::read_to_string(src.join(p)).unwrap();
+    let staging = file_at(&w, "iter8/promote", "envs/staging/values.yaml").unwrap();
+    // The quoted tag stays quoted; a tag like 1.10 stays a string.
+    assert_eq!(
+        changed_lines(&read("envs/staging/values.yaml"), &staging),
+        [("  tag: \"v1\"".to_string(), "  tag: \"1.10\"".to_string())]
+    );
+    let prod = file_at(&w, "iter8/promote", "envs/prod/values.yaml").unwrap();
+    let before = read("envs/prod/values.yaml");
+    // One line changed (quoted now: plain 1.10 would be a number) and one added, where it
+    // belongs, as the file's own indentation has it.
+    assert_eq!(
+        prod,
+        before.replace("  tag: v1\n", "  tag: \"1.10\"\n").replace(
+            "  sidecar.istio.io/inject: \"true\"\n",
+            "  sidecar.istio.io/inject: \"true\"\n  iter8.tools/experiment: productpage-helm\n"
+        )
+    );
+    assert!(file_at(&w, "iter8/promote", "experiments/productpage.yaml").is_none());
+    let pulls = w.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].title, "Promote productpage 1.10");
+    // The Experiment hears about it once.
+    let events = w.kube.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["reason"], "Promoted");
+}
+
+/// The kustomize example with a promotion file given as GITOPS_CONFIG (on this machine).
+fn with_file(w: &mut World, text: &str) {
+    let path = w.tmp.path().join("promotion.yaml");
+    std::fs::write(&path, text).unwrap();
+    w.set("GITOPS_CONFIG_IN_REPO", None)
+        .set("GITOPS_CONFIG", Some(path.to_str().unwrap()));
+}
+
+const GOOD: &str = "  - name: staging\n    dir: overlays/staging\n    mode: push\n    edits:\n      - kustomize-image: {name: docker.io/iter8/productpage, newTag: v2}\n";
+
+#[test]
+fn a_failing_target_does_not_stop_the_others_and_every_bad_edit_names_its_target() {
+    let src = example("kustomize-env");
+    let cases: &[(&str, i32, &str)] = &[
+        (
+            "      - yaml-set: {file: kustomization.yaml, path: \"images[name=grpc].newTag\", value: v2}\n",
+            5,
+            "selector \"images[name=grpc]\" matches no item",
+        ),
+        (
+            "      - yaml-set: {file: kustomization.yaml, path: namespace.name, value: \"2\"}\n",
+            5,
+            "\"namespace\" goes through a scalar",
+        ),
+        (
+            "      - delete: [../../base/service.yaml]\n",
+            5,
+            "paths must stay inside GITOPS_DIR",
+        ),
+        (
+            "      - yaml-set: {file: README.md, path: a, value: b}\n",
+            5,
+            "is not a YAML file",
+        ),
+        (
+            "      - delete: [kustomization.yaml]\n      - kustomize-image: {name: x, newTag: v2}\n",
+            5,
+            "conflicts with edit #1 (delete)",
+        ),
+        (
+            "      - helm-values: {file: kustomization.yaml, key: images.tag, value: \"${winner.variables.nope}\"}\n",
+            5,
+            "${winner.variables.nope} is not known",
+        ),
+    ];
+    for (edits, code, says) in cases {
+        let mut w = world(&src, "experiments/productpage-v2.yaml");
+        let bad = format!(
+            "targets:\n{GOOD}  - name: prod\n    dir: overlays/prod\n    edits:\n{edits}    pr: {{branch: iter8/prod}}\n"
+        );
+        with_file(&mut w, &bad);
+        let o = w.run(&[]);
+        assert_code(&o, *code);
+        assert!(
+            o.stderr.contains("targets[1] (prod)"),
+            "{edits}: {}",
+            o.stderr
+        );
+        assert!(o.stderr.contains(says), "{edits}: {}", o.stderr);
+        // The good target landed; the bad one pushed nothing; the report has both.
+        let report = o.report();
+        assert_eq!(report["targets"][0]["ok"], true, "{report}");
+        assert_eq!(report["targets"][1]["ok"], false);
+        assert!(
+            file_at(&w, BRANCH, "overlays/staging/kustomization.yaml")
+                .unwrap()
+                .contains("\"v2\"")
+        );
+        assert!(w.rev("refs/heads/iter8/prod").is_none(), "{edits}");
+    }
+}
+
+#[test]
+fn a_bad_promotion_file_stops_everything_before_anything_is_written() {
+    let src = example("kustomize-env");
+    let cases: &[(&str, &str)] = &[
+        (
+            "targets:\n  - dir: a\n    edits:\n      - chmod: {file: a}\n",
+            "unknown variant `chmod`",
+        ),
+        ("targets: []\n", "has no targets"),
+        (
+            "targets:\n  - dir: ../outside\n    edits: [{delete: [a]}]\n",
+            "targets[0].dir",
+        ),
+        (
+            "targets:\n  - name: x\n    edits: []\n",
+            "targets[0] (x).edits is empty",
+        ),
+        (
+            "targets:\n  - edits: [{delete: [a]}]\n    mode: sideways\n",
+            "targets[0].mode",
+        ),
+    ];
+    for (file, says) in cases {
+        let mut w = world(&src, "experiments/productpage-v2.yaml");
+        with_file(&mut w, file);
+        let o = w.run(&[]);
+        assert_code(&o, 2);
+        assert!(o.stderr.contains(says), "{file}: {}", o.stderr);
+        assert_eq!(w.pushes(), 0);
+    }
+    // With the variables of a single promotion: an error, not two answers.
+    let mut w = world(&src, "experiments/productpage-v2.yaml");
+    with_file(&mut w, &format!("targets:\n{GOOD}"));
+    w.set("GITOPS_BASELINE", Some("productpage.yaml"));
+    let o = w.run(&[]);
+    assert_code(&o, 2);
+    assert!(
+        o.stderr
+            .contains("GITOPS_BASELINE is set together with a promotion file")
+    );
+}
+
+#[test]
+fn a_target_whose_token_secret_is_missing_fails_alone() {
+    let src = example("kustomize-env");
+    let mut w = world(&src, "experiments/productpage-v2.yaml");
+    with_file(
+        &mut w,
+        &format!(
+            "targets:\n{GOOD}  - name: mirror\n    dir: overlays/prod\n    tokenSecret: mirror-token\n    edits:\n      - kustomize-image: {{name: docker.io/iter8/productpage, newTag: v2}}\n    pr: {{branch: iter8/mirror}}\n"
+        ),
+    );
+    let o = w.run(&[]);
+    assert_code(&o, 3);
+    assert!(o.stderr.contains("targets[1] (mirror)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("secret \"mirror-token\" not found"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        file_at(&w, BRANCH, "overlays/staging/kustomization.yaml")
+            .unwrap()
+            .contains("\"v2\"")
+    );
+}

@@ -324,6 +324,13 @@ fn plain_is_safe(value: &str) -> bool {
             .is_some_and(|v| v["k"].as_str() == Some(value))
 }
 
+/// True when `value` written plain is a valid YAML scalar (of whatever type).
+fn parses_plain(value: &str) -> bool {
+    serde_saphyr::from_str::<serde_json::Value>(&format!("k: {value}\n"))
+        .ok()
+        .is_some_and(|v| v["k"].is_number() || v["k"].is_boolean())
+}
+
 /// The byte where the line holding `at` begins.
 fn line_start(text: &str, at: usize) -> usize {
     text[..at].rfind('\n').map_or(0, |i| i + 1)
@@ -366,7 +373,20 @@ fn splice(
             if old == value {
                 return Ok((*start, *start, String::new()));
             }
-            Ok((*start + skip, *end, render(value, *style)))
+            // The value keeps the original's type: a plain number stays a number (a port),
+            // a plain string stays a string (a tag like 1.10 gets quotes).
+            let text = if *style == ScalarStyle::Plain
+                && !plain_is_safe(old)
+                && !value.is_empty()
+                && !value.contains(['\n', '#'])
+                && !plain_is_safe(value)
+                && parses_plain(value)
+            {
+                value.to_string()
+            } else {
+                render(value, *style)
+            };
+            Ok((*start + skip, *end, text))
         }
         Target::Insert { map, rest } => {
             let Node::Map { entries, block, .. } = map else {
@@ -588,6 +608,9 @@ mod tests {
         // A plain value that would read back as a bool or number is quoted.
         let out = set1(text, "spec.plain", "true").unwrap();
         assert_eq!(out, text.replace("plain: v1", "plain: \"true\""));
+        // ...unless the original was a number: a port stays a number.
+        let port = "port: 9080 # http\n";
+        assert_eq!(set1(port, "port", "9081").unwrap(), "port: 9081 # http\n");
         assert_eq!(
             set1(text, "spec.other[1]", "c").unwrap(),
             text.replace("[a, b]", "[a, c]")

@@ -301,3 +301,25 @@ fn a_target_whose_token_secret_is_missing_fails_alone() {
             .contains("\"v2\"")
     );
 }
+
+#[test]
+fn a_targets_apply_files_are_read_from_the_edited_tree_and_applied() {
+    let src = example("kustomize-env");
+    let mut w = world(&src, "experiments/productpage-v2.yaml");
+    with_file(
+        &mut w,
+        "targets:\n  - dir: base\n    mode: push\n    edits:\n      - yaml-set: {file: service.yaml, path: \"spec.ports[name=http].port\", value: \"9081\"}\n    apply: [service.yaml]\n",
+    );
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let svc = w
+        .kube
+        .get("", "v1", "default", "services", "productpage")
+        .expect("applied");
+    assert_eq!(
+        svc["spec"]["ports"][0]["port"], 9081,
+        "the edited value, as a number: {svc}"
+    );
+    let text = file_at(&w, BRANCH, "base/service.yaml").unwrap();
+    assert!(text.contains("      port: 9081\n"), "{text}");
+}

@@ -198,6 +198,11 @@ fn a_failing_target_does_not_stop_the_others_and_every_bad_edit_names_its_target
             "is not a YAML file",
         ),
         (
+            "      - kustomize-image: {name: docker.io/iter8/ratings, newTag: v1}\n      - yaml-set: {file: kustomization.yaml, path: \"images[newTag=v1].newTag\", value: v2}\n",
+            5,
+            "selector \"images[newTag=v1]\" matches 2 items",
+        ),
+        (
             "      - delete: [kustomization.yaml]\n      - kustomize-image: {name: x, newTag: v2}\n",
             5,
             "conflicts with edit #1 (delete)",

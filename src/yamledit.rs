@@ -373,6 +373,19 @@ fn splice(
             if old == value {
                 return Ok((*start, *start, String::new()));
             }
+            // An empty value (`key:` with nothing after it) has no text to replace: write
+            // after the colon. Anything else without text (`? key`) is refused: writing
+            // there would merge with the key (found by the yaml_set fuzzer).
+            if start == end {
+                // The parser puts an empty value right after its key: find the colon.
+                let after = &text[*start..];
+                let rest = after.trim_start_matches([' ', '\t']);
+                if !rest.starts_with(':') {
+                    return Err(Error::NotScalar(show(path)));
+                }
+                let at = *start + (after.len() - rest.len()) + 1;
+                return Ok((at, at, format!(" {}", render(value, ScalarStyle::Plain))));
+            }
             // The value keeps the original's type: a plain number stays a number (a port),
             // a plain string stays a string (a tag like 1.10 gets quotes).
             let text = if *style == ScalarStyle::Plain
@@ -423,6 +436,17 @@ fn splice(
         }
         Target::Scalar(_) => unreachable!("resolve returns scalars only"),
     }
+}
+
+/// The scalar values at `path`, one per document that has it.
+pub fn values_at(text: &str, path: &[Seg]) -> Result<Vec<String>, Error> {
+    Ok(parse(text)?
+        .iter()
+        .filter_map(|d| match resolve(d, path, false) {
+            Ok(Target::Scalar(n)) => n.as_str().map(str::to_string),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Which documents a set applies to.
@@ -683,6 +707,13 @@ mod tests {
             ),
             Err(Error::Flow(_))
         ));
+    }
+
+    #[test]
+    fn an_empty_value_is_filled_after_its_colon_and_a_bare_complex_key_is_refused() {
+        assert_eq!(set1("a:\nb: 1\n", "a", "x").unwrap(), "a: x\nb: 1\n");
+        // Found by the yaml_set fuzzer: `? k` has a value with no text at all.
+        assert!(set1("?\t\tk\t", "k", "").is_err());
     }
 
     #[test]

@@ -224,38 +224,41 @@ async fn run_promotion(
     let mut report = Report::new(cfg);
     let mut messages = vec![];
     let mut codes = vec![];
-    for (_, labels, result) in results {
-        report.targets.push(match result {
-            Ok(mut r) => {
-                r.covers = labels.clone();
-                report::TargetResult {
-                    targets: labels,
-                    ok: true,
-                    exit_code: 0,
-                    error: None,
-                    report: Some(r),
-                }
-            }
-            Err(e) => {
-                let message = redact::text(&e.chain());
-                messages.push(format!("{}: {message}", labels.join(", ")));
-                codes.push(e.exit_code());
-                report::TargetResult {
-                    targets: labels,
-                    ok: false,
-                    exit_code: e.exit_code(),
-                    error: Some(message),
-                    report: None,
-                }
-            }
+    for (i, labels, result) in results {
+        let (ok, code, error) = match &result {
+            Ok(_) => (true, 0, None),
+            Err(e) => (false, e.exit_code(), Some(redact::text(&e.chain()))),
+        };
+        for t in &labels {
+            report.targets.push(report::TargetStatus {
+                target: t.clone(),
+                ok,
+                exit_code: code,
+                commit: i,
+                error: error.clone(),
+            });
+        }
+        if let Some(message) = &error {
+            messages.push(format!("{}: {message}", labels.join(", ")));
+            codes.push(code);
+        }
+        report.commits.push(report::CommitResult {
+            targets: labels.clone(),
+            ok,
+            exit_code: code,
+            error,
+            report: result.ok().map(|mut r| {
+                r.covers = labels;
+                r
+            }),
         });
     }
     report.changed = report
-        .targets
+        .commits
         .iter()
         .any(|t| t.report.as_ref().is_some_and(|r| r.changed));
     report.pushed = report
-        .targets
+        .commits
         .iter()
         .any(|t| t.report.as_ref().is_some_and(|r| r.pushed));
     report.timing("total", started);

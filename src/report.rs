@@ -53,14 +53,29 @@ pub struct Report {
     /// A promotion file: the targets this (combined) change covers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub covers: Vec<String>,
-    /// A promotion file: one result per commit (targets on one repo and branch share one).
+    /// A promotion file: one result per target...
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<TargetResult>,
+    pub targets: Vec<TargetStatus>,
+    /// ...and per commit (targets on one repo, branch and PR branch share one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<CommitResult>,
+}
+
+/// How one target of a promotion file went.
+#[derive(Debug, serde::Serialize)]
+pub struct TargetStatus {
+    pub target: String,
+    pub ok: bool,
+    pub exit_code: u8,
+    /// Its entry in `commits`.
+    pub commit: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The result of the targets that share one commit and pull request.
 #[derive(Debug, serde::Serialize)]
-pub struct TargetResult {
+pub struct CommitResult {
     pub targets: Vec<String>,
     pub ok: bool,
     pub exit_code: u8,
@@ -95,22 +110,44 @@ impl Report {
     /// the dry-run objects go first (they are on stdout and in the PR), then the file list.
     pub fn summary_json(&self, max: usize) -> String {
         let mut v = serde_json::to_value(self).expect("the report serializes");
-        if let Some(m) = v.as_object_mut() {
-            m.remove("diff");
-            m.remove("objects");
+        let Some(m) = v.as_object_mut() else {
+            return "{}".into();
+        };
+        // The diff, the objects and each commit's full report are on stdout.
+        for k in ["diff", "objects", "commits"] {
+            m.remove(k);
         }
-        let mut s = crate::redact::text(&v.to_string());
-        if s.len() > max
-            && let Some(m) = v.as_object_mut()
-        {
-            m.insert(
-                "files".into(),
-                serde_json::json!(format!("{} files (see stdout)", self.files.len())),
-            );
-            m.remove("applied");
-            s = crate::redact::text(&v.to_string());
+        let fits = |m: &serde_json::Map<String, serde_json::Value>| {
+            let s = crate::redact::text(&serde_json::Value::Object(m.clone()).to_string());
+            (s.len() <= max).then_some(s)
+        };
+        if let Some(s) = fits(m) {
+            return s;
         }
-        truncate(&s, max).to_string()
+        m.insert(
+            "files".into(),
+            serde_json::json!(format!("{} files (see stdout)", self.files.len())),
+        );
+        m.remove("applied");
+        if let Some(s) = fits(m) {
+            return s;
+        }
+        let failed = self.targets.iter().filter(|t| !t.ok).count();
+        m.insert(
+            "targets".into(),
+            serde_json::json!(format!(
+                "{} targets, {failed} failed (see stdout)",
+                self.targets.len()
+            )),
+        );
+        m.remove("timings_ms");
+        if let Some(s) = fits(m) {
+            return s;
+        }
+        // Still too long (huge names): what matters, always valid JSON.
+        let small = serde_json::json!({"changed": self.changed, "pushed": self.pushed,
+            "commit": self.commit, "pr": self.pr.as_ref().map(|p| &p.url), "see": "stdout"});
+        crate::redact::text(&small.to_string())
     }
 
     /// The report as one line of JSON, secrets redacted.
@@ -197,6 +234,26 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert!(v.get("diff").is_none());
         assert_eq!(v["files"], "500 files (see stdout)");
+    }
+
+    #[test]
+    fn a_promotion_files_summary_stays_valid_json_however_many_targets() {
+        let r = Report {
+            targets: (0..300)
+                .map(|i| TargetStatus {
+                    target: format!("targets[{i}] (environment-{i})"),
+                    ok: i % 7 != 0,
+                    exit_code: if i % 7 == 0 { 5 } else { 0 },
+                    commit: i,
+                    error: (i % 7 == 0).then(|| "edit #1 (yaml-set a.yaml x): has no \"x\"".into()),
+                })
+                .collect(),
+            ..Report::default()
+        };
+        let s = r.summary_json(4096);
+        assert!(s.len() <= 4096);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["targets"], "300 targets, 43 failed (see stdout)");
     }
 
     #[test]

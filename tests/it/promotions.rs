@@ -66,10 +66,15 @@ fn kustomize_overlays_staging_is_pushed_prod_gets_one_pr_with_the_experiment_rem
     let o = w.run(&[]);
     assert_code(&o, 0);
     let report = o.report();
+    assert_eq!(report["targets"].as_array().unwrap().len(), 3, "{report}");
     assert_eq!(
-        report["targets"].as_array().unwrap().len(),
+        report["commits"].as_array().unwrap().len(),
         2,
         "two commits: {report}"
+    );
+    assert_eq!(
+        report["targets"][2]["commit"], 1,
+        "the experiment shares prod's commit"
     );
 
     // Staging: straight onto the synced branch; byte for byte only the tag's text changed.
@@ -121,7 +126,7 @@ fn helm_values_two_environments_and_the_experiment_in_one_commit_and_one_pr() {
     let o = w.run(&[]);
     assert_code(&o, 0);
     let report = o.report();
-    let targets = report["targets"].as_array().unwrap();
+    let targets = report["commits"].as_array().unwrap();
     assert_eq!(
         targets.len(),
         1,

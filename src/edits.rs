@@ -430,7 +430,11 @@ fn kustomize_image(
     if !has {
         let mut all = vec![("name", name)];
         all.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
-        return yamledit::append_item(text, root, "images", &all);
+        let out = yamledit::append_item(text, root, "images", &all)?;
+        // The new entry must be found where it was meant to go.
+        yamledit::set(&out, &entry_name, name, Docs::Nth(0), false)
+            .map_err(|_| yamledit::Error::Layout("images".into()))?;
+        return Ok(out);
     }
     let mut out = text.to_string();
     for (k, v) in fields {

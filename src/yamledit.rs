@@ -97,6 +97,10 @@ pub enum Error {
     BadPath(String, String),
     #[error("the path is in no document")]
     NoDocument,
+    #[error(
+        "{0:?} cannot be set in this file's layout (complex keys, or a layout the edit would change); edit it by hand"
+    )]
+    Layout(String),
     #[error("the path is in {0} documents; say which with `document`, or set `all: true`")]
     ManyDocuments(usize),
 }
@@ -470,13 +474,14 @@ pub fn set(
 ) -> Result<String, Error> {
     let parsed = parse(text)?;
     let exists = |d: &Node| matches!(resolve(d, path, false), Ok(Target::Scalar(_)));
-    let chosen: Vec<&Node> = match docs {
-        Docs::Nth(n) => vec![parsed.get(n).ok_or(Error::NoDocument)?],
+    let chosen: Vec<usize> = match docs {
+        Docs::Nth(n) if n < parsed.len() => vec![n],
+        Docs::Nth(_) => return Err(Error::NoDocument),
         Docs::The | Docs::All => {
-            let hits: Vec<&Node> = parsed.iter().filter(|d| exists(d)).collect();
+            let hits: Vec<usize> = (0..parsed.len()).filter(|i| exists(&parsed[*i])).collect();
             match (docs, hits.len(), parsed.len()) {
                 // Nothing has it yet: with `create`, a single document gets it.
-                (_, 0, 1) if create => vec![&parsed[0]],
+                (_, 0, 1) if create => vec![0],
                 (_, 0, _) => {
                     // The most telling reason: from a document that has the path's first key.
                     let first = Error::Missing(show(&path[..1]));
@@ -496,8 +501,8 @@ pub fn set(
         }
     };
     let mut edits = vec![];
-    for d in chosen {
-        let t = resolve(d, path, create)?;
+    for &d in &chosen {
+        let t = resolve(&parsed[d], path, create)?;
         edits.push(splice(text, t, value, path)?);
     }
     // Apply from the end so earlier offsets stay valid.
@@ -506,8 +511,15 @@ pub fn set(
     for (s, e, r) in edits {
         out.replace_range(s..e, &r);
     }
-    // What was written must still parse: a guard against a splice gone wrong.
-    parse(&out)?;
+    // What was written must parse, and read back as the value where it was set: a guard
+    // against a splice that an unusual layout would turn into something else.
+    let after = parse(&out)?;
+    for &d in &chosen {
+        match after.get(d).map(|doc| resolve(doc, path, false)) {
+            Some(Ok(Target::Scalar(n))) if n.as_str() == Some(value) => {}
+            _ => return Err(Error::Layout(show(path))),
+        }
+    }
     Ok(out)
 }
 
@@ -712,8 +724,13 @@ mod tests {
     #[test]
     fn an_empty_value_is_filled_after_its_colon_and_a_bare_complex_key_is_refused() {
         assert_eq!(set1("a:\nb: 1\n", "a", "x").unwrap(), "a: x\nb: 1\n");
-        // Found by the yaml_set fuzzer: `? k` has a value with no text at all.
+        // Found by the yaml_set fuzzer: `? k` has a value with no text at all, and a key
+        // added beside `? ` would have become part of it.
         assert!(set1("?\t\tk\t", "k", "").is_err());
+        assert_eq!(
+            set("? ", &parse_path("0").unwrap(), "=", Docs::The, true),
+            Err(Error::Layout("0".into()))
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The fault matrix: every fault at every step of a promotion. Each cell must either converge
+//! The fault matrix: every fault at every step of a promotion (PR update with an open PR there). Each cell must either converge
 //! (exit 0, the promoted tree, exactly one PR, the VirtualService applied) or fail with a clear
 //! error after which, the fault healed, a second run converges. A stalled server must never
 //! hang a run: GITOPS_REQUEST_TIMEOUT cuts each call and the retry goes on. A server that
@@ -10,58 +10,80 @@ use testkit::{Fault, Server};
 
 use crate::util::*;
 
-/// A step of the promotion: which server, and which requests (`METHOD path` contains).
+/// A step of the promotion: which server, and which requests (`METHOD path` contains), and
+/// what the world needs for the step to happen at all.
 struct Step {
     name: &'static str,
     server: fn(&World) -> &Server,
     matches: &'static str,
+    setup: fn(&World),
 }
+
+fn nothing(_: &World) {}
 
 const STEPS: &[Step] = &[
     Step {
         name: "experiment read",
         server: |w| &w.kube.server,
         matches: "GET /apis/iter8.tools/v2alpha2/namespaces/default/experiments",
+        setup: nothing,
     },
     Step {
         name: "secret read",
         server: |w| &w.kube.server,
         matches: "GET /api/v1/namespaces/default/secrets/iter8-token",
+        setup: nothing,
     },
     Step {
         name: "git handshake",
         server: |w| &w.git.server,
         matches: "GET /acme/env.git/info/refs",
+        setup: nothing,
     },
     Step {
         name: "fetch",
         server: |w| &w.git.server,
         matches: "POST /acme/env.git/git-upload-pack",
+        setup: nothing,
     },
     Step {
         name: "discovery",
         server: |w| &w.kube.server,
         matches: "GET /apis/networking.istio.io/v1alpha3",
+        setup: nothing,
     },
     Step {
         name: "push",
         server: |w| &w.git.server,
         matches: "POST /acme/env.git/git-receive-pack",
+        setup: nothing,
     },
     Step {
         name: "PR lookup",
         server: |w| &w.github.server,
         matches: "GET /api/v3/repos/acme/env/pulls",
+        setup: nothing,
     },
     Step {
         name: "PR create",
         server: |w| &w.github.server,
         matches: "POST /api/v3/repos/acme/env/pulls",
+        setup: nothing,
+    },
+    Step {
+        name: "PR update",
+        server: |w| &w.github.server,
+        matches: "PATCH /api/v3/repos/acme/env/pulls",
+        // An open PR with stale text: the run updates it instead of creating one.
+        setup: |w| {
+            w.github.add("acme:iter8_exp", "gitops", "a stale title");
+        },
     },
     Step {
         name: "apply",
         server: |w| &w.kube.server,
         matches: "PATCH /apis/networking.istio.io",
+        setup: nothing,
     },
 ];
 
@@ -143,6 +165,7 @@ impl Outcome {
 /// Runs one cell in a world of its own; `Err` says why it is broken.
 fn cell(step: &Step, kind: &str, times: usize) -> Result<Outcome, String> {
     let w = world();
+    (step.setup)(&w);
     (step.server)(&w).fault(fault(kind, step.matches, times));
     let o = run_binary(&w.env, &[], &[TOKEN, KUBE_TOKEN]);
     if o.code == 0 {

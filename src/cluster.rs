@@ -1,6 +1,11 @@
 //! The Kubernetes client, made once and only when a step needs it (a run with GITOPS_TOKEN,
 //! GITOPS_WINNER and no GITOPS_APPLY never touches a cluster). KUBECONFIG, else the
 //! in-cluster service account; timeouts on every request.
+//!
+//! kube's `Client` runs over a stack assembled here (rustls with ring, HTTP/1, timeouts, base
+//! URI, bearer token) from a connection read here: kube's own loader also carries the legacy
+//! auth-provider plugins (jsonpath and a regex engine), three quarters of a megabyte of a
+//! static binary for kubeconfigs kubectl itself has replaced with exec plugins.
 
 use std::time::Duration;
 
@@ -32,18 +37,271 @@ impl Cluster {
     pub async fn client(&self) -> Result<&(kube::Client, String), NoCluster> {
         self.cell
             .get_or_try_init(|| async {
-                let mut config = kube::Config::infer()
-                    .await
-                    .map_err(|e| NoCluster(Box::new(e)))?;
-                config.connect_timeout = Some(self.timeout);
-                config.read_timeout = Some(self.timeout);
-                config.write_timeout = Some(self.timeout);
-                let ns = config.default_namespace.clone();
-                let client = kube::Client::try_from(config).map_err(|e| NoCluster(Box::new(e)))?;
-                Ok((client, ns))
+                let conn = connection().await.map_err(NoCluster)?;
+                let ns = conn.namespace.clone();
+                Ok((build(conn, self.timeout).map_err(NoCluster)?, ns))
             })
             .await
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the API server is and how to prove who we are.
+struct Connection {
+    server: http::Uri,
+    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    auth: Credential,
+    namespace: String,
+}
+
+enum Credential {
+    Token(String),
+    ClientCert(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ),
+    None,
+}
+
+const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// KUBECONFIG (or ~/.kube/config), else the in-cluster service account: the order kube's
+/// `Config::infer` uses. Credentials: a token, a token file, a client certificate, or an exec
+/// plugin (EKS, GKE); legacy auth-provider plugins are refused with a message.
+async fn connection() -> Result<Connection, BoxError> {
+    use kube::config::Kubeconfig;
+    let kc = match Kubeconfig::from_env()? {
+        Some(kc) => Some(kc),
+        None => match std::env::var_os("HOME")
+            .map(|h| std::path::PathBuf::from(h).join(".kube/config"))
+        {
+            Some(p) if p.exists() => Some(Kubeconfig::read_from(p)?),
+            _ => None,
+        },
+    };
+    match kc {
+        Some(kc) => from_kubeconfig(kc).await,
+        None => in_cluster(),
+    }
+}
+
+fn in_cluster() -> Result<Connection, BoxError> {
+    let host = std::env::var("KUBERNETES_SERVICE_HOST")
+        .map_err(|_| "no kubeconfig, and KUBERNETES_SERVICE_HOST is not set (not in a Pod)")?;
+    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+    service_account(std::path::Path::new(SA_DIR), &host, &port)
+}
+
+/// The Pod's service account (token, CA, namespace files in `dir`) for the API at host:port.
+fn service_account(dir: &std::path::Path, host: &str, port: &str) -> Result<Connection, BoxError> {
+    // An IPv6 address needs brackets in a URL.
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let read =
+        |f: &str| std::fs::read(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
+    let token = String::from_utf8(read("token")?)?.trim().to_string();
+    let namespace = read("namespace")
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "default".into());
+    Ok(Connection {
+        server: format!("https://{host}:{port}").parse()?,
+        roots: certs(&read("ca.crt")?)?,
+        auth: Credential::Token(token),
+        namespace,
+    })
+}
+
+fn certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, BoxError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
+    if certs.is_empty() {
+        return Err("no certificate in the CA data".into());
+    }
+    Ok(certs)
+}
+
+/// The bytes of `data` (base64) or of the file `path`.
+fn data_or_file(data: Option<&str>, path: Option<&str>) -> Result<Option<Vec<u8>>, BoxError> {
+    use base64::Engine;
+    Ok(match (data, path) {
+        (Some(d), _) => Some(base64::engine::general_purpose::STANDARD.decode(d.trim())?),
+        (None, Some(p)) => Some(std::fs::read(p).map_err(|e| format!("{p}: {e}"))?),
+        (None, None) => None,
+    })
+}
+
+async fn from_kubeconfig(kc: kube::config::Kubeconfig) -> Result<Connection, BoxError> {
+    use secrecy::ExposeSecret;
+    let ctx_name = kc
+        .current_context
+        .clone()
+        .ok_or("the kubeconfig has no current-context")?;
+    let ctx = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == ctx_name)
+        .and_then(|c| c.context.clone())
+        .ok_or_else(|| format!("the kubeconfig has no context {ctx_name:?}"))?;
+    let cluster = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == ctx.cluster)
+        .and_then(|c| c.cluster.clone())
+        .ok_or_else(|| format!("the kubeconfig has no cluster {:?}", ctx.cluster))?;
+    if cluster.insecure_skip_tls_verify == Some(true) {
+        return Err(
+            "the kubeconfig asks to skip TLS verification; give the cluster's CA instead".into(),
+        );
+    }
+    let server: http::Uri = cluster
+        .server
+        .clone()
+        .ok_or("the kubeconfig's cluster has no server")?
+        .parse()?;
+    let roots = match data_or_file(
+        cluster.certificate_authority_data.as_deref(),
+        cluster.certificate_authority.as_deref(),
+    )? {
+        Some(pem) => certs(&pem)?,
+        None => vec![],
+    };
+    let user = ctx
+        .user
+        .as_ref()
+        .and_then(|u| kc.auth_infos.iter().find(|a| &a.name == u))
+        .and_then(|a| a.auth_info.clone())
+        .unwrap_or_default();
+    let auth = if let Some(t) = &user.token {
+        Credential::Token(t.expose_secret().trim().to_string())
+    } else if let Some(f) = &user.token_file {
+        Credential::Token(
+            std::fs::read_to_string(f)
+                .map_err(|e| format!("{f}: {e}"))?
+                .trim()
+                .to_string(),
+        )
+    } else if let Some(cert) = data_or_file(
+        user.client_certificate_data.as_deref(),
+        user.client_certificate.as_deref(),
+    )? {
+        let key = data_or_file(
+            user.client_key_data.as_ref().map(|k| k.expose_secret()),
+            user.client_key.as_deref(),
+        )?
+        .ok_or("the kubeconfig has a client certificate without its key")?;
+        client_cert(&cert, &key)?
+    } else if let Some(exec) = &user.exec {
+        exec_credential(exec).await?
+    } else if user.auth_provider.is_some() {
+        return Err("the kubeconfig uses a legacy auth-provider plugin; use an exec credential plugin (kubectl's current way) or a token".into());
+    } else {
+        Credential::None
+    };
+    Ok(Connection {
+        server,
+        roots,
+        auth,
+        namespace: ctx.namespace.clone().unwrap_or_else(|| "default".into()),
+    })
+}
+
+fn client_cert(cert: &[u8], key: &[u8]) -> Result<Credential, BoxError> {
+    use rustls::pki_types::{PrivateKeyDer, pem::PemObject};
+    Ok(Credential::ClientCert(
+        certs(cert)?,
+        PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("the client key: {e}"))?,
+    ))
+}
+
+/// Runs an exec credential plugin and reads its ExecCredential (a token, or a certificate).
+async fn exec_credential(exec: &kube::config::ExecConfig) -> Result<Credential, BoxError> {
+    let command = exec
+        .command
+        .clone()
+        .ok_or("the exec plugin has no command")?;
+    let mut cmd = std::process::Command::new(&command);
+    cmd.args(exec.args.iter().flatten());
+    for e in exec.env.iter().flatten() {
+        if let (Some(k), Some(v)) = (e.get("name"), e.get("value")) {
+            cmd.env(k, v);
+        }
+    }
+    // A plugin is a short-lived local program; run it off the async threads.
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await?
+        .map_err(|e| format!("the exec credential plugin {command:?} could not run: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the exec credential plugin {command:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    let cred: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let status = &cred["status"];
+    if let Some(t) = status["token"].as_str() {
+        return Ok(Credential::Token(t.to_string()));
+    }
+    match (
+        status["clientCertificateData"].as_str(),
+        status["clientKeyData"].as_str(),
+    ) {
+        (Some(c), Some(k)) => client_cert(c.as_bytes(), k.as_bytes()),
+        _ => Err(format!(
+            "the exec credential plugin {command:?} gave neither a token nor a certificate"
+        )
+        .into()),
+    }
+}
+
+/// kube's client over our stack: rustls (ring) with the cluster's CA, HTTP/1, timeouts on
+/// connect, read and write, the API server's base URI, and the bearer token.
+fn build(conn: Connection, timeout: Duration) -> Result<kube::Client, BoxError> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    if conn.roots.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for c in conn.roots {
+        roots.add(c)?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots);
+    let (tls, token) = match conn.auth {
+        Credential::ClientCert(certs, key) => (builder.with_client_auth_cert(certs, key)?, None),
+        Credential::Token(t) => (builder.with_no_client_auth(), Some(t)),
+        Credential::None => (builder.with_no_client_auth(), None),
+    };
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(Some(timeout));
+    connector.set_read_timeout(Some(timeout));
+    connector.set_write_timeout(Some(timeout));
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, kube::client::Body>(connector);
+    let service = tower::ServiceBuilder::new()
+        .layer(kube::client::middleware::BaseUriLayer::new(conn.server))
+        .option_layer(
+            token
+                .as_deref()
+                .map(tower_http::auth::AddAuthorizationLayer::bearer),
+        )
+        .map_err(BoxError::from)
+        .service(client);
+    Ok(kube::Client::new(service, conn.namespace))
 }
 
 /// True for failures worth another try: 429, 5xx, and transport faults.
@@ -62,5 +320,74 @@ pub fn status(e: &kube::Error) -> Option<u16> {
     match e {
         kube::Error::Api(s) => Some(s.code),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real CA certificate (PEM), made by the test harness.
+    fn ca() -> String {
+        testkit::Tls::new().ca_pem
+    }
+
+    #[test]
+    fn a_pods_service_account_names_the_server_token_ca_and_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "sa-token\n").unwrap();
+        std::fs::write(dir.path().join("ca.crt"), ca()).unwrap();
+        std::fs::write(dir.path().join("namespace"), "iter8-system").unwrap();
+        let c = service_account(dir.path(), "10.96.0.1", "443").unwrap();
+        assert_eq!(c.server, "https://10.96.0.1:443/");
+        assert_eq!(c.namespace, "iter8-system");
+        assert!(matches!(c.auth, Credential::Token(ref t) if t == "sa-token"));
+        assert_eq!(c.roots.len(), 1);
+        let v6 = service_account(dir.path(), "fd00::1", "6443").unwrap();
+        assert_eq!(v6.server, "https://[fd00::1]:6443/");
+        std::fs::remove_file(dir.path().join("token")).unwrap();
+        let err = service_account(dir.path(), "10.96.0.1", "443")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("token"), "{err}");
+    }
+
+    fn kubeconfig(user: &str) -> kube::config::Kubeconfig {
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD.encode(ca());
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n{user}\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"
+        );
+        kube::config::Kubeconfig::from_yaml(&text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn kubeconfig_users_token_exec_plugin_and_refused_auth_providers() {
+        let c = from_kubeconfig(kubeconfig("    token: t0k3n"))
+            .await
+            .unwrap();
+        assert!(matches!(c.auth, Credential::Token(ref t) if t == "t0k3n"));
+        assert_eq!(c.namespace, "default");
+        // An exec plugin (as EKS and GKE use): its ExecCredential's token.
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("plugin.sh");
+        std::fs::write(
+            &plugin,
+            "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-'$GREETING'\"}}'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let user = format!(
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      env:\n      - name: GREETING\n        value: plugin\n      interactiveMode: Never",
+            plugin.display()
+        );
+        let c = from_kubeconfig(kubeconfig(&user)).await.unwrap();
+        assert!(matches!(c.auth, Credential::Token(ref t) if t == "from-plugin"));
+        let err = from_kubeconfig(kubeconfig("    auth-provider:\n      name: gcp"))
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("legacy auth-provider"), "{err}");
     }
 }

@@ -126,6 +126,20 @@ impl Api {
     }
 }
 
+impl Api {
+    /// [`Api::call`] for requests whose answer is not needed (updates, labels, reviewers).
+    pub async fn act(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), Error> {
+        let _: serde_json::Value = self.call(what, method, path, &[], Some(body)).await?;
+        Ok(())
+    }
+}
+
 fn method_name(m: &Method) -> &'static str {
     match *m {
         Method::GET => "GET",

@@ -116,17 +116,14 @@ impl Host for Gitea {
 
     async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
         let body = json!({"title": title, "body": req.body});
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "update pull request",
                 Method::PATCH,
                 &Self::path(req, &format!("/pulls/{}", pr.number)),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     /// 409 `pull request already exists for these targets [...]` (contracts/gitea/notes.md).
@@ -137,17 +134,14 @@ impl Host for Gitea {
     async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
         // issueAddLabel takes label names as well as ids (create takes only ids).
         let body = json!({ "labels": labels });
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "add labels",
                 Method::POST,
                 &Self::path(req, &format!("/issues/{}/labels", pr.number)),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn add_reviewers(
@@ -157,17 +151,14 @@ impl Host for Gitea {
         reviewers: &[String],
     ) -> Result<(), Error> {
         let body = json!({ "reviewers": reviewers });
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "request reviewers",
                 Method::POST,
                 &Self::path(req, &format!("/pulls/{}/requested_reviewers", pr.number)),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     fn draft_prefix(&self) -> Option<&'static str> {

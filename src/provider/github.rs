@@ -114,17 +114,14 @@ impl Host for GitHub {
 
     async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
         let body = json!({"title": title, "body": req.body});
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "update pull request",
                 Method::PATCH,
                 &Self::path(req, &format!("/pulls/{}", pr.number)),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     /// GitHub's 422 "A pull request already exists for OWNER:BRANCH." (contracts/github/notes.md).
@@ -135,17 +132,14 @@ impl Host for GitHub {
     async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
         // A PR is an issue; labels live on the issue. Adding is idempotent.
         let body = json!({ "labels": labels });
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "add labels",
                 Method::POST,
                 &Self::path(req, &format!("/issues/{}/labels", pr.number)),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn add_reviewers(
@@ -162,16 +156,13 @@ impl Host for GitHub {
             .filter_map(|t| t.split_once('/').map(|(_, slug)| slug))
             .collect();
         let body = json!({ "reviewers": users, "team_reviewers": teams });
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "request reviewers",
                 Method::POST,
                 &Self::path(req, &format!("/pulls/{}/requested_reviewers", pr.number)),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 }

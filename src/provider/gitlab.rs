@@ -157,17 +157,14 @@ impl Host for GitLab {
 
     async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
         let body = json!({"title": title, "description": req.body});
-        let _: serde_json::Value = self
-            .api
-            .call(
+        self.api
+            .act(
                 "update merge request",
                 Method::PUT,
                 &Self::mr_path(req, pr),
-                &[],
-                Some(&body),
+                &body,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     /// 409 `{"message": ["Another open merge request already exists for this source branch: !N"]}`.
@@ -178,17 +175,9 @@ impl Host for GitLab {
 
     async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
         let body = json!({ "add_labels": labels.join(",") });
-        let _: serde_json::Value = self
-            .api
-            .call(
-                "add labels",
-                Method::PUT,
-                &Self::mr_path(req, pr),
-                &[],
-                Some(&body),
-            )
-            .await?;
-        Ok(())
+        self.api
+            .act("add labels", Method::PUT, &Self::mr_path(req, pr), &body)
+            .await
     }
 
     async fn add_reviewers(
@@ -218,14 +207,12 @@ impl Host for GitLab {
         }
         if ids.len() > pr.reviewer_ids.len() {
             let body = json!({ "reviewer_ids": ids });
-            let _: serde_json::Value = self
-                .api
-                .call(
+            self.api
+                .act(
                     "request reviewers",
                     Method::PUT,
                     &Self::mr_path(req, pr),
-                    &[],
-                    Some(&body),
+                    &body,
                 )
                 .await?;
         }

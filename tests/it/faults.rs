@@ -5,7 +5,6 @@
 //! dies ("refused") drops its connections and refuses new ones for a while. A cell that does
 //! neither is broken. `cargo test --test it fault_matrix -- --nocapture` prints the table.
 
-use serde_json::json;
 use testkit::{Fault, Server};
 
 use crate::util::*;
@@ -114,15 +113,7 @@ fn fault(kind: &str, matches: &str, times: usize) -> Fault {
 
 fn world() -> World {
     let mut w = World::tutorial();
-    let mut e: serde_json::Value =
-        serde_yaml_ng::from_slice(&std::fs::read(before().join("experiment.yaml")).unwrap())
-            .unwrap();
-    e["metadata"]["namespace"] = json!("default");
-    e["status"] = json!({"versionRecommendedForPromotion": "productpage-candidate"});
-    w.kube.add_experiment("default", "gitops-exp-4890", e);
-    w.set("GITOPS_WINNER", None)
-        .set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
-        .set("EXPERIMENT_NAMESPACE", Some("default"));
+    w.finishing_the_experiment();
     w.set("GITOPS_TIMEOUT", Some("60"))
         .set("GITOPS_REQUEST_TIMEOUT", Some("3"));
     w

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::*;
 
@@ -121,20 +121,6 @@ fn start_with_a_bad_template_set_fails_before_anything_is_written() {
     assert_eq!(w.pushes(), 0);
 }
 
-/// The Experiment the tutorial's before-tree runs, in the cluster, recommending the candidate.
-fn running_experiment(w: &mut World) {
-    let mut e: Value =
-        serde_yaml_ng::from_slice(&std::fs::read(before().join("experiment.yaml")).unwrap())
-            .unwrap();
-    e["metadata"]["namespace"] = json!("default");
-    e["metadata"]["uid"] = json!("uid-gitops-exp-4890");
-    e["status"] = json!({"versionRecommendedForPromotion": "productpage-candidate"});
-    w.kube.add_experiment("default", "gitops-exp-4890", e);
-    w.set("GITOPS_WINNER", None)
-        .set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
-        .set("EXPERIMENT_NAMESPACE", Some("default"));
-}
-
 /// CI's environment for `start` of version 9b1c2d3, beside a finish world `w`.
 fn ci_env(w: &World) -> Vec<(String, String)> {
     let mut env = w.env.clone();
@@ -157,7 +143,7 @@ fn start_for_a_new_version_while_the_old_finish_runs_loses_no_commit() {
     let (tmp, dir) = with_templates(&before());
     let _keep = tmp;
     let mut w = World::with_content(&dir, SLUG);
-    running_experiment(&mut w);
+    w.finishing_the_experiment();
     // The finish commits straight onto the synced branch, as start does: they race on it.
     w.set("GITOPS_MODE", Some("push"));
     // CI's start lands between the finish's fetch and its push.
@@ -194,7 +180,7 @@ fn start_for_a_new_version_while_the_old_finish_runs_loses_no_commit() {
     let (tmp, dir) = with_templates(&before());
     let _keep = tmp;
     let mut w = World::with_content(&dir, SLUG);
-    running_experiment(&mut w);
+    w.finishing_the_experiment();
     let env = ci_env(&w);
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(|| w.run(&[]));
@@ -291,7 +277,7 @@ fn an_argo_cd_wait_that_runs_out_fails_with_what_it_last_saw() {
 #[test]
 fn the_finish_tells_the_experiment_promoted_then_nothing_to_do_and_a_failure_is_a_warning() {
     let mut w = World::tutorial();
-    running_experiment(&mut w);
+    w.finishing_the_experiment();
     assert_code(&w.run(&[]), 0);
     assert_code(&w.run(&[]), 0);
     let events = w.kube.events();
@@ -315,7 +301,7 @@ fn the_finish_tells_the_experiment_promoted_then_nothing_to_do_and_a_failure_is_
 
     // A run that fails (the GitHub token is refused) says so on the Experiment.
     let mut w = World::tutorial();
-    running_experiment(&mut w);
+    w.finishing_the_experiment();
     w.github = testkit::GitHubFake::start(&w.tls, SLUG, "another-token");
     let api = w.github.api_url();
     w.set("GITOPS_API_URL", Some(&api));
@@ -334,7 +320,7 @@ fn the_finish_tells_the_experiment_promoted_then_nothing_to_do_and_a_failure_is_
 #[test]
 fn an_event_the_cluster_refuses_is_only_a_warning() {
     let mut w = World::tutorial();
-    running_experiment(&mut w);
+    w.finishing_the_experiment();
     w.kube
         .server
         .fault(testkit::Fault::status("POST /apis/events.k8s.io", 403, 100));
@@ -353,7 +339,7 @@ fn an_event_the_cluster_refuses_is_only_a_warning() {
 #[test]
 fn when_the_baseline_wins_the_experiment_is_told_cleaned_up() {
     let mut w = World::tutorial();
-    running_experiment(&mut w);
+    w.finishing_the_experiment();
     let mut e = w
         .kube
         .get(

@@ -12,21 +12,8 @@ mod races;
 mod task_spec;
 mod util;
 
-use serde_json::json;
 use testkit::Fault;
 use util::*;
-
-fn experiment(recommended: Option<&str>) -> serde_json::Value {
-    let mut e: serde_json::Value =
-        serde_yaml_ng::from_slice(&std::fs::read(before().join("experiment.yaml")).unwrap())
-            .unwrap();
-    e["metadata"]["namespace"] = json!("default");
-    e["status"] = json!({});
-    if let Some(r) = recommended {
-        e["status"]["versionRecommendedForPromotion"] = json!(r);
-    }
-    e
-}
 
 #[test]
 fn candidate_wins_the_branch_holds_the_real_runs_files_one_pr_is_opened_and_the_vs_is_applied() {
@@ -211,7 +198,7 @@ fn experiment_context_finds_the_winner_without_any_template() {
     w.kube.add_experiment(
         "default",
         "gitops-exp-4890",
-        experiment(Some("productpage-candidate")),
+        tutorial_experiment(Some("productpage-candidate")),
     );
     w.set("GITOPS_WINNER", None).set("GITOPS_NAMESPACE", None);
     w.set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
@@ -231,7 +218,7 @@ fn experiment_context_finds_the_winner_without_any_template() {
 fn an_experiment_without_a_recommendation_exits_8_and_writes_nothing() {
     let mut w = World::tutorial();
     w.kube
-        .add_experiment("default", "gitops-exp-4890", experiment(None));
+        .add_experiment("default", "gitops-exp-4890", tutorial_experiment(None));
     w.set("GITOPS_WINNER", None);
     w.set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
         .set("EXPERIMENT_NAMESPACE", Some("default"));

@@ -116,6 +116,19 @@ impl World {
         }
     }
 
+    /// The real run's Experiment (gitops-exp-4890) in the cluster, recommending the candidate,
+    /// and the run finishing it from the Experiment instead of GITOPS_WINNER.
+    pub fn finishing_the_experiment(&mut self) -> &mut Self {
+        self.kube.add_experiment(
+            "default",
+            "gitops-exp-4890",
+            tutorial_experiment(Some("productpage-candidate")),
+        );
+        self.set("GITOPS_WINNER", None)
+            .set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
+            .set("EXPERIMENT_NAMESPACE", Some("default"))
+    }
+
     /// Sets (or with `None` removes) a variable for the next runs.
     pub fn set(&mut self, key: &str, value: Option<&str>) -> &mut Self {
         self.env.retain(|(k, _)| k != key);
@@ -285,4 +298,19 @@ pub fn assert_same_tree(dir: &Path, expected: &Path) {
             f.display()
         );
     }
+}
+
+/// The real run's Experiment as the cluster holds it (namespace `default`, a uid), with
+/// `recommended` as its recommendation, if any.
+pub fn tutorial_experiment(recommended: Option<&str>) -> Value {
+    let mut e: Value =
+        serde_yaml_ng::from_slice(&std::fs::read(before().join("experiment.yaml")).unwrap())
+            .unwrap();
+    e["metadata"]["namespace"] = serde_json::json!("default");
+    e["metadata"]["uid"] = serde_json::json!("uid-gitops-exp-4890");
+    e["status"] = serde_json::json!({});
+    if let Some(r) = recommended {
+        e["status"]["versionRecommendedForPromotion"] = serde_json::json!(r);
+    }
+    e
 }

@@ -84,7 +84,10 @@ impl Api {
             });
         }
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
+        // Error bodies are JSON or plain text; bytes, not `text()`, whose charset decoding
+        // would link every legacy encoding table.
+        let body = resp.bytes().await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
         let message = message_of(&text);
         let retry_after = rate_limit_wait(status, &headers, &message);
         if (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN)

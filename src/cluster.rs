@@ -3,13 +3,16 @@
 //! in-cluster service account; timeouts on every request.
 //!
 //! kube's `Client` runs over a stack assembled here (rustls with ring, HTTP/1, timeouts, base
-//! URI, bearer token) from a connection read here: kube's own loader also carries the legacy
-//! auth-provider plugins (jsonpath and a regex engine), three quarters of a megabyte of a
-//! static binary for kubeconfigs kubectl itself has replaced with exec plugins.
+//! URI, bearer token) from a connection read here (the kubeconfig by `crate::kubeconfig`):
+//! kube's own loader also carries the legacy auth-provider plugins (jsonpath and a regex
+//! engine), three quarters of a megabyte of a static binary for kubeconfigs kubectl itself has
+//! replaced with exec plugins.
 
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
+
+use crate::kubeconfig::{self, Kubeconfig};
 
 /// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
@@ -70,17 +73,7 @@ const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// `Config::infer` uses. Credentials: a token, a token file, a client certificate, or an exec
 /// plugin (EKS, GKE); legacy auth-provider plugins are refused with a message.
 async fn connection() -> Result<Connection, BoxError> {
-    use kube::config::Kubeconfig;
-    let kc = match Kubeconfig::from_env()? {
-        Some(kc) => Some(kc),
-        None => match std::env::var_os("HOME")
-            .map(|h| std::path::PathBuf::from(h).join(".kube/config"))
-        {
-            Some(p) if p.exists() => Some(Kubeconfig::read_from(p)?),
-            _ => None,
-        },
-    };
-    match kc {
+    match Kubeconfig::from_env()? {
         Some(kc) => from_kubeconfig(kc).await,
         None => in_cluster(),
     }
@@ -136,8 +129,7 @@ fn data_or_file(data: Option<&str>, path: Option<&str>) -> Result<Option<Vec<u8>
     })
 }
 
-async fn from_kubeconfig(kc: kube::config::Kubeconfig) -> Result<Connection, BoxError> {
-    use secrecy::ExposeSecret;
+async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
     let ctx_name = kc
         .current_context
         .clone()
@@ -174,11 +166,11 @@ async fn from_kubeconfig(kc: kube::config::Kubeconfig) -> Result<Connection, Box
     let user = ctx
         .user
         .as_ref()
-        .and_then(|u| kc.auth_infos.iter().find(|a| &a.name == u))
-        .and_then(|a| a.auth_info.clone())
+        .and_then(|u| kc.users.iter().find(|a| &a.name == u))
+        .and_then(|a| a.user.clone())
         .unwrap_or_default();
     let auth = if let Some(t) = &user.token {
-        Credential::Token(t.expose_secret().trim().to_string())
+        Credential::Token(t.trim().to_string())
     } else if let Some(f) = &user.token_file {
         Credential::Token(
             std::fs::read_to_string(f)
@@ -190,11 +182,8 @@ async fn from_kubeconfig(kc: kube::config::Kubeconfig) -> Result<Connection, Box
         user.client_certificate_data.as_deref(),
         user.client_certificate.as_deref(),
     )? {
-        let key = data_or_file(
-            user.client_key_data.as_ref().map(|k| k.expose_secret()),
-            user.client_key.as_deref(),
-        )?
-        .ok_or("the kubeconfig has a client certificate without its key")?;
+        let key = data_or_file(user.client_key_data.as_deref(), user.client_key.as_deref())?
+            .ok_or("the kubeconfig has a client certificate without its key")?;
         client_cert(&cert, &key)?
     } else if let Some(exec) = &user.exec {
         exec_credential(exec).await?
@@ -220,18 +209,31 @@ fn client_cert(cert: &[u8], key: &[u8]) -> Result<Credential, BoxError> {
 }
 
 /// Runs an exec credential plugin and reads its ExecCredential (a token, or a certificate).
-async fn exec_credential(exec: &kube::config::ExecConfig) -> Result<Credential, BoxError> {
+async fn exec_credential(exec: &kubeconfig::Exec) -> Result<Credential, BoxError> {
     let command = exec
         .command
         .clone()
         .ok_or("the exec plugin has no command")?;
     let mut cmd = std::process::Command::new(&command);
-    cmd.args(exec.args.iter().flatten());
-    for e in exec.env.iter().flatten() {
-        if let (Some(k), Some(v)) = (e.get("name"), e.get("value")) {
-            cmd.env(k, v);
-        }
+    cmd.args(&exec.args);
+    for e in &exec.env {
+        cmd.env(&e.name, &e.value);
     }
+    // As kubectl does: plugins read the protocol version, and that no one can answer a prompt.
+    let api_version = exec
+        .api_version
+        .as_deref()
+        .unwrap_or("client.authentication.k8s.io/v1");
+    cmd.env(
+        "KUBERNETES_EXEC_INFO",
+        serde_json::json!({
+            "apiVersion": api_version,
+            "kind": "ExecCredential",
+            "spec": {"interactive": false},
+        })
+        .to_string(),
+    );
+    cmd.stdin(std::process::Stdio::null());
     // A plugin is a short-lived local program; run it off the async threads.
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await?
@@ -352,13 +354,13 @@ mod tests {
         assert!(err.to_string().contains("token"), "{err}");
     }
 
-    fn kubeconfig(user: &str) -> kube::config::Kubeconfig {
+    fn kubeconfig(user: &str) -> Kubeconfig {
         use base64::Engine;
         let ca = base64::engine::general_purpose::STANDARD.encode(ca());
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n{user}\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"
         );
-        kube::config::Kubeconfig::from_yaml(&text).unwrap()
+        Kubeconfig::parse(&text).unwrap()
     }
 
     #[tokio::test]
@@ -373,7 +375,7 @@ mod tests {
         let plugin = dir.path().join("plugin.sh");
         std::fs::write(
             &plugin,
-            "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-'$GREETING'\"}}'\n",
+            "#!/bin/sh\ncase \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) exit 3;; esac\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-'$GREETING'\"}}'\n",
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;

@@ -18,6 +18,7 @@ pub mod events;
 pub mod experiment;
 pub mod git;
 pub mod http;
+pub mod kubeconfig;
 pub mod logging;
 pub mod names;
 pub mod plan;

@@ -48,8 +48,14 @@ pub struct TargetSpec {
 
 /// A target's pull request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PrSpec {
+    /// The host kind, for a target on another host than GITOPS_PROVIDER's.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The host's API, for a target on another host than GITOPS_API_URL's.
+    #[serde(default)]
+    pub api_url: Option<String>,
     #[serde(default)]
     pub repo: Option<String>,
     #[serde(default)]
@@ -119,6 +125,13 @@ pub fn configs(base: &Args, file: &File) -> Result<Vec<Config>, config::Error> {
         };
         set(&mut a.mode, &t.mode);
         set(&mut a.token_secret, &t.token_secret);
+        // A target on another host: its own API. The inherited kind goes with the inherited
+        // URL, so `pr.apiUrl` alone is read for its kind (path, host, repo host) afresh.
+        if t.pr.api_url.is_some() {
+            a.provider = None;
+        }
+        set(&mut a.api_url, &t.pr.api_url);
+        set(&mut a.provider, &t.pr.provider);
         set(&mut a.pr_repo, &t.pr.repo);
         set(&mut a.pr_branch, &t.pr.branch);
         set(&mut a.pr_title, &t.pr.title);
@@ -139,6 +152,8 @@ pub fn configs(base: &Args, file: &File) -> Result<Vec<Config>, config::Error> {
                 "GITOPS_DIR" => "dir",
                 "GITOPS_MODE" => "mode",
                 "GITOPS_TOKEN_SECRET" => "tokenSecret",
+                "GITOPS_PROVIDER" => "pr.provider",
+                "GITOPS_API_URL" => "pr.apiUrl",
                 "GITOPS_PR_REPO" => "pr.repo",
                 "GITOPS_PR_BRANCH" => "pr.branch",
                 "GITOPS_PR_TITLE" => "pr.title",
@@ -257,6 +272,9 @@ pub fn schema() -> serde_json::Value {
                 "edits": {"type": "array", "minItems": 1, "items": edit},
                 "apply": strings("files to server-side apply after the change lands"),
                 "pr": {"type": "object", "additionalProperties": false, "properties": {
+                    "provider": {"enum": ["github", "gitlab", "gitea", "forgejo"],
+                        "description": "host kind, for a target on another host (default: GITOPS_PROVIDER, else from apiUrl or the repo's host)"},
+                    "apiUrl": s("host API base, for a target on another host (default: GITOPS_API_URL)"),
                     "repo": s("owner/repo the PR is opened on"),
                     "branch": s("head branch"),
                     "title": s("may use ${winner…} and ${experiment…}"),

@@ -266,6 +266,18 @@ fn a_bad_promotion_file_stops_everything_before_anything_is_written() {
             "targets:\n  - edits: [{delete: [a]}]\n    mode: sideways\n",
             "targets[0].mode",
         ),
+        (
+            "targets:\n  - edits: [{delete: [a]}]\n    pr: {provider: svn}\n",
+            "targets[0].pr.provider",
+        ),
+        (
+            "targets:\n  - edits: [{delete: [a]}]\n    pr: {apiUrl: \"https://tok:en@git.example/api/v1\"}\n",
+            "targets[0].pr.apiUrl",
+        ),
+        (
+            "targets:\n  - edits: [{delete: [a]}]\n    repo: https://git.example/acme/env.git\n    pr: {apiUrl: \"https://git.example/\"}\n",
+            "targets[0].pr.provider is required",
+        ),
     ];
     for (file, says) in cases {
         let mut w = world(&src, "experiments/productpage-v2.yaml");
@@ -309,6 +321,42 @@ fn a_target_whose_token_secret_is_missing_fails_alone() {
         file_at(&w, BRANCH, "overlays/staging/kustomization.yaml")
             .unwrap()
             .contains("\"v2\"")
+    );
+}
+
+#[test]
+fn a_target_on_another_host_opens_its_request_on_that_hosts_api() {
+    // The Env repo's prod overlay is reviewed on GitHub (GITOPS_API_URL); a mirror target's
+    // request goes to a Gitea/Forgejo instance, named in the file alone.
+    let src = example("kustomize-env");
+    let mut w = world(&src, "experiments/productpage-v2.yaml");
+    let gitea = testkit::GiteaFake::start(&w.tls, SLUG, TOKEN);
+    with_file(
+        &mut w,
+        &format!(
+            "targets:\n  - name: prod\n    dir: overlays/prod\n    edits:\n      - kustomize-image: {{name: docker.io/iter8/productpage, newTag: v2}}\n    pr: {{branch: iter8/prod}}\n  - name: mirror\n    dir: overlays/staging\n    edits:\n      - kustomize-image: {{name: docker.io/iter8/productpage, newTag: v2}}\n    pr: {{branch: iter8/mirror, provider: forgejo, apiUrl: \"{}\"}}\n",
+            gitea.api_url()
+        ),
+    );
+    for _ in 0..2 {
+        let o = w.run(&[]);
+        assert_code(&o, 0);
+        let on_github = w.github.pulls();
+        assert_eq!(on_github.len(), 1, "{on_github:?}");
+        assert_eq!(on_github[0].head, "acme:iter8/prod");
+        let on_gitea = gitea.pulls();
+        assert_eq!(on_gitea.len(), 1, "{on_gitea:?}");
+        assert_eq!(on_gitea[0].head, "acme:iter8/mirror");
+    }
+    // Gitea was asked only about the mirror, with its own auth scheme.
+    let log = gitea.server.log();
+    assert!(
+        log.iter().all(|r| !r.path.contains("iter8/prod")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .all(|r| r.headers["authorization"].starts_with("token "))
     );
 }
 

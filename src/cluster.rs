@@ -53,6 +53,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Where the API server is and how to prove who we are.
 struct Connection {
     server: http::Uri,
+    /// The name the server's certificate is checked against, when not the server's host
+    /// (the kubeconfig's `tls-server-name`: an API server reached by IP or through a tunnel).
+    tls_server_name: Option<rustls::pki_types::ServerName<'static>>,
     roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     auth: Credential,
     namespace: String,
@@ -104,6 +107,7 @@ fn service_account(dir: &std::path::Path, host: &str, port: &str) -> Result<Conn
         .unwrap_or_else(|| "default".into());
     Ok(Connection {
         server: format!("https://{host}:{port}").parse()?,
+        tls_server_name: None,
         roots: certs(&read("ca.crt")?)?,
         auth: Credential::Token(token),
         namespace,
@@ -151,6 +155,13 @@ async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
             "the kubeconfig asks to skip TLS verification; give the cluster's CA instead".into(),
         );
     }
+    // Going straight to the server instead would be a silent change of route.
+    if let Some(p) = &cluster.proxy_url {
+        return Err(format!(
+            "the kubeconfig's cluster is reached through proxy-url {p:?}, which this tool does not support; give a server it can reach directly (in a Pod, the in-cluster service account needs no kubeconfig)"
+        )
+        .into());
+    }
     let server: http::Uri = cluster
         .server
         .clone()
@@ -192,8 +203,18 @@ async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
     } else {
         Credential::None
     };
+    let tls_server_name = match cluster.tls_server_name.as_deref() {
+        Some(n) => Some(
+            rustls::pki_types::ServerName::try_from(n.trim_matches(['[', ']']).to_string())
+                .map_err(|_| {
+                    format!("the kubeconfig's tls-server-name {n:?} is not a host name")
+                })?,
+        ),
+        None => None,
+    };
     Ok(Connection {
         server,
+        tls_server_name,
         roots,
         auth,
         namespace: ctx.namespace.clone().unwrap_or_else(|| "default".into()),
@@ -283,11 +304,13 @@ fn build(conn: Connection, timeout: Duration) -> Result<kube::Client, BoxError> 
     };
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+        .https_or_http();
+    if let Some(name) = conn.tls_server_name {
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+    }
+    let https = https.enable_http1().wrap_connector(http);
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     connector.set_connect_timeout(Some(timeout));
     connector.set_read_timeout(Some(timeout));
@@ -361,6 +384,62 @@ mod tests {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n{user}\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"
         );
         Kubeconfig::parse(&text).unwrap()
+    }
+
+    #[test]
+    fn tls_server_name_is_the_name_the_certificate_is_checked_against() {
+        use base64::Engine;
+        // The fake's certificate names 127.0.0.1 and localhost; it is reached as 127.0.0.1.
+        let tls = testkit::Tls::new();
+        let kube = testkit::KubeFake::start(&tls, "t0k3n");
+        kube.add_secret("default", "s", &[("k", "v")]);
+        let ca = base64::engine::general_purpose::STANDARD.encode(&tls.ca_pem);
+        let get = |name: &'static str| {
+            let text = format!(
+                "clusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n    tls-server-name: {name}\nusers:\n- name: u\n  user: {{token: t0k3n}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+                kube.server.base_url()
+            );
+            async move {
+                let conn = from_kubeconfig(Kubeconfig::parse(&text).unwrap()).await?;
+                let client = build(conn, Duration::from_secs(5))?;
+                let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+                    kube::Api::namespaced(client, "default");
+                api.get("s").await.map_err(BoxError::from)
+            }
+        };
+        // The fake runs its own runtime: this test's is made after it.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(get("localhost"))
+            .expect("the certificate names localhost");
+        let err = rt.block_on(get("elsewhere.example")).err().unwrap();
+        assert!(
+            format!("{err:?}").contains("NotValidForName"),
+            "checked against the configured name: {err:?}"
+        );
+        let err = rt
+            .block_on(from_kubeconfig(
+            Kubeconfig::parse(
+                "clusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1', tls-server-name: 'no good'}\ncontexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
+            )
+            .unwrap(),
+            ))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("tls-server-name"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_proxy_url_is_refused_rather_than_bypassed() {
+        let k = Kubeconfig::parse(
+            "clusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1', proxy-url: 'socks5://proxy:1080'}\ncontexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
+        )
+        .unwrap();
+        let err = from_kubeconfig(k).await.err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("proxy-url \"socks5://proxy:1080\", which this tool does not support"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -51,6 +51,9 @@ pub struct Cluster {
     pub certificate_authority: Option<String>,
     pub certificate_authority_data: Option<String>,
     pub insecure_skip_tls_verify: Option<bool>,
+    pub tls_server_name: Option<String>,
+    /// Refused: see `cluster::from_kubeconfig`.
+    pub proxy_url: Option<String>,
 }
 
 /// Holds credentials: deliberately not `Debug`.

@@ -214,15 +214,14 @@ fn main() {
     let url = git.url("acme/env");
     let authority = url.trim_start_matches("https://");
     let rss_file = tmp.path().join("rss");
+    // `BENCH_BINARY=target/x86_64-unknown-linux-musl/release/iter8-gitops` measures the static
+    // binary the image ships (musl's allocator, not glibc's) instead of this build's.
+    let binary = std::env::var("BENCH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iter8-gitops").to_string());
+    eprintln!("iter8-gitops binary: {binary}");
     let tool = || {
         let mut c = Command::new("/usr/bin/time");
-        c.args([
-            "-f",
-            "%M",
-            "-o",
-            rss_file.to_str().unwrap(),
-            env!("CARGO_BIN_EXE_iter8-gitops"),
-        ]);
+        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), &binary]);
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap())
             .env("HOME", tmp.path());

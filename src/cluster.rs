@@ -16,10 +16,15 @@ use crate::kubeconfig::{self, Kubeconfig};
 
 /// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or the in-cluster service account); run inside the cluster or set KUBECONFIG"
-)]
-pub struct NoCluster(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+pub enum NoCluster {
+    #[error(
+        "no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or the in-cluster service account); run inside the cluster or set KUBECONFIG"
+    )]
+    NotFound(#[source] BoxError),
+    /// A kubeconfig was found, and what is wrong with it is the source.
+    #[error("the kubeconfig cannot be used")]
+    Unusable(#[source] BoxError),
+}
 
 /// A lazily made client and the namespace its configuration names.
 pub struct Cluster {
@@ -40,9 +45,9 @@ impl Cluster {
     pub async fn client(&self) -> Result<&(kube::Client, String), NoCluster> {
         self.cell
             .get_or_try_init(|| async {
-                let conn = connection().await.map_err(NoCluster)?;
+                let conn = connection().await?;
                 let ns = conn.namespace.clone();
-                Ok((build(conn, self.timeout).map_err(NoCluster)?, ns))
+                Ok((build(conn, self.timeout).map_err(NoCluster::Unusable)?, ns))
             })
             .await
     }
@@ -75,10 +80,10 @@ const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// KUBECONFIG (or ~/.kube/config), else the in-cluster service account: the order kube's
 /// `Config::infer` uses. Credentials: a token, a token file, a client certificate, or an exec
 /// plugin (EKS, GKE); legacy auth-provider plugins are refused with a message.
-async fn connection() -> Result<Connection, BoxError> {
-    match Kubeconfig::from_env()? {
-        Some(kc) => from_kubeconfig(kc).await,
-        None => in_cluster(),
+async fn connection() -> Result<Connection, NoCluster> {
+    match Kubeconfig::from_env().map_err(NoCluster::Unusable)? {
+        Some(kc) => from_kubeconfig(kc).await.map_err(NoCluster::Unusable),
+        None => in_cluster().map_err(NoCluster::NotFound),
     }
 }
 
@@ -156,7 +161,7 @@ async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
         );
     }
     // Going straight to the server instead would be a silent change of route.
-    if let Some(p) = &cluster.proxy_url {
+    if let Some(p) = cluster.proxy_url.as_ref().filter(|p| !p.is_empty()) {
         return Err(format!(
             "the kubeconfig's cluster is reached through proxy-url {p:?}, which this tool does not support; give a server it can reach directly (in a Pod, the in-cluster service account needs no kubeconfig)"
         )

@@ -78,6 +78,15 @@ impl Error {
     /// The process exit code: see the table in README.md.
     pub fn exit_code(&self) -> u8 {
         use crate::git::Error as G;
+        // Whichever step first needed the cluster: no usable connection is a configuration
+        // problem (2, not retried), not that step's failure.
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            if c.is::<crate::cluster::NoCluster>() {
+                return 2;
+            }
+            cause = c.source();
+        }
         match self {
             Error::Internal(_) => 1,
             Error::Config(_) | Error::CaFile { .. } | Error::CaBundle(_) => 2,

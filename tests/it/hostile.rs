@@ -302,6 +302,47 @@ fn every_bad_input_has_its_own_message_and_exit_code_and_nothing_is_written() {
     assert_eq!(w.applies(), 0);
 }
 
+#[test]
+fn a_cluster_connection_that_cannot_be_made_is_a_configuration_error_and_nothing_is_written() {
+    let mut w = World::tutorial();
+    w.finishing_the_experiment();
+    // A kubeconfig that routes through a proxy: refused, not silently bypassed.
+    let kc = w.tmp.path().join("kubeconfig-proxy");
+    std::fs::write(
+        &kc,
+        "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:6443', proxy-url: 'http://proxy:3128'}\ncontexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
+    )
+    .unwrap();
+    w.set("KUBECONFIG", Some(kc.to_str().unwrap()));
+    let o = w.run(&[]);
+    assert_code(&o, 2);
+    assert!(
+        o.stderr.contains("the kubeconfig cannot be used")
+            && o.stderr.contains("proxy-url \"http://proxy:3128\""),
+        "{}",
+        o.stderr
+    );
+    // No kubeconfig and not in a Pod.
+    w.set("KUBECONFIG", None);
+    let o = w.run(&[]);
+    assert_code(&o, 2);
+    assert!(
+        o.stderr.contains("no Kubernetes configuration found")
+            && o.stderr.contains("KUBERNETES_SERVICE_HOST is not set"),
+        "{}",
+        o.stderr
+    );
+    // A kubeconfig that is not one.
+    std::fs::write(&kc, "clusters: {a: b}\n").unwrap();
+    w.set("KUBECONFIG", Some(kc.to_str().unwrap()));
+    let o = w.run(&[]);
+    assert_code(&o, 2);
+    assert!(o.stderr.contains(kc.to_str().unwrap()), "{}", o.stderr);
+    assert_eq!(w.pushes(), 0);
+    assert!(w.github.server.log().is_empty());
+    assert_eq!(w.applies(), 0);
+}
+
 /// Commits `files` (path under DIR, bytes; `None` bytes make a symlink to /etc) to a new
 /// branch `name` of the world's repo.
 fn branch_with(w: &World, name: &str, files: &[(&str, Option<Vec<u8>>)]) {

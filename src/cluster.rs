@@ -24,7 +24,16 @@ pub enum NoCluster {
     /// A kubeconfig was found, and what is wrong with it is the source.
     #[error("the kubeconfig cannot be used")]
     Unusable(#[source] BoxError),
+    /// The kubeconfig's exec credential plugin failed: it may reach a network (a cloud's token
+    /// service), so unlike the others this is the step's failure, retried like it.
+    #[error("no Kubernetes credential")]
+    Plugin(#[source] BoxError),
 }
+
+/// An exec credential plugin that ran and failed, or gave no credential.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PluginFailed(String);
 
 /// A lazily made client and the namespace its configuration names.
 pub struct Cluster {
@@ -82,7 +91,13 @@ const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 /// plugin (EKS, GKE); legacy auth-provider plugins are refused with a message.
 async fn connection() -> Result<Connection, NoCluster> {
     match Kubeconfig::from_env().map_err(NoCluster::Unusable)? {
-        Some(kc) => from_kubeconfig(kc).await.map_err(NoCluster::Unusable),
+        Some(kc) => from_kubeconfig(kc).await.map_err(|e| {
+            if e.is::<PluginFailed>() {
+                NoCluster::Plugin(e)
+            } else {
+                NoCluster::Unusable(e)
+            }
+        }),
         None => in_cluster().map_err(NoCluster::NotFound),
     }
 }
@@ -261,17 +276,17 @@ async fn exec_credential(exec: &kubeconfig::Exec) -> Result<Credential, BoxError
     );
     cmd.stdin(std::process::Stdio::null());
     // A plugin is a short-lived local program; run it off the async threads.
+    let failed =
+        |why: String| PluginFailed(format!("the exec credential plugin {command:?} {why}"));
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await?
-        .map_err(|e| format!("the exec credential plugin {command:?} could not run: {e}"))?;
+        .map_err(|e| failed(format!("could not run: {e}")))?;
     if !out.status.success() {
-        return Err(format!(
-            "the exec credential plugin {command:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(failed(format!("failed: {}", stderr.trim())).into());
     }
-    let cred: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let cred: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| failed(format!("gave no ExecCredential JSON: {e}")))?;
     let status = &cred["status"];
     if let Some(t) = status["token"].as_str() {
         return Ok(Credential::Token(t.to_string()));
@@ -281,10 +296,7 @@ async fn exec_credential(exec: &kubeconfig::Exec) -> Result<Credential, BoxError
         status["clientKeyData"].as_str(),
     ) {
         (Some(c), Some(k)) => client_cert(c.as_bytes(), k.as_bytes()),
-        _ => Err(format!(
-            "the exec credential plugin {command:?} gave neither a token nor a certificate"
-        )
-        .into()),
+        _ => Err(failed("gave neither a token nor a certificate".into()).into()),
     }
 }
 

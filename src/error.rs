@@ -82,8 +82,10 @@ impl Error {
         // problem (2, not retried), not that step's failure.
         let mut cause = std::error::Error::source(self);
         while let Some(c) = cause {
-            if c.is::<crate::cluster::NoCluster>() {
-                return 2;
+            if let Some(n) = c.downcast_ref::<crate::cluster::NoCluster>() {
+                if !matches!(n, crate::cluster::NoCluster::Plugin(_)) {
+                    return 2;
+                }
             }
             cause = c.source();
         }

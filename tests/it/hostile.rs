@@ -332,6 +332,32 @@ fn a_cluster_connection_that_cannot_be_made_is_a_configuration_error_and_nothing
         "{}",
         o.stderr
     );
+    // An exec credential plugin that fails (a cloud's token service down): that is the
+    // step's failure, retried like it, not a configuration error.
+    let plugin = w.tmp.path().join("plugin.sh");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'token service unavailable' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &kc,
+        format!(
+            "clusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:6443'}}\nusers:\n- name: u\n  user:\n    exec: {{apiVersion: client.authentication.k8s.io/v1, command: {}}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+            plugin.display()
+        ),
+    )
+    .unwrap();
+    w.set("KUBECONFIG", Some(kc.to_str().unwrap()));
+    let o = w.run(&[]);
+    assert_code(&o, 8); // reading the Experiment, the first step that needs the cluster
+    assert!(
+        o.stderr.contains("failed: token service unavailable"),
+        "{}",
+        o.stderr
+    );
     // A kubeconfig that is not one.
     std::fs::write(&kc, "clusters: {a: b}\n").unwrap();
     w.set("KUBECONFIG", Some(kc.to_str().unwrap()));

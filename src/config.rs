@@ -57,6 +57,12 @@ pub struct Args {
     /// Key of the token in the Secret (default: token) [GITOPS_TOKEN_KEY]
     #[arg(long)]
     pub token_key: Option<String>,
+    /// Secret holding an unencrypted OpenSSH Ed25519 key (key ssh-privatekey, as in kubernetes.io/ssh-auth Secrets) that SSH-signs every commit (default: unsigned) [GITOPS_SIGNING_KEY_SECRET]
+    #[arg(long)]
+    pub signing_key_secret: Option<String>,
+    /// The signing key as a file instead: a mounted Secret, or a local run [GITOPS_SIGNING_KEY_FILE]
+    #[arg(long)]
+    pub signing_key_file: Option<String>,
     /// The token itself, for local debugging: environment only, never a flag [GITOPS_TOKEN]
     #[arg(skip)]
     pub token: Option<Token>,
@@ -480,6 +486,8 @@ pub struct Config {
     pub token_secret: String,
     pub token_key: String,
     pub token: Option<Token>,
+    /// Where the commit signing key is, when commits are signed.
+    pub signing: Option<SigningKey>,
     pub username: String,
     pub pr_repo: Option<RepoSlug>,
     pub pr_branch: BranchName,
@@ -830,6 +838,28 @@ impl Config {
                 ),
             );
         }
+        let signing = match (
+            c.value("GITOPS_SIGNING_KEY_SECRET", &a.signing_key_secret),
+            c.value("GITOPS_SIGNING_KEY_FILE", &a.signing_key_file),
+        ) {
+            (Some(_), Some(_)) => {
+                c.bad(
+                    "GITOPS_SIGNING_KEY_FILE",
+                    "is set together with GITOPS_SIGNING_KEY_SECRET; give one of them",
+                );
+                None
+            }
+            (Some(name), None) if !is_dns_subdomain(&name) => {
+                c.bad(
+                    "GITOPS_SIGNING_KEY_SECRET",
+                    format!("{name:?} is not a valid Secret name (lowercase RFC 1123 subdomain)"),
+                );
+                None
+            }
+            (Some(name), None) => Some(SigningKey::Secret(name)),
+            (None, Some(path)) => Some(SigningKey::File(PathBuf::from(path))),
+            (None, None) => None,
+        };
         let token_key = c
             .value("GITOPS_TOKEN_KEY", &a.token_key)
             .unwrap_or_else(|| defaults::TOKEN_KEY.into());
@@ -1097,6 +1127,7 @@ impl Config {
             token_secret,
             token_key,
             token,
+            signing,
             username,
             pr_repo,
             pr_branch: pr_branch.expect(some),
@@ -1245,6 +1276,14 @@ pub struct GitHubAppRef {
     pub app_id: String,
     pub installation_id: u64,
     pub key: String,
+}
+
+/// Where the commit signing key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigningKey {
+    /// A Secret in the run's namespace, key `ssh-privatekey`.
+    Secret(String),
+    File(PathBuf),
 }
 
 /// Works out the host API and its kind: GITOPS_PROVIDER, else what GITOPS_API_URL's path or

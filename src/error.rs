@@ -62,6 +62,8 @@ pub enum Error {
         "the branch {branch:?} kept moving: {attempts} attempts to push were refused; try again later"
     )]
     Contended { branch: String, attempts: usize },
+    #[error("the commit signing key {what} {reason}")]
+    SigningKey { what: String, reason: String },
     #[error("the run did not finish within GITOPS_TIMEOUT ({}s); nothing after the last finished step was done", .0.as_secs())]
     Deadline(Duration),
     #[error("internal error: {0}; please report it")]
@@ -94,7 +96,7 @@ impl Error {
             Error::Config(_) | Error::CaFile { .. } | Error::CaBundle(_) => 2,
             Error::Secret(_) | Error::NoNamespace { .. } | Error::Git(G::Auth { .. }) => 3,
             Error::Provider(e) | Error::AppToken { source: e, .. } if e.is_auth() => 3,
-            Error::AppKey(_) => 3,
+            Error::AppKey(_) | Error::SigningKey { .. } => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
             Error::Plan(_) | Error::Start(_) | Error::Edit(_) => 5,
             Error::Targets { code, .. } => *code,

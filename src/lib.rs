@@ -28,6 +28,7 @@ pub mod redact;
 pub mod report;
 pub mod retry;
 pub mod secret;
+pub mod sign;
 pub mod start;
 pub mod yamledit;
 
@@ -386,6 +387,52 @@ async fn token(
     Ok(token)
 }
 
+/// The commit signing key, read and checked before anything is fetched or written.
+async fn signer(
+    key: &config::SigningKey,
+    cluster: &Cluster,
+    namespace: Option<String>,
+) -> Result<sign::Signer, Error> {
+    const KEY: &str = "ssh-privatekey";
+    let (what, text) = match key {
+        config::SigningKey::File(path) => {
+            let what = format!("GITOPS_SIGNING_KEY_FILE {}", path.display());
+            match std::fs::read_to_string(path) {
+                Ok(t) => (what, Token::new(t)),
+                Err(e) => {
+                    return Err(Error::SigningKey {
+                        what,
+                        reason: format!("cannot be read ({e})"),
+                    });
+                }
+            }
+        }
+        config::SigningKey::Secret(name) => {
+            let ns = match namespace {
+                Some(ns) => ns,
+                None => cluster
+                    .client()
+                    .await
+                    .map(|(_, ns)| ns.clone())
+                    .map_err(|source| secret::Error::NoCluster {
+                        name: name.clone(),
+                        namespace: "(current)".into(),
+                        source,
+                    })?,
+            };
+            let text = secret::read_pem(cluster, &ns, name, KEY).await?;
+            (format!("in Secret {ns}/{name} (key {KEY})"), text)
+        }
+    };
+    redact::register(text.expose());
+    let signer = sign::Signer::from_openssh(text.expose()).map_err(|e| Error::SigningKey {
+        what,
+        reason: e.to_string(),
+    })?;
+    info!(key = %signer.public_key(), "commits will be SSH-signed");
+    Ok(signer)
+}
+
 /// What an Event says was done.
 fn action(cfg: &Config) -> &'static str {
     match cfg.task {
@@ -483,6 +530,10 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         redact::register(t.expose());
     }
     report.timing("token", t);
+    let signer = match &cfg.signing {
+        Some(key) => Some(signer(key, cluster, namespace.clone()).await?),
+        None => None,
+    };
 
     // 3-7. Fetch, plan, commit, push: repeated when the PR branch moved under us.
     let remote = git::Remote {
@@ -578,6 +629,7 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
                 email: &cfg.author_email,
             },
             &message,
+            signer.as_ref(),
         )?;
         report.timing("commit", t);
         report.commit = Some(commit.id.to_string());

@@ -23,12 +23,14 @@ pub struct Identity<'a> {
     pub email: &'a str,
 }
 
-/// Writes `edits` on top of the base tip as one commit; moves no ref.
+/// Writes `edits` on top of the base tip as one commit, SSH-signed when a signer is given;
+/// moves no ref.
 pub fn commit(
     fetched: &Fetched,
     edits: &[Edit],
     who: Identity<'_>,
     message: &str,
+    signer: Option<&crate::sign::Signer>,
 ) -> Result<Commit, Error> {
     let w = |e: gix::Error| Error::Write { source: boxed(e) };
     let repo = &fetched.repo;
@@ -65,22 +67,28 @@ pub fn commit(
         email: who.email.into(),
         time: gix::date::Time::now_utc(),
     };
-    // NB: `to_ref` borrows a buffer for the formatted time; each signature needs its own.
-    let (mut buf_c, mut buf_a) = (
-        gix::date::parse::TimeBuf::default(),
-        gix::date::parse::TimeBuf::default(),
-    );
-    let commit = repo
-        .new_commit_as(
-            signature.to_ref(&mut buf_c),
-            signature.to_ref(&mut buf_a),
-            message,
-            tree,
-            [fetched.base_tip],
-        )
-        .map_err(w)?;
+    let mut commit = gix::objs::Commit {
+        tree,
+        parents: [fetched.base_tip].into_iter().collect(),
+        author: signature.clone(),
+        committer: signature,
+        encoding: None,
+        message: message.into(),
+        extra_headers: vec![],
+    };
+    if let Some(signer) = signer {
+        // As git does: the signature is over the commit as it reads without its `gpgsig`
+        // header, which then goes after the committer.
+        let mut payload = Vec::new();
+        gix::objs::WriteTo::write_to(&commit, &mut payload)
+            .map_err(|e| Error::Write { source: boxed(e) })?;
+        commit
+            .extra_headers
+            .push(("gpgsig".into(), signer.sign(&payload).into()));
+    }
+    let id = repo.write_object(&commit).map_err(w)?.detach();
     Ok(Commit {
-        id: commit.id,
+        id,
         tree,
         parent: fetched.base_tip,
     })

@@ -9,6 +9,7 @@ mod lifecycle;
 mod promotions;
 mod providers;
 mod races;
+mod signing;
 mod task_spec;
 mod util;
 

@@ -351,18 +351,7 @@ async fn token(
     let token = match &cfg.token {
         Some(t) => Some(t.clone()),
         None => {
-            let ns = match namespace.clone() {
-                Some(ns) => ns,
-                None => cluster
-                    .client()
-                    .await
-                    .map(|(_, ns)| ns.clone())
-                    .map_err(|source| secret::Error::NoCluster {
-                        name: cfg.token_secret.clone(),
-                        namespace: "(current)".into(),
-                        source,
-                    })?,
-            };
+            let ns = secret::namespace(cluster, namespace.clone(), &cfg.token_secret).await?;
             match (&cfg.github_app, &cfg.api_url) {
                 (Some(app), Some(api)) => {
                     let key = secret::read_pem(cluster, &ns, &cfg.token_secret, &app.key).await?;
@@ -408,18 +397,7 @@ async fn signer(
             }
         }
         config::SigningKey::Secret(name) => {
-            let ns = match namespace {
-                Some(ns) => ns,
-                None => cluster
-                    .client()
-                    .await
-                    .map(|(_, ns)| ns.clone())
-                    .map_err(|source| secret::Error::NoCluster {
-                        name: name.clone(),
-                        namespace: "(current)".into(),
-                        source,
-                    })?,
-            };
+            let ns = secret::namespace(cluster, namespace, name).await?;
             let text = secret::read_pem(cluster, &ns, name, KEY).await?;
             (format!("in Secret {ns}/{name} (key {KEY})"), text)
         }
@@ -633,7 +611,9 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         )?;
         report.timing("commit", t);
         report.commit = Some(commit.id.to_string());
-        if cfg.mode == config::Mode::PullRequest && git::already_pushed(&fetched, commit.tree) {
+        if cfg.mode == config::Mode::PullRequest
+            && git::already_pushed(&fetched, commit.tree, signer.is_some())
+        {
             info!(branch = %cfg.pr_branch, commit = %fetched.head_tip.map(|c| c.to_string()).unwrap_or_default(), "the PR branch already holds this change on this base: not pushing again");
             report.commit = fetched.head_tip.map(|c| c.to_string());
             break (plan, Some(commit));

@@ -57,6 +57,26 @@ pub enum Error {
 }
 
 /// Reads the token under `key` of Secret `name` in `namespace`.
+/// The namespace the Secret `name` is read from: the run's, else the cluster configuration's.
+pub async fn namespace(
+    cluster: &Cluster,
+    given: Option<String>,
+    name: &str,
+) -> Result<String, Error> {
+    match given {
+        Some(ns) => Ok(ns),
+        None => cluster
+            .client()
+            .await
+            .map(|(_, ns)| ns.clone())
+            .map_err(|source| Error::NoCluster {
+                name: name.into(),
+                namespace: "(current)".into(),
+                source,
+            }),
+    }
+}
+
 pub async fn read(
     cluster: &Cluster,
     namespace: &str,

@@ -94,8 +94,10 @@ pub fn commit(
     })
 }
 
-/// True when the remote PR branch already holds a commit with `tree` on `parent`: pushing
-/// again would change nothing but the commit time.
-pub fn already_pushed(fetched: &Fetched, tree: ObjectId) -> bool {
+/// True when the remote PR branch already holds a commit with `tree` on `parent` (signed, when
+/// commits are to be signed): pushing again would change nothing but the commit time. An
+/// unsigned one is replaced once signing is turned on, or branch rules would refuse the merge.
+pub fn already_pushed(fetched: &Fetched, tree: ObjectId, signing: bool) -> bool {
     matches!(fetched.head_commit, Some((t, Some(p))) if t == tree && p == fetched.base_tip)
+        && (fetched.head_signed || !signing)
 }

@@ -38,6 +38,8 @@ pub struct Fetched {
     pub head_tip: Option<ObjectId>,
     /// Tree and first parent of the PR branch tip (to see whether our change is already there).
     pub head_commit: Option<(ObjectId, Option<ObjectId>)>,
+    /// True when the PR branch tip carries a signature (a `gpgsig` header).
+    pub head_signed: bool,
     /// True when only the blobs at the rules' paths were fetched.
     pub partial: bool,
     _dir: tempfile::TempDir,
@@ -293,12 +295,23 @@ fn reopen(
     };
     let base_tree = tree_of(base_tip)?.0;
     let head_commit = head_tip.map(tree_of).transpose()?;
+    let head_signed = head_tip.is_some_and(|id| {
+        repo.find_commit(id)
+            .ok()
+            .and_then(|c| {
+                c.decode()
+                    .ok()
+                    .map(|d| d.extra_headers.iter().any(|(k, _)| *k == "gpgsig"))
+            })
+            .unwrap_or(false)
+    });
     Ok(Fetched {
         repo,
         base_tip,
         base_tree,
         head_tip,
         head_commit,
+        head_signed,
         partial,
         _dir: dir,
     })

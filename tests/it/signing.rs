@@ -74,6 +74,24 @@ fn with_a_signing_key_in_a_secret_every_commit_is_one_git_verifies() {
 }
 
 #[test]
+fn turning_signing_on_replaces_an_unsigned_pr_commit_once() {
+    let mut w = World::tutorial();
+    assert_code(&w.run(&[]), 0);
+    let (private, public) = keygen(w.tmp.path(), &["-t", "ed25519"]);
+    assert!(!verify(&w, "refs/heads/iter8_exp", &public).status.success());
+    w.kube
+        .add_secret("default", "iter8-signing", &[("ssh-privatekey", &private)]);
+    w.set("GITOPS_SIGNING_KEY_SECRET", Some("iter8-signing"));
+    assert_code(&w.run(&[]), 0);
+    let v = verify(&w, "refs/heads/iter8_exp", &public);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    assert_eq!(w.pushes(), 2, "the unsigned commit was replaced");
+    assert_code(&w.run(&[]), 0);
+    assert_eq!(w.pushes(), 2, "the signed one is kept");
+    assert_eq!(w.github.pulls().len(), 1);
+}
+
+#[test]
 fn a_mounted_key_file_signs_a_direct_push_too() {
     let mut w = World::tutorial();
     let (private, public) = keygen(w.tmp.path(), &["-t", "ed25519"]);

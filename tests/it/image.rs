@@ -187,9 +187,14 @@ fn the_image_is_one_static_binary_under_6_mb_that_runs_as_non_root() {
 }
 
 #[test]
-fn the_container_promotes_read_only_as_65532_trusting_only_the_mounted_ca() {
+fn the_container_promotes_and_signs_read_only_as_65532_trusting_only_the_mounted_ca() {
     require_image!();
-    let w = World::tutorial();
+    let mut w = World::tutorial();
+    // The static binary signs too (ring's Ed25519 in the musl build).
+    let (private, public) = crate::signing::keygen(w.tmp.path(), &["-t", "ed25519"]);
+    w.kube
+        .add_secret("default", "iter8-signing", &[("ssh-privatekey", &private)]);
+    w.set("GITOPS_SIGNING_KEY_SECRET", Some("iter8-signing"));
     // The container sees the CA and kubeconfig at fixed paths; everything else is the world's.
     let mut args: Vec<String> = [
         "run",
@@ -241,6 +246,8 @@ fn the_container_promotes_read_only_as_65532_trusting_only_the_mounted_ca() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN) && !stderr.contains(KUBE_TOKEN));
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    let v = crate::signing::verify(&w, "refs/heads/iter8_exp", &public);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
     assert_eq!(w.github.pulls().len(), 1);
     assert!(w.applied_vs().is_some());
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::util::*;
 
 /// A fresh Ed25519 key from `ssh-keygen` (installed by .ci/run): (private, public) text.
-fn keygen(dir: &std::path::Path, kind: &[&str]) -> (String, String) {
+pub fn keygen(dir: &std::path::Path, kind: &[&str]) -> (String, String) {
     let key = dir.join(format!("key-{}", kind.join("")));
     let ok = Command::new("ssh-keygen")
         .args(["-q", "-N", "", "-C", "iter8@iter8.tools", "-f"])
@@ -24,7 +24,7 @@ fn keygen(dir: &std::path::Path, kind: &[&str]) -> (String, String) {
 }
 
 /// `git verify-commit` on the server's repo, trusting `public` for the committer's email.
-fn verify(w: &World, rev: &str, public: &str) -> std::process::Output {
+pub fn verify(w: &World, rev: &str, public: &str) -> std::process::Output {
     let allowed = w.tmp.path().join("allowed_signers");
     std::fs::write(&allowed, format!("iter8@iter8.tools {public}")).unwrap();
     Command::new("git")

@@ -95,7 +95,8 @@ pub async fn read(
     }
 }
 
-/// Reads a PEM private key (a GitHub App's) under `key` of Secret `name` in `namespace`.
+/// Reads a PEM private key (a GitHub App's, or an OpenSSH commit signing key) under `key` of
+/// Secret `name` in `namespace`.
 pub async fn read_pem(
     cluster: &Cluster,
     namespace: &str,

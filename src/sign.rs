@@ -172,13 +172,13 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use std::process::Command;
 
     /// A fresh key made by `ssh-keygen` itself, with its public half; `None` where there is
     /// no ssh-keygen (the tests that need it say so).
-    pub(crate) fn ssh_keygen(dir: &std::path::Path, args: &[&str]) -> Option<(String, String)> {
+    fn ssh_keygen(dir: &std::path::Path, args: &[&str]) -> Option<(String, String)> {
         let key = dir.join("key");
         let _ = std::fs::remove_file(&key);
         let _ = std::fs::remove_file(dir.join("key.pub"));

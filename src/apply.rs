@@ -10,7 +10,7 @@ use kube::{
     discovery::Scope,
 };
 
-use crate::{cluster::Cluster, plan::Object};
+use crate::{admission::Policy, cluster::Cluster, plan::Object};
 
 /// An object resolved against the cluster's discovery, ready to apply.
 #[derive(Debug, Clone)]
@@ -72,6 +72,13 @@ pub enum Error {
         namespace: String,
         status: u16,
     },
+    #[error("{file}: {kind} {name:?} is not applied: {reason}")]
+    Refused {
+        file: String,
+        kind: String,
+        name: String,
+        reason: String,
+    },
     #[error("server-side apply of {kind} {name:?} in namespace {namespace:?} failed")]
     Patch {
         kind: String,
@@ -82,11 +89,13 @@ pub enum Error {
     },
 }
 
-/// Resolves every object's kind (one discovery request per group/version) and namespace.
+/// Resolves every object's kind (one discovery request per group/version) and namespace,
+/// and refuses what `policy` does not allow (kind, namespace, cluster scope).
 pub async fn resolve(
     cluster: &Cluster,
     objects: &[Object],
     default_ns: Option<&str>,
+    policy: &Policy,
 ) -> Result<Vec<Resolved>, Error> {
     if objects.is_empty() {
         return Ok(vec![]);
@@ -135,6 +144,24 @@ pub async fn resolve(
             }
         }
         let (resource, scope) = cache[&key].clone();
+        let target = default_ns.or((!kube_ns.is_empty()).then_some(kube_ns.as_str()));
+        policy
+            .admit_kind(&o.api_version, &o.kind)
+            .and_then(|()| {
+                policy.admit_place(
+                    &o.api_version,
+                    &o.kind,
+                    o.namespace.as_deref(),
+                    target,
+                    scope == Scope::Cluster,
+                )
+            })
+            .map_err(|r| Error::Refused {
+                file: o.file.to_string(),
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+                reason: r.0,
+            })?;
         let namespace = match scope {
             Scope::Cluster => None,
             Scope::Namespaced => Some(
@@ -156,6 +183,13 @@ pub async fn resolve(
         });
     }
     Ok(out)
+}
+
+impl Error {
+    /// True when the operator's policy refused the object (the Env repo's fault: exit 5).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Error::Refused { .. })
+    }
 }
 
 /// Applies every resolved object with `field_manager` and `force`.

@@ -48,6 +48,12 @@ pub struct Args {
     /// Comma-separated files to server-side apply after the push [GITOPS_APPLY]
     #[arg(long)]
     pub apply: Option<String>,
+    /// Comma-separated kinds that may be applied: Kind.group, *.group, or Kind for the core group; a cluster-scoped kind only when named by itself (default: *.networking.istio.io) [GITOPS_APPLY_KINDS]
+    #[arg(long)]
+    pub apply_kinds: Option<String>,
+    /// Comma-separated namespaces, besides the run's, that applied objects may name in metadata.namespace (default: none) [GITOPS_APPLY_NAMESPACES]
+    #[arg(long)]
+    pub apply_namespaces: Option<String>,
     /// Namespace of the token Secret and of applied objects [GITOPS_NAMESPACE]
     #[arg(long)]
     pub namespace: Option<String>,
@@ -154,6 +160,9 @@ pub struct Args {
     /// The promotion file's path in the Env repo (GITOPS_REPO at GITOPS_BRANCH), versioned with the environment [GITOPS_CONFIG_IN_REPO]
     #[arg(long)]
     pub config_in_repo: Option<String>,
+    /// Comma-separated FIELD=VALUE that a promotion file read from the Env repo may set although they differ from the operator's own (repo, branch, mode, tokenSecret, pr.apiUrl, pr.provider, pr.repo, pr.branch; a VALUE ending in * allows that prefix), e.g. mode=push,pr.branch=iter8/* (default: none) [GITOPS_IN_REPO_ALLOW]
+    #[arg(long)]
+    pub in_repo_allow: Option<String>,
     /// namespace/name of the Argo CD Application to refresh after a push to GITOPS_BRANCH [GITOPS_ARGOCD_APP]
     #[arg(long)]
     pub argocd_app: Option<String>,
@@ -444,6 +453,8 @@ pub struct StartConfig {
 pub struct Promotion {
     pub source: PromotionSource,
     pub base: Box<Args>,
+    /// GITOPS_IN_REPO_ALLOW: what an in-repo file may set beyond the operator's values.
+    pub allow: crate::promotion::Allow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -507,6 +518,8 @@ pub struct Config {
     pub github_app: Option<GitHubAppRef>,
     pub ca_file: Option<PathBuf>,
     pub field_manager: String,
+    /// What may be applied (GITOPS_APPLY_KINDS, GITOPS_APPLY_NAMESPACES).
+    pub apply_policy: crate::admission::Policy,
     pub dry_run: bool,
     pub mode: Mode,
     pub timeout: Duration,
@@ -661,7 +674,19 @@ fn parse_repo(v: &str, c: &mut Check) -> Option<RepoLocation> {
         return Some(RepoLocation::Local(PathBuf::from(v)));
     }
     match url::Url::parse(v) {
-        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+        Ok(u) if u.scheme() == "http" => {
+            // The token would cross the network in clear, and anyone on the path could
+            // rewrite what Argo CD deploys.
+            c.bad(
+                INPUT,
+                format!(
+                    "{:?} is plain http; use the https:// clone URL (a local path needs no token)",
+                    crate::redact::url(v)
+                ),
+            );
+            None
+        }
+        Ok(u) if u.scheme() == "https" => {
             if u.host_str().is_none_or(str::is_empty) {
                 c.bad(INPUT, format!("{v:?} has no host"));
                 return None;
@@ -673,9 +698,13 @@ fn parse_repo(v: &str, c: &mut Check) -> Option<RepoLocation> {
                 return None;
             }
             if u.query().is_some() || u.fragment().is_some() {
+                // NB: the query is not echoed: it is where a pasted token would be.
                 c.bad(
                     INPUT,
-                    format!("{v:?} has a query or fragment; give the plain clone URL"),
+                    format!(
+                        "{:?} has a query or fragment; give the plain clone URL",
+                        crate::redact::url(v)
+                    ),
                 );
                 return None;
             }
@@ -1091,14 +1120,59 @@ impl Config {
         if starting && promoting {
             c.bad("GITOPS_CONFIG", "is for finish; `start` renders templates");
         }
+        let allow = match c.value("GITOPS_IN_REPO_ALLOW", &a.in_repo_allow) {
+            Some(_) if a.config_in_repo.is_none() && !target => {
+                c.bad(
+                    "GITOPS_IN_REPO_ALLOW",
+                    "is set without GITOPS_CONFIG_IN_REPO; it only widens what an in-repo promotion file may do",
+                );
+                crate::promotion::Allow::default()
+            }
+            Some(v) => crate::promotion::Allow::parse(&v).unwrap_or_else(|why| {
+                c.bad("GITOPS_IN_REPO_ALLOW", why);
+                crate::promotion::Allow::default()
+            }),
+            None => crate::promotion::Allow::default(),
+        };
+        let apply_policy = crate::admission::Policy::parse(
+            c.value("GITOPS_APPLY_KINDS", &a.apply_kinds).as_deref(),
+            c.value("GITOPS_APPLY_NAMESPACES", &a.apply_namespaces)
+                .as_deref(),
+        )
+        .unwrap_or_else(|why| {
+            c.bad("GITOPS_APPLY_KINDS", why);
+            crate::admission::Policy::default()
+        });
+        if let Some(ns) = &a.apply_namespaces
+            && ns
+                .split(',')
+                .any(|n| !n.trim().is_empty() && !is_dns_label(n.trim()))
+        {
+            c.bad(
+                "GITOPS_APPLY_NAMESPACES",
+                "holds a name that is not a Kubernetes namespace name",
+            );
+        }
+        // The PR branch is where the change waits for review: the synced branch itself
+        // would be a push without review under another name.
+        if let (Some(b), Some(pb), Mode::PullRequest) = (&branch, &pr_branch, mode)
+            && b == pb
+        {
+            c.bad(
+                "GITOPS_PR_BRANCH",
+                format!("is GITOPS_BRANCH ({b}); a pull request needs its own head branch (or set GITOPS_MODE=push to commit onto {b})"),
+            );
+        }
         let promotion = match (target, file, in_repo) {
             (false, Some(f), _) => Some(Promotion {
                 source: PromotionSource::File(PathBuf::from(f)),
                 base: Box::new(a.clone()),
+                allow,
             }),
             (false, None, Some(p)) => Some(Promotion {
                 source: PromotionSource::InRepo(p),
                 base: Box::new(a.clone()),
+                allow,
             }),
             _ => None,
         };
@@ -1144,6 +1218,7 @@ impl Config {
             github_app,
             ca_file,
             field_manager,
+            apply_policy,
             dry_run,
             mode,
             timeout,
@@ -1313,21 +1388,30 @@ fn resolve_api(
     let api_url = match c.value("GITOPS_API_URL", &a.api_url) {
         Some(v) => match url::Url::parse(&v) {
             Ok(u)
-                if (u.scheme() == "https" || u.scheme() == "http")
+                if u.scheme() == "https"
+                    && u.has_host()
                     && u.username().is_empty()
-                    && u.password().is_none() =>
+                    && u.password().is_none()
+                    && u.query().is_none() =>
             {
                 Some(u)
             }
+            // NB: printed without userinfo and query, where a pasted token would be.
             Ok(_) => {
                 c.bad(
                     "GITOPS_API_URL",
-                    format!("{v:?} must be an https:// URL without credentials"),
+                    format!(
+                        "{:?} must be an https:// URL without credentials or query (the API token is only sent over HTTPS)",
+                        crate::redact::url(&v)
+                    ),
                 );
                 return (None, None);
             }
             Err(e) => {
-                c.bad("GITOPS_API_URL", format!("{v:?} is not a URL ({e})"));
+                c.bad(
+                    "GITOPS_API_URL",
+                    format!("{:?} is not a URL ({e})", crate::redact::url(&v)),
+                );
                 return (None, None);
             }
         },

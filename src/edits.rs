@@ -104,7 +104,9 @@ impl EditSpec {
     /// The same edit with its files under `dir` (targets of one repo share one commit).
     pub fn within(&self, dir: &RepoPath) -> EditSpec {
         let at = |f: &String| {
-            if dir.is_root() {
+            // An absolute path stays as written, so that planning refuses it rather than
+            // reading `/x.yaml` as `dir/x.yaml`.
+            if dir.is_root() || f.starts_with(['/', '\\']) {
                 f.clone()
             } else {
                 format!("{dir}/{f}")
@@ -228,6 +230,19 @@ impl Work<'_> {
         path: &RepoPath,
         text: String,
     ) -> Result<(), String> {
+        // A file is written only where a file (or nothing) is: writing over a directory would
+        // replace all of it while the diff showed one new file, and a path through a symlink
+        // or submodule is refused by `lookup`.
+        if !self.changed.contains_key(path) {
+            if let Some(e @ (Entry::Dir | Entry::Symlink | Entry::Submodule)) =
+                plan::lookup(self.snap, "edit", path).map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{path} is a {}, not a file; a {kind} writes one file: name the file to write",
+                    plan::kind_name(&e)
+                ));
+            }
+        }
         self.claim(i, kind, path)?;
         self.changed.insert(path.clone(), Some(text));
         Ok(())

@@ -16,6 +16,8 @@ pub enum Error {
     #[error(transparent)]
     CaBundle(#[from] crate::http::BadCaBundle),
     #[error(transparent)]
+    NotHttps(#[from] crate::credential::NotHttps),
+    #[error(transparent)]
     Secret(#[from] crate::secret::Error),
     #[error(transparent)]
     Experiment(#[from] crate::experiment::Error),
@@ -93,12 +95,15 @@ impl Error {
         }
         match self {
             Error::Internal(_) => 1,
-            Error::Config(_) | Error::CaFile { .. } | Error::CaBundle(_) => 2,
-            Error::Secret(_) | Error::NoNamespace { .. } | Error::Git(G::Auth { .. }) => 3,
+            Error::Config(_) | Error::CaFile { .. } | Error::CaBundle(_) | Error::NotHttps(_) => 2,
+            Error::Secret(_)
+            | Error::NoNamespace { .. }
+            | Error::Git(G::Auth { .. } | G::Misdirected { .. }) => 3,
             Error::Provider(e) | Error::AppToken { source: e, .. } if e.is_auth() => 3,
             Error::AppKey(_) | Error::SigningKey { .. } => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
             Error::Plan(_) | Error::Start(_) | Error::Edit(_) => 5,
+            Error::Apply(e) if e.is_refused() => 5,
             Error::Targets { code, .. } => *code,
             Error::Provider(_) | Error::AppToken { .. } => 6,
             Error::Apply(_) => 7,

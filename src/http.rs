@@ -59,8 +59,26 @@ pub fn client(
         .tcp_nodelay(true)
         .read_timeout(timeout)
         .timeout(timeout * 2)
+        .redirect(same_origin_redirects())
         .build()
         .map_err(|e| BadCaBundle(Some(Box::new(e))))
+}
+
+/// Redirects are followed only within the origin of the first request (a few hops): one to
+/// another host, port or scheme (http among them) is returned as it is, so a header such as
+/// GitLab's PRIVATE-TOKEN, which reqwest does not strip, never travels there.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same && attempt.previous().len() < 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 #[cfg(test)]

@@ -8,10 +8,12 @@
 //! report. Every decision is made by the pure planners (`plan`, `start`) before the first write.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod apply;
 pub mod argocd;
 pub mod cluster;
 pub mod config;
+pub mod credential;
 pub mod edits;
 pub mod error;
 pub mod events;
@@ -41,6 +43,7 @@ pub use error::Error;
 use crate::{
     cluster::Cluster,
     config::{Config, RepoLocation, Token},
+    credential::Credential,
     names::RepoPath,
     plan::Rules,
     report::Report,
@@ -170,7 +173,11 @@ async fn run_promotion(
         ),
     };
     let file = promotion::parse(input, &text)?;
-    let targets = promotion::configs(&p.base, &file)?;
+    let author = match &p.source {
+        config::PromotionSource::File(_) => promotion::Author::Operator,
+        config::PromotionSource::InRepo(_) => promotion::Author::Repo(&p.allow),
+    };
+    let targets = promotion::configs(&p.base, &file, author)?;
     let total = targets.len();
     let groups = promotion::groups(targets);
     info!(targets = total, commits = groups.len(), "promotion file");
@@ -294,7 +301,7 @@ async fn config_from_repo(
     let token = token(cfg, cluster, cfg.namespace.clone(), &http).await?;
     let remote = git::Remote {
         location: cfg.repo.clone(),
-        credentials: token.map(|t| (cfg.username.clone(), t)),
+        credentials: git_credentials(cfg, token.as_ref())?,
         tls,
         io_timeout,
     };
@@ -374,6 +381,23 @@ async fn token(
         redact::register(t.expose());
     }
     Ok(token)
+}
+
+/// The token bound to the Env repo's origin, for git's Basic auth; a local repo gets none.
+fn git_credentials(
+    cfg: &Config,
+    token: Option<&Token>,
+) -> Result<Option<(String, Credential)>, Error> {
+    match (&cfg.repo, token) {
+        (RepoLocation::Https(url), Some(t)) => {
+            redact::register_basic(&cfg.username, t.expose());
+            Ok(Some((
+                cfg.username.clone(),
+                Credential::bind(t.clone(), url)?,
+            )))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The commit signing key, read and checked before anything is fetched or written.
@@ -516,7 +540,7 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
     // 3-7. Fetch, plan, commit, push: repeated when the PR branch moved under us.
     let remote = git::Remote {
         location: cfg.repo.clone(),
-        credentials: token.clone().map(|t| (cfg.username.clone(), t)),
+        credentials: git_credentials(&cfg, token.as_ref())?,
         tls: tls.clone(),
         io_timeout,
     };
@@ -586,7 +610,13 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
             .is_none_or(|(objects, _)| *objects != plan.objects)
         {
             let t = Instant::now();
-            let r = apply::resolve(cluster, &plan.objects, namespace.as_deref()).await?;
+            let r = apply::resolve(
+                cluster,
+                &plan.objects,
+                namespace.as_deref(),
+                &cfg.apply_policy,
+            )
+            .await?;
             resolved = Some((plan.objects.clone(), r));
             report.timing("discovery", t);
         }
@@ -653,10 +683,13 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         match (&cfg.api_url, cfg.provider, cfg.pr_slug(), &token) {
             (Some(api), Some(kind), Some(target), Some(token)) => {
                 let t = Instant::now();
+                // The API token goes to the API's origin only (the operator's GITOPS_API_URL,
+                // or the one derived from the repo's host).
+                let bound = Credential::bind(token.clone(), api)?;
                 let auth = match kind {
-                    provider::Kind::GitLab => provider::Auth::PrivateToken(token.clone()),
-                    provider::Kind::Gitea => provider::Auth::Token(token.clone()),
-                    provider::Kind::GitHub => provider::Auth::Bearer(token.clone()),
+                    provider::Kind::GitLab => provider::Auth::PrivateToken(bound),
+                    provider::Kind::Gitea => provider::Auth::Token(bound),
+                    provider::Kind::GitHub => provider::Auth::Bearer(bound),
                 };
                 let headers = match kind {
                     provider::Kind::GitHub => provider::github::HEADERS,
@@ -822,7 +855,7 @@ fn log_plan(cfg: &Config, plan: &plan::Plan) {
     }
     match cfg.log_format {
         // The diff is for people: print it as is, not squeezed into one log line.
-        config::LogFormat::Text => eprint!("{}", plan.diff),
+        config::LogFormat::Text => redact::eprint(&plan.diff),
         config::LogFormat::Json => info!(diff = %plan.diff, "planned change"),
     }
 }

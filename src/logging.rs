@@ -34,7 +34,11 @@ pub fn filter(rust_log: Option<&str>) -> Targets {
 /// Installs the global subscriber; call once.
 pub fn init(format: LogFormat) {
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
-    let layer = fmt::layer().with_writer(std::io::stderr).with_target(false);
+    // Every event passes the redactor on its way out: a secret in an error a library formats,
+    // or in a body a server echoed, is hidden whatever the call site printed.
+    let layer = fmt::layer()
+        .with_writer(crate::redact::Stderr)
+        .with_target(false);
     match format {
         LogFormat::Text => tracing_subscriber::registry()
             .with(layer.with_ansi(false).with_filter(filter))

@@ -63,7 +63,7 @@ fn fail(e: &iter8_gitops::Error, termination_log: Option<&std::path::Path>) -> E
         println!("{}", report.to_json());
     }
     let message = redact::text(&e.chain());
-    eprintln!("error: {message}");
+    redact::eprint(&format!("error: {message}\n"));
     let code = e.exit_code();
     if let Some(path) = termination_log {
         report::write_termination_log(path, &report::failure_json(&message, code));

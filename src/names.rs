@@ -100,7 +100,11 @@ impl RepoPath {
             match comp {
                 "" | "." => {}
                 ".." => return Err("contains '..'; paths must stay inside GITOPS_DIR".into()),
-                ".git" => return Err("points into .git".into()),
+                c if is_dotgit(c) => {
+                    return Err(format!(
+                        "points into .git ({c:?} is .git to git on some file systems, and git refuses it in a tree)"
+                    ));
+                }
                 c => parts.push(c),
             }
         }
@@ -134,6 +138,32 @@ impl RepoPath {
     /// Every proper prefix (the directories leading to this path), shortest first.
     pub fn ancestors(&self) -> impl Iterator<Item = &str> {
         self.0.match_indices('/').map(|(i, _)| &self.0[..i])
+    }
+}
+
+/// True for a path component that git refuses in a tree because some file system reads it as
+/// `.git` (git's `verify_path`): `.git` in any case; on HFS+ with the code points it ignores
+/// (`is_hfs_dotgit`); on NTFS with trailing dots or spaces, an alternate data stream, or the
+/// 8.3 short name `git~1` (`is_ntfs_dotgit`). A checkout of such a tree breaks, or worse,
+/// writes into the repository's own `.git`.
+pub fn is_dotgit(component: &str) -> bool {
+    // HFS+ ignores these when it compares names (git's `next_hfs_char`).
+    let ignorable = |c: char| matches!(c, '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}');
+    let hfs: String = component.chars().filter(|c| !ignorable(*c)).collect();
+    if hfs.eq_ignore_ascii_case(".git") {
+        return true;
+    }
+    let lower = component.to_ascii_lowercase();
+    if lower == "git~1" {
+        return true;
+    }
+    match lower.strip_prefix(".git") {
+        // NTFS drops trailing dots and spaces; `:` starts an alternate data stream.
+        Some(rest) => {
+            rest.starts_with(':')
+                || (!rest.is_empty() && rest.chars().all(|c| c == '.' || c == ' '))
+        }
+        None => false,
     }
 }
 
@@ -236,10 +266,30 @@ mod tests {
             "C:\\x",
             "a\\b",
             ".git/config",
+            ".GIT/hooks/post-checkout",
+            "a/.Git/config",
+            ".g\u{200c}it/config",
+            "\u{feff}.git/x",
+            "git~1/config",
+            "GIT~1/config",
+            ".git./x",
+            ".git . /x",
+            ".git::$INDEX_ALLOCATION/x",
+            "a\\.git\\x",
             ".",
             "./",
         ] {
             assert!(RepoPath::parse(bad).is_err(), "{bad:?}");
+        }
+        // Names that only look alike are fine.
+        for ok in [
+            ".github/workflows/x.yaml",
+            ".gitignore",
+            "git~2/x",
+            "a.git/b",
+            ".gitkeep",
+        ] {
+            assert!(RepoPath::parse(ok).is_ok(), "{ok:?}");
         }
         let p = RepoPath::parse("a/b/c.yaml").unwrap();
         assert_eq!(p.ancestors().collect::<Vec<_>>(), ["a", "a/b"]);

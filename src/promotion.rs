@@ -98,13 +98,154 @@ impl TargetSpec {
     }
 }
 
+/// Who wrote the promotion file, which decides what its targets may set.
+#[derive(Debug, Clone, Copy)]
+pub enum Author<'a> {
+    /// GITOPS_CONFIG: the operator's own file, as trusted as the variables.
+    Operator,
+    /// GITOPS_CONFIG_IN_REPO: whoever can merge into the Env repo. Data, not authority: it
+    /// may choose edits, folders inside GITOPS_DIR, apply files and PR text, but not where
+    /// credentials go or a way around review, beyond what GITOPS_IN_REPO_ALLOW grants.
+    Repo(&'a Allow),
+}
+
+/// The target fields that widen authority: another repo or host, another token Secret, the
+/// synced branch or a branch to overwrite, pushing without review.
+pub const WIDENING: [&str; 8] = [
+    "repo",
+    "branch",
+    "mode",
+    "tokenSecret",
+    "pr.apiUrl",
+    "pr.provider",
+    "pr.repo",
+    "pr.branch",
+];
+
+/// GITOPS_IN_REPO_ALLOW: `FIELD=VALUE` pairs an in-repo promotion file may set beyond the
+/// operator's own values; a VALUE ending in `*` allows every value with that prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allow(Vec<(String, String)>);
+
+impl Allow {
+    /// Parses the comma-separated list.
+    pub fn parse(v: &str) -> Result<Allow, String> {
+        let mut out = vec![];
+        for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match entry.split_once('=') {
+                Some((f, val)) if WIDENING.contains(&f.trim()) && !val.trim().is_empty() => {
+                    out.push((f.trim().to_string(), val.trim().to_string()));
+                }
+                _ => {
+                    return Err(format!(
+                        "{entry:?} is not FIELD=VALUE with FIELD one of {}",
+                        WIDENING.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(Allow(out))
+    }
+
+    fn permits(&self, field: &str, value: &str) -> bool {
+        self.0.iter().any(|(f, v)| {
+            f == field
+                && match v.strip_suffix('*') {
+                    Some(prefix) => value.starts_with(prefix),
+                    None => v == value,
+                }
+        })
+    }
+}
+
+/// The widening fields `t` sets to something else than the operator did, with their values.
+fn widened(t: &TargetSpec, base: &Args) -> Vec<(&'static str, String, String)> {
+    let operator = |v: &Option<String>, default: &str| {
+        v.as_deref().map(str::trim).unwrap_or(default).to_string()
+    };
+    let operator_mode = match base.mode.as_deref().map(str::trim) {
+        Some("push") => "push",
+        _ => "pr",
+    };
+    let fields = [
+        ("repo", &t.repo, operator(&base.repo, "")),
+        ("branch", &t.branch, operator(&base.branch, "")),
+        ("mode", &t.mode, operator_mode.to_string()),
+        (
+            "tokenSecret",
+            &t.token_secret,
+            operator(&base.token_secret, config::defaults::TOKEN_SECRET),
+        ),
+        ("pr.apiUrl", &t.pr.api_url, operator(&base.api_url, "")),
+        ("pr.provider", &t.pr.provider, operator(&base.provider, "")),
+        ("pr.repo", &t.pr.repo, operator(&base.pr_repo, "")),
+        (
+            "pr.branch",
+            &t.pr.branch,
+            operator(&base.pr_branch, config::defaults::PR_BRANCH),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(f, v, op)| {
+            let v = v.as_deref()?.trim();
+            // Asking for review where the operator pushes narrows authority: always fine.
+            let narrower = f == "mode" && v == "pr";
+            (v != op && !narrower).then(|| (f, v.to_string(), op))
+        })
+        .collect()
+}
+
+/// What an in-repo file may not do: each widening field not granted by `allow`.
+fn refused(label: &str, t: &TargetSpec, base: &Args, allow: &Allow) -> Vec<Problem> {
+    widened(t, base)
+        .into_iter()
+        .filter(|(f, v, _)| !allow.permits(f, v))
+        .map(|(f, v, op)| Problem {
+            input: format!("{label}.{f}"),
+            message: format!(
+                "{v:?} is refused: a promotion file read from the Env repo may not change {f} (the operator's is {op:?}); to allow exactly this, the operator adds {f}={v} to GITOPS_IN_REPO_ALLOW",
+                op = if op.is_empty() { "unset" } else { op.as_str() },
+            ),
+        })
+        .collect()
+}
+
+/// Edit paths written as absolute (`/x.yaml`): inside a target they would silently become
+/// relative to its dir.
+fn absolute_paths(label: &str, t: &TargetSpec) -> Vec<Problem> {
+    let mut out = vec![];
+    if let Some(d) = t.dir.as_deref().filter(|d| d.starts_with(['/', '\\'])) {
+        out.push(Problem {
+            input: format!("{label}.dir"),
+            message: format!("{d:?} is absolute; give a folder relative to GITOPS_DIR"),
+        });
+    }
+    for (n, e) in t.edits.iter().enumerate() {
+        for f in e.files().iter().filter(|f| f.starts_with(['/', '\\'])) {
+            out.push(Problem {
+                input: format!("{label}.edits[{n}]"),
+                message: format!(
+                    "path {f:?} is absolute; give a path relative to the target's dir"
+                ),
+            });
+        }
+    }
+    out
+}
+
 /// One configuration per target: `base` (the environment and flags) with the target's fields
-/// over it, validated like a single promotion. Every problem names its target.
-pub fn configs(base: &Args, file: &File) -> Result<Vec<Config>, config::Error> {
+/// over it, validated like a single promotion. Every problem names its target; a file from
+/// the repo (`Author::Repo`) is refused every field that would widen authority.
+pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, config::Error> {
     let mut problems = vec![];
     let mut out = vec![];
     for (i, t) in file.targets.iter().enumerate() {
         let label = t.label(i);
+        if let Author::Repo(allow) = author {
+            problems.extend(refused(&label, t, base, allow));
+        }
+        problems.extend(absolute_paths(&label, t));
         let mut a = base.clone();
         // The target is a promotion of its own: no file of its own, no single-file rules.
         a.config = None;

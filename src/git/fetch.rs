@@ -20,7 +20,7 @@ use gix::{
     },
 };
 
-use super::{BoxError, Error, Remote, auth_status, boxed, chain};
+use super::{BoxError, Error, Remote, boxed, chain};
 use crate::{
     names::BranchName,
     plan::{Entry, Snapshot},
@@ -191,17 +191,11 @@ pub fn fetch(
 ) -> Result<Fetched, Error> {
     let url = remote.location.to_string();
     let fetch_err = |e: BoxError| -> Error {
-        if let Some(status) = auth_status(e.as_ref()) {
-            return Error::Auth {
-                url: url.clone(),
-                status,
-            };
-        }
-        Error::Fetch {
+        Error::classify(&url, e.as_ref(), || Error::Fetch {
             url: url.clone(),
             branch: base.to_string(),
             source: boxed(std::io::Error::other(chain(e.as_ref()))),
-        }
+        })
     };
     let dir = tempfile::Builder::new()
         .prefix("iter8-gitops-")

@@ -3,7 +3,8 @@
 //! compare-and-swap over receive-pack. Blocking code: call it from `spawn_blocking`.
 //!
 //! Credentials are handed to gix in memory (an `Account` for the transport); they are never
-//! put in a URL, argv, a log line or a file.
+//! put in a URL, argv, a log line or a file, and they go only to the origin they are bound to:
+//! after a redirect to another origin gix asks again, and is told nothing.
 
 mod edit;
 mod fetch;
@@ -13,17 +14,21 @@ pub use edit::{Commit, Identity, already_pushed, commit};
 pub use fetch::{Fetched, fetch};
 pub use push::{PushOutcome, Report, parse_report, push};
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use crate::config::{RepoLocation, Token};
+use crate::{config::RepoLocation, credential::Credential};
 
 /// How to reach the remote: where, as whom, trusting what.
 #[derive(Clone)]
 pub struct Remote {
     /// The Env repo.
     pub location: RepoLocation,
-    /// Basic-auth user and token; `None` for local repos.
-    pub credentials: Option<(String, Token)>,
+    /// Basic-auth user and the token, bound to the repo's origin; `None` for local repos.
+    pub credentials: Option<(String, Credential)>,
     /// The TLS configuration (web roots and GITOPS_CA_FILE), built once per run.
     pub tls: Arc<rustls::ClientConfig>,
     /// Connect and read timeout for each HTTP request.
@@ -31,14 +36,14 @@ pub struct Remote {
 }
 
 impl Remote {
-    fn account(&self) -> Option<gix::sec::identity::Account> {
-        self.credentials
-            .as_ref()
-            .map(|(user, token)| gix::sec::identity::Account {
-                username: user.clone(),
-                password: token.expose().to_string(),
-                oauth_refresh_token: None,
-            })
+    /// The account for `url`: only on the origin the credential is bound to.
+    fn account_for(&self, url: &str) -> Option<gix::sec::identity::Account> {
+        let (user, credential) = self.credentials.as_ref()?;
+        Some(gix::sec::identity::Account {
+            username: user.clone(),
+            password: credential.secret_for_str(url)?.to_string(),
+            oauth_refresh_token: None,
+        })
     }
 
     /// Options for gix's reqwest transport: our CA bundle, timeouts and user agent.
@@ -114,6 +119,50 @@ pub enum Error {
     },
     #[error("{url} could not unpack the pushed objects: {reason}")]
     Unpack { url: String, reason: String },
+    #[error(
+        "{url} sent git to {asked}, which its token is not for (the token goes only to {bound}); nothing was sent there. If the repo moved, set GITOPS_REPO to its new URL"
+    )]
+    Misdirected {
+        url: String,
+        asked: String,
+        bound: String,
+    },
+}
+
+/// gix asked for credentials for another origin than the bound one (after a redirect).
+#[derive(Debug, thiserror::Error)]
+#[error("credentials withheld from {asked}")]
+pub(crate) struct Withheld {
+    asked: String,
+    bound: String,
+}
+
+impl Error {
+    /// The error for a failed connection: a withheld credential, a rejected one, or `other`.
+    fn classify(
+        url: &str,
+        e: &(dyn std::error::Error + 'static),
+        other: impl FnOnce() -> Error,
+    ) -> Error {
+        let mut cur = Some(e);
+        while let Some(c) = cur {
+            if let Some(w) = c.downcast_ref::<Withheld>() {
+                return Error::Misdirected {
+                    url: url.to_string(),
+                    asked: w.asked.clone(),
+                    bound: w.bound.clone(),
+                };
+            }
+            cur = c.source();
+        }
+        match auth_status(e) {
+            Some(status) => Error::Auth {
+                url: url.to_string(),
+                status,
+            },
+            None => other(),
+        }
+    }
 }
 
 impl Error {
@@ -228,39 +277,59 @@ fn connect(
         },
     )
     .map_err(boxed)?;
-    let account = remote.account();
+    let url = remote.location.as_gix_url();
     if matches!(remote.location, crate::config::RepoLocation::Https(_)) {
         transport.configure(&remote.http_options()).map_err(boxed)?;
-        if let Some(a) = &account {
-            transport.set_identity(a.clone()).map_err(boxed)?;
+        if let Some(a) = remote.account_for(&url) {
+            transport.set_identity(a).map_err(boxed)?;
         }
     }
+    let withheld = Arc::new(Mutex::new(None));
     let handshake = gix::protocol::handshake(
         &mut transport,
         service,
-        authenticate(account),
+        authenticate(remote.clone(), withheld.clone()),
         vec![],
         &mut gix::progress::Discard,
-    )
-    .map_err(boxed)?;
-    Ok((transport, handshake))
+    );
+    match (handshake, withheld.lock().expect("withheld lock").take()) {
+        (Ok(h), _) => Ok((transport, h)),
+        (Err(_), Some(w)) => Err(Box::new(w)),
+        (Err(e), None) => Err(boxed(e)),
+    }
 }
 
-/// The credentials callback for gix: our account for every `Get`, nothing stored or erased,
-/// and never a prompt or a credential helper (a Job has no terminal, and `$HOME` is not ours).
+/// The credentials callback for gix: our account when gix asks for the bound origin (the URL
+/// it asks for is where a redirect led), nothing stored or erased, and never a prompt or a
+/// credential helper (a Job has no terminal, and `$HOME` is not ours). A request for any
+/// other origin is answered with nothing and remembered in `withheld`, for the message.
 fn authenticate(
-    account: Option<gix::sec::identity::Account>,
+    remote: Remote,
+    withheld: Arc<Mutex<Option<Withheld>>>,
 ) -> impl FnMut(
     gix::credentials::helper::Action,
 ) -> Result<Option<gix::credentials::protocol::Outcome>, gix::error::Error> {
-    move |action| match (action, &account) {
-        (gix::credentials::helper::Action::Get(ctx), Some(a)) => {
-            Ok(Some(gix::credentials::protocol::Outcome {
-                identity: a.clone(),
+    move |action| {
+        let gix::credentials::helper::Action::Get(ctx) = action else {
+            return Ok(None);
+        };
+        let asked = ctx.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+        let Some((_, credential)) = &remote.credentials else {
+            return Ok(None);
+        };
+        match remote.account_for(&asked) {
+            Some(identity) => Ok(Some(gix::credentials::protocol::Outcome {
+                identity,
                 next: gix::credentials::helper::NextAction::from(ctx),
-            }))
+            })),
+            None => {
+                *withheld.lock().expect("withheld lock") = Some(Withheld {
+                    asked: crate::redact::url(&asked),
+                    bound: credential.origin(),
+                });
+                Ok(None)
+            }
         }
-        _ => Ok(None),
     }
 }
 

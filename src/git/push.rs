@@ -13,7 +13,7 @@ use gix::{
     },
 };
 
-use super::{Error, Fetched, Remote, auth_status, boxed, chain};
+use super::{Error, Fetched, Remote, boxed, chain};
 use crate::names::BranchName;
 
 /// What the push did.
@@ -35,16 +35,10 @@ pub fn push(
     let url = remote.location.to_string();
     let refname = branch.full_ref();
     let push_err = |e: &(dyn std::error::Error + Send + Sync + 'static)| -> Error {
-        if let Some(status) = auth_status(e) {
-            return Error::Auth {
-                url: url.clone(),
-                status,
-            };
-        }
-        Error::Push {
+        Error::classify(&url, e, || Error::Push {
             url: url.clone(),
             source: boxed(std::io::Error::other(chain(e))),
-        }
+        })
     };
 
     // Pack exactly the objects this run created: the server has the parent and everything

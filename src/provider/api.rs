@@ -1,5 +1,7 @@
 //! The HTTP side every Git host API shares: one base URL, one auth header, JSON in and out,
 //! error bodies turned into one message, rate limits read from the headers, bounded retries.
+//! The token is an origin-bound [`Credential`]: it is attached only to a request for its own
+//! origin, and the client follows no redirect to another (see `http::client`).
 
 use std::time::Duration;
 
@@ -8,15 +10,25 @@ use serde::de::DeserializeOwned;
 
 use super::Error;
 
+use crate::credential::Credential;
+
 /// How a host wants its token.
 #[derive(Clone)]
 pub enum Auth {
     /// `Authorization: Bearer <t>` (GitHub, GitLab OAuth/PAT, Gitea, a GitHub App JWT).
-    Bearer(crate::config::Token),
+    Bearer(Credential),
     /// `PRIVATE-TOKEN: <t>` (GitLab's own header for personal, project and group tokens).
-    PrivateToken(crate::config::Token),
+    PrivateToken(Credential),
     /// `Authorization: token <t>` (Gitea's and Forgejo's documented form).
-    Token(crate::config::Token),
+    Token(Credential),
+}
+
+impl Auth {
+    fn credential(&self) -> &Credential {
+        match self {
+            Auth::Bearer(c) | Auth::PrivateToken(c) | Auth::Token(c) => c,
+        }
+    }
 }
 
 /// One host API: base URL (no trailing slash), auth, fixed headers.
@@ -58,14 +70,21 @@ impl Api {
     ) -> Result<T, Error> {
         let m = method_name(&method);
         let url = self.url(path);
+        let Some(secret) = self.auth.credential().secret_for_str(&url) else {
+            return Err(Error::Misdirected {
+                method: m,
+                url: crate::redact::url(&url),
+                bound: self.auth.credential().origin(),
+            });
+        };
         let mut req = self.http.request(method, &url).query(query);
         for (k, v) in self.headers {
             req = req.header(*k, *v);
         }
         req = match &self.auth {
-            Auth::Bearer(t) => req.bearer_auth(t.expose()),
-            Auth::PrivateToken(t) => req.header("PRIVATE-TOKEN", t.expose()),
-            Auth::Token(t) => req.header("Authorization", format!("token {}", t.expose())),
+            Auth::Bearer(_) => req.bearer_auth(secret),
+            Auth::PrivateToken(_) => req.header("PRIVATE-TOKEN", secret),
+            Auth::Token(_) => req.header("Authorization", format!("token {secret}")),
         };
         if let Some(b) = body {
             req = req.json(b);
@@ -84,6 +103,20 @@ impl Api {
             });
         }
         let headers = resp.headers().clone();
+        // The client followed no redirect to another origin (it would have carried, or lost,
+        // the token there): say where the API moved instead.
+        if status.is_redirection() {
+            let to = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            return Err(Error::Redirected {
+                method: m,
+                url,
+                status: status.as_u16(),
+                location: crate::redact::url(to),
+            });
+        }
         // Error bodies are JSON or plain text; bytes, not `text()`, whose charset decoding
         // would link every legacy encoding table.
         let body = resp.bytes().await.unwrap_or_default();

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{Api, Auth, github};
-use crate::config::Token;
+use crate::{config::Token, credential::Credential};
 
 /// An App installation to act as.
 #[derive(Debug, Clone)]
@@ -69,7 +69,10 @@ pub async fn installation_token(
     app: &App,
 ) -> Result<Token, crate::Error> {
     let jwt = jwt(app, SystemTime::now())?;
-    let api = Api::new(http, api, Auth::Bearer(Token::new(jwt)), github::HEADERS);
+    crate::redact::register(&jwt);
+    // The JWT goes to the API origin the operator configured, and nowhere else.
+    let jwt = Credential::bind(Token::new(jwt), api).map_err(crate::Error::from)?;
+    let api = Api::new(http, api, Auth::Bearer(jwt), github::HEADERS);
     let path = format!("/app/installations/{}/access_tokens", app.installation_id);
     let t: InstallationToken = api
         .call("installation token", Method::POST, &path, &[], None)

@@ -369,6 +369,23 @@ pub enum Error {
     Vanished { head: String, base: String },
     #[error("{what}: {message}")]
     Answer { what: String, message: String },
+    #[error(
+        "{method} {url} answered HTTP {status}, a redirect to {location:?}, which is not followed: the token goes only to the API's own origin. Set GITOPS_API_URL (or the target's pr.apiUrl) to where the API is now"
+    )]
+    Redirected {
+        method: &'static str,
+        url: String,
+        status: u16,
+        location: String,
+    },
+    #[error(
+        "{method} {url} is not on {bound}, the origin the API token is for: the request was not sent"
+    )]
+    Misdirected {
+        method: &'static str,
+        url: String,
+        bound: String,
+    },
 }
 
 /// Says how long a rate-limited server asked to wait: the run gives up rather than wait past
@@ -411,8 +428,11 @@ impl Error {
         }
     }
 
-    /// True when the token was refused (exit code 3, not 6).
+    /// True when the token was refused, or withheld from another origin (exit code 3, not 6).
     pub fn is_auth(&self) -> bool {
-        matches!(self, Error::Auth { .. })
+        matches!(
+            self,
+            Error::Auth { .. } | Error::Redirected { .. } | Error::Misdirected { .. }
+        )
     }
 }

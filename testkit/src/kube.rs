@@ -219,6 +219,20 @@ fn resource_list(group: &str, version: &str) -> Option<Value> {
             json!(["argo"]),
         )],
         ("events.k8s.io", "v1") => vec![res("events", "Event", json!(["ev"]), json!([]))],
+        // What a hostile apply file would reach for: cluster-wide and namespaced RBAC.
+        ("rbac.authorization.k8s.io", "v1") => {
+            let cluster = |name: &str, kind: &str| {
+                let mut r = res(name, kind, json!([]), json!([]));
+                r["namespaced"] = json!(false);
+                r
+            };
+            vec![
+                cluster("clusterrolebindings", "ClusterRoleBinding"),
+                cluster("clusterroles", "ClusterRole"),
+                res("rolebindings", "RoleBinding", json!([]), json!([])),
+                res("roles", "Role", json!([]), json!([])),
+            ]
+        }
         _ => return None,
     };
     Some(

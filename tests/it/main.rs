@@ -11,6 +11,7 @@ mod providers;
 mod races;
 mod signing;
 mod task_spec;
+mod trust;
 mod util;
 
 use testkit::Fault;

@@ -23,6 +23,15 @@ fn world(content: &Path, exp_file: &str) -> World {
     let name = e["metadata"]["name"].as_str().unwrap().to_string();
     e["metadata"]["namespace"] = json!("default");
     e["status"] = json!({"versionRecommendedForPromotion": "v2"});
+    // What the operator grants the in-repo file, as the example's finish action says it.
+    let args: Vec<String> = serde_json::from_value(
+        e["spec"]["strategy"]["actions"]["finish"][0]["with"]["args"].clone(),
+    )
+    .unwrap();
+    let allow = args
+        .iter()
+        .position(|a| a == "--in-repo-allow")
+        .map(|i| args[i + 1].clone());
     w.kube.add_experiment("default", &name, e);
     for k in [
         "GITOPS_WINNER",
@@ -34,6 +43,7 @@ fn world(content: &Path, exp_file: &str) -> World {
         w.set(k, None);
     }
     w.set("GITOPS_CONFIG_IN_REPO", Some("iter8-promotion.yaml"))
+        .set("GITOPS_IN_REPO_ALLOW", allow.as_deref())
         .set("EXPERIMENT_NAME", Some(&name))
         .set("EXPERIMENT_NAMESPACE", Some("default"));
     w
@@ -172,7 +182,9 @@ fn helm_values_two_environments_and_the_experiment_in_one_commit_and_one_pr() {
 fn with_file(w: &mut World, text: &str) {
     let path = w.tmp.path().join("promotion.yaml");
     std::fs::write(&path, text).unwrap();
+    // The operator's own file: the in-repo allow-list has nothing to widen.
     w.set("GITOPS_CONFIG_IN_REPO", None)
+        .set("GITOPS_IN_REPO_ALLOW", None)
         .set("GITOPS_CONFIG", Some(path.to_str().unwrap()));
 }
 
@@ -368,6 +380,8 @@ fn a_targets_apply_files_are_read_from_the_edited_tree_and_applied() {
         &mut w,
         "targets:\n  - dir: base\n    mode: push\n    edits:\n      - yaml-set: {file: service.yaml, path: \"spec.ports[name=http].port\", value: \"9081\"}\n    apply: [service.yaml]\n",
     );
+    // A Service is past the default kinds (Istio networking): the operator allows it.
+    w.set("GITOPS_APPLY_KINDS", Some("Service"));
     let o = w.run(&[]);
     assert_code(&o, 0);
     let svc = w

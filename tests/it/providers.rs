@@ -235,7 +235,7 @@ fn github_com_layout_with_an_explicit_provider() {
 }
 
 /// A fresh RSA key as GitHub hands it out (PKCS#1 PEM), and its public key (PKCS#1 DER).
-fn app_key() -> (String, Vec<u8>) {
+pub(crate) fn app_key() -> (String, Vec<u8>) {
     let out = std::process::Command::new("openssl")
         .args(["genrsa", "-traditional", "2048"])
         .output()

@@ -225,13 +225,45 @@ pub fn run_binary(env: &[(String, String)], args: &[&str], secrets: &[&str]) -> 
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
+    // The termination log is output too (the Pod's status shows it).
+    let termination_log = env
+        .iter()
+        .find(|(k, _)| k == "GITOPS_TERMINATION_LOG")
+        .and_then(|(_, p)| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
     for s in secrets {
-        assert!(
-            !o.stdout.contains(s) && !o.stderr.contains(s),
-            "a secret leaked into the output:\n{o:#?}"
-        );
+        for form in forms(s) {
+            assert!(
+                !o.stdout.contains(&form)
+                    && !o.stderr.contains(&form)
+                    && !termination_log.contains(&form),
+                "a secret leaked into the output as {form:?}:\n{o:#?}\n--- termination log\n{termination_log}"
+            );
+        }
     }
     o
+}
+
+/// Every form a secret travels in: as is, base64 (a Secret's `data`), the Basic value git
+/// sends for the usual user names, and percent-encoded.
+pub fn forms(secret: &str) -> Vec<String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = vec![secret.to_string(), b64.encode(secret)];
+    for user in ["x-access-token", "oauth2", "git"] {
+        out.push(b64.encode(format!("{user}:{secret}")));
+    }
+    out.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    out
+}
+
+/// True when a recorded request carries `secret` in any form, in a header or the body.
+pub fn carries(r: &testkit::Recorded, secret: &str) -> bool {
+    forms(secret).iter().any(|f| {
+        r.body.contains(f.as_str())
+            || r.query.contains(f.as_str())
+            || r.headers.values().any(|v| v.contains(f.as_str()))
+    })
 }
 
 /// Someone else's commit: clones `base` of the bare repo at `bare`, lets `change` edit the work

@@ -54,7 +54,7 @@ impl Cluster {
     pub async fn client(&self) -> Result<&(kube::Client, String), NoCluster> {
         self.cell
             .get_or_try_init(|| async {
-                let conn = connection().await?;
+                let conn = connection(self.timeout).await?;
                 let ns = conn.namespace.clone();
                 Ok((build(conn, self.timeout).map_err(NoCluster::Unusable)?, ns))
             })
@@ -84,14 +84,22 @@ enum Credential {
     None,
 }
 
+impl Credential {
+    /// A bearer token, registered for redaction (it is a credential to the whole cluster).
+    fn token(t: &str) -> Credential {
+        crate::redact::register(t);
+        Credential::Token(t.to_string())
+    }
+}
+
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// KUBECONFIG (or ~/.kube/config), else the in-cluster service account: the order kube's
 /// `Config::infer` uses. Credentials: a token, a token file, a client certificate, or an exec
 /// plugin (EKS, GKE); legacy auth-provider plugins are refused with a message.
-async fn connection() -> Result<Connection, NoCluster> {
+async fn connection(timeout: Duration) -> Result<Connection, NoCluster> {
     match Kubeconfig::from_env().map_err(NoCluster::Unusable)? {
-        Some(kc) => from_kubeconfig(kc).await.map_err(|e| {
+        Some(kc) => from_kubeconfig(kc, timeout).await.map_err(|e| {
             if e.is::<PluginFailed>() {
                 NoCluster::Plugin(e)
             } else {
@@ -129,7 +137,7 @@ fn service_account(dir: &std::path::Path, host: &str, port: &str) -> Result<Conn
         server: format!("https://{host}:{port}").parse()?,
         tls_server_name: None,
         roots: certs(&read("ca.crt")?)?,
-        auth: Credential::Token(token),
+        auth: Credential::token(&token),
         namespace,
     })
 }
@@ -153,7 +161,7 @@ fn data_or_file(data: Option<&str>, path: Option<&str>) -> Result<Option<Vec<u8>
     })
 }
 
-async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
+async fn from_kubeconfig(kc: Kubeconfig, timeout: Duration) -> Result<Connection, BoxError> {
     let ctx_name = kc
         .current_context
         .clone()
@@ -201,13 +209,12 @@ async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
         .and_then(|a| a.user.clone())
         .unwrap_or_default();
     let auth = if let Some(t) = &user.token {
-        Credential::Token(t.trim().to_string())
+        Credential::token(t.trim())
     } else if let Some(f) = &user.token_file {
-        Credential::Token(
+        Credential::token(
             std::fs::read_to_string(f)
                 .map_err(|e| format!("{f}: {e}"))?
-                .trim()
-                .to_string(),
+                .trim(),
         )
     } else if let Some(cert) = data_or_file(
         user.client_certificate_data.as_deref(),
@@ -217,7 +224,7 @@ async fn from_kubeconfig(kc: Kubeconfig) -> Result<Connection, BoxError> {
             .ok_or("the kubeconfig has a client certificate without its key")?;
         client_cert(&cert, &key)?
     } else if let Some(exec) = &user.exec {
-        exec_credential(exec).await?
+        exec_credential(exec, timeout).await?
     } else if user.auth_provider.is_some() {
         return Err("the kubeconfig uses a legacy auth-provider plugin; use an exec credential plugin (kubectl's current way) or a token".into());
     } else {
@@ -249,14 +256,75 @@ fn client_cert(cert: &[u8], key: &[u8]) -> Result<Credential, BoxError> {
     ))
 }
 
+/// Runs `cmd` to its end, or kills it after `timeout` (`None`). Its output is read while it
+/// runs, so a chatty plugin cannot block on a full pipe.
+fn output_within(
+    mut cmd: std::process::Command,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = vec![];
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let end = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ok(Some(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
 /// Runs an exec credential plugin and reads its ExecCredential (a token, or a certificate).
-async fn exec_credential(exec: &kubeconfig::Exec) -> Result<Credential, BoxError> {
+async fn exec_credential(
+    exec: &kubeconfig::Exec,
+    timeout: Duration,
+) -> Result<Credential, BoxError> {
     let command = exec
         .command
         .clone()
         .ok_or("the exec plugin has no command")?;
     let mut cmd = std::process::Command::new(&command);
     cmd.args(&exec.args);
+    // A plugin gets what a cloud's token helper needs (PATH, HOME, its cloud's variables),
+    // never this tool's own settings: GITOPS_TOKEN is a Git host token.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("GITOPS_") {
+            cmd.env_remove(k);
+        }
+    }
     for e in &exec.env {
         cmd.env(&e.name, &e.value);
     }
@@ -278,9 +346,15 @@ async fn exec_credential(exec: &kubeconfig::Exec) -> Result<Credential, BoxError
     // A plugin is a short-lived local program; run it off the async threads.
     let failed =
         |why: String| PluginFailed(format!("the exec credential plugin {command:?} {why}"));
-    let out = tokio::task::spawn_blocking(move || cmd.output())
+    let out = tokio::task::spawn_blocking(move || output_within(cmd, timeout))
         .await?
-        .map_err(|e| failed(format!("could not run: {e}")))?;
+        .map_err(|e| failed(format!("could not run: {e}")))?
+        .ok_or_else(|| {
+            failed(format!(
+                "did not finish within {}s (GITOPS_REQUEST_TIMEOUT) and was stopped",
+                timeout.as_secs()
+            ))
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(failed(format!("failed: {}", stderr.trim())).into());
@@ -289,7 +363,7 @@ async fn exec_credential(exec: &kubeconfig::Exec) -> Result<Credential, BoxError
         .map_err(|e| failed(format!("gave no ExecCredential JSON: {e}")))?;
     let status = &cred["status"];
     if let Some(t) = status["token"].as_str() {
-        return Ok(Credential::Token(t.to_string()));
+        return Ok(Credential::token(t));
     }
     match (
         status["clientCertificateData"].as_str(),
@@ -417,7 +491,9 @@ mod tests {
                 kube.server.base_url()
             );
             async move {
-                let conn = from_kubeconfig(Kubeconfig::parse(&text).unwrap()).await?;
+                let conn =
+                    from_kubeconfig(Kubeconfig::parse(&text).unwrap(), Duration::from_secs(5))
+                        .await?;
                 let client = build(conn, Duration::from_secs(5))?;
                 let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
                     kube::Api::namespaced(client, "default");
@@ -439,6 +515,7 @@ mod tests {
                 "clusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1', tls-server-name: 'no good'}\ncontexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
             )
             .unwrap(),
+                Duration::from_secs(5),
             ))
             .err()
             .unwrap();
@@ -451,7 +528,10 @@ mod tests {
             "clusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1', proxy-url: 'socks5://proxy:1080'}\ncontexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
         )
         .unwrap();
-        let err = from_kubeconfig(k).await.err().unwrap();
+        let err = from_kubeconfig(k, Duration::from_secs(5))
+            .await
+            .err()
+            .unwrap();
         assert!(
             err.to_string()
                 .contains("proxy-url \"socks5://proxy:1080\", which this tool does not support"),
@@ -461,7 +541,7 @@ mod tests {
 
     #[tokio::test]
     async fn kubeconfig_users_token_exec_plugin_and_refused_auth_providers() {
-        let c = from_kubeconfig(kubeconfig("    token: t0k3n"))
+        let c = from_kubeconfig(kubeconfig("    token: t0k3n"), Duration::from_secs(5))
             .await
             .unwrap();
         assert!(matches!(c.auth, Credential::Token(ref t) if t == "t0k3n"));
@@ -480,12 +560,17 @@ mod tests {
             "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      env:\n      - name: GREETING\n        value: plugin\n      interactiveMode: Never",
             plugin.display()
         );
-        let c = from_kubeconfig(kubeconfig(&user)).await.unwrap();
-        assert!(matches!(c.auth, Credential::Token(ref t) if t == "from-plugin"));
-        let err = from_kubeconfig(kubeconfig("    auth-provider:\n      name: gcp"))
+        let c = from_kubeconfig(kubeconfig(&user), Duration::from_secs(5))
             .await
-            .err()
             .unwrap();
+        assert!(matches!(c.auth, Credential::Token(ref t) if t == "from-plugin"));
+        let err = from_kubeconfig(
+            kubeconfig("    auth-provider:\n      name: gcp"),
+            Duration::from_secs(5),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("legacy auth-provider"), "{err}");
     }
 }

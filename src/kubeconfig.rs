@@ -138,7 +138,12 @@ impl Kubeconfig {
     }
 
     pub fn parse(text: &str) -> Result<Kubeconfig, BoxError> {
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)?;
+        // NB: only the parser's first line (what and where): the rest is a snippet of the
+        // file around the fault, and a kubeconfig's neighbouring lines are tokens and keys.
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| {
+            let e = e.to_string();
+            e.lines().next().unwrap_or("not YAML").to_string()
+        })?;
         let mut merged = Kubeconfig::default();
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
             merged.merge(serde_json::from_value(doc)?);

@@ -197,8 +197,11 @@ pub fn fetch(
             source: boxed(std::io::Error::other(chain(e.as_ref()))),
         })
     };
+    // 0700: the fetched tree and the objects written from it are the Env repo's (private
+    // repo content), and nothing else on the machine needs to read them.
     let dir = tempfile::Builder::new()
         .prefix("iter8-gitops-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| Error::TempRepo {
             dir: std::env::temp_dir(),

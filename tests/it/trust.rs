@@ -423,3 +423,100 @@ fn an_apply_file_cannot_reach_past_the_runs_namespace_or_the_allowed_kinds() {
             .is_some()
     );
 }
+
+#[test]
+fn a_kubeconfig_exec_plugin_gets_no_gitops_secret_and_is_stopped_when_it_hangs() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut w = World::tutorial();
+    let dir = w.tmp.path().to_path_buf();
+    let seen = dir.join("plugin-env");
+    let plugin = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let good = plugin(
+        "plugin.sh",
+        &format!(
+            "env > {}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{KUBE_TOKEN}\"}}}}'",
+            seen.display()
+        ),
+    );
+    let hangs = plugin("hangs.sh", "exec sleep 30");
+    let base_kc = std::fs::read_to_string(w.kube.kubeconfig()).unwrap();
+    let with_plugin = |p: &std::path::Path| {
+        let kc = base_kc.replace(
+            &format!("    token: {KUBE_TOKEN}"),
+            &format!(
+                "    exec: {{apiVersion: client.authentication.k8s.io/v1, command: {}}}",
+                p.display()
+            ),
+        );
+        let path = dir.join(format!("kubeconfig-{}", p.file_name().unwrap().to_str().unwrap()));
+        std::fs::write(&path, kc).unwrap();
+        path
+    };
+    // GITOPS_TOKEN for a local run: the plugin must not see it.
+    w.set("GITOPS_TOKEN", Some(TOKEN))
+        .set("KUBECONFIG", Some(with_plugin(&good).to_str().unwrap()));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert!(w.applied_vs().is_some(), "applied with the plugin's token");
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert!(env.contains("KUBERNETES_EXEC_INFO="), "{env}");
+    assert!(!env.contains(TOKEN) && !env.contains("GITOPS_"), "{env}");
+
+    w.set("KUBECONFIG", Some(with_plugin(&hangs).to_str().unwrap()))
+        .set("GITOPS_REQUEST_TIMEOUT", Some("1"))
+        .set("GITOPS_PR_BRANCH", Some("iter8/second"));
+    let started = std::time::Instant::now();
+    let o = w.run(&[]);
+    assert_code(&o, 7); // discovery, the first step that needs the cluster
+    assert!(
+        o.stderr.contains("did not finish within 1s (GITOPS_REQUEST_TIMEOUT) and was stopped"),
+        "{}",
+        o.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn a_kubeconfig_that_does_not_parse_is_named_without_its_neighbouring_lines() {
+    let mut w = World::tutorial();
+    let kc = w.tmp.path().join("kubeconfig-broken");
+    std::fs::write(
+        &kc,
+        format!("users:\n- name: u\n  user:\n    token: {KUBE_TOKEN}\n    foo: [unclosed\n"),
+    )
+    .unwrap();
+    w.set("KUBECONFIG", Some(kc.to_str().unwrap()));
+    // `run` checks that the token is in no output, in any form.
+    let o = w.run(&[]);
+    assert_code(&o, 2);
+    assert!(
+        o.stderr.contains(kc.to_str().unwrap()) && o.stderr.contains("line 5 column 10"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn the_temporary_repository_is_private_to_the_task() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut w = World::tutorial();
+    let tmp = w.tmp.path().join("t");
+    std::fs::create_dir(&tmp).unwrap();
+    w.set("TMPDIR", Some(tmp.to_str().unwrap()));
+    let modes = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let (seen, dir) = (modes.clone(), tmp.clone());
+    // While the fetch is under way, the temporary repo exists: look at it then.
+    w.git.server.before("git-upload-pack", move || {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let m = e.unwrap().metadata().unwrap().permissions().mode();
+            seen.lock().unwrap().push(m & 0o777);
+        }
+    });
+    assert_code(&w.run(&[]), 0);
+    assert_eq!(*modes.lock().unwrap(), [0o700]);
+}

@@ -376,5 +376,109 @@ fi
     )
     .unwrap();
     writeln!(out, "targets: >= 5x faster; tool peak RSS <= 20 MB").unwrap();
+    out.push_str(&largest_inputs(
+        &tls,
+        &git,
+        &github,
+        &binary,
+        tmp.path(),
+        &ca,
+    ));
     print!("{out}");
+}
+
+/// The VirtualServices of one apply file: `count` documents of about `each` bytes.
+fn virtual_services(count: usize, each: usize) -> String {
+    let mut s = String::new();
+    for i in 0..count {
+        let mut doc = format!(
+            "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata:\n  name: vs-{i:05}\nspec:\n  hosts: [h{i:05}]\n  http:\n"
+        );
+        let mut r = 0;
+        while doc.len() + 110 < each {
+            doc.push_str(&format!(
+                "  - match: [{{uri: {{prefix: /p{r}}}}}]\n    route: [{{destination: {{host: s{r}, subset: v1}}, weight: 100}}]\n"
+            ));
+            r += 1;
+        }
+        s.push_str(&doc);
+        s.push_str("---\n");
+    }
+    s
+}
+
+/// The largest inputs the Env repo may hand the tool, each through a whole promotion (fetch,
+/// plan, push, PR, apply against the Kubernetes fake): the tool's peak RSS for each, against
+/// the Job's 64 Mi limit and the 32 MiB target.
+fn largest_inputs(
+    tls: &Tls,
+    git: &GitServer,
+    github: &GitHubFake,
+    binary: &str,
+    tmp: &Path,
+    ca: &Path,
+) -> String {
+    use iter8_gitops::plan::{MAX_APPLY_BYTES, MAX_FILE_BYTES, MAX_OBJECTS};
+    let kube = testkit::KubeFake::start(tls, "bench-kube-token");
+    kube.add_secret("default", "iter8-token", &[("token", TOKEN)]);
+    let tutorial =
+        testkit::shared_dir().join("fixtures/iter8-gitops/real-run-huang195/before-99cba97");
+    let each = MAX_APPLY_BYTES / MAX_OBJECTS - 64;
+    let apply = virtual_services(MAX_OBJECTS, each);
+    assert!(apply.len() <= MAX_APPLY_BYTES, "{}", apply.len());
+    // A winner at the size limit, every line unlike the baseline's: the diff's worst case.
+    let line = "# a line of the winner that the baseline does not have, to be diffed in full\n";
+    let winner = line.repeat(MAX_FILE_BYTES / line.len());
+    let cases: [(&str, &str, String); 2] = [
+        ("apply file at the limits", "istio-vs.yaml", apply),
+        (
+            "winner at the file limit",
+            "productpage-candidate.yaml",
+            winner,
+        ),
+    ];
+    let mut out = format!(
+        "\nLargest accepted inputs (limits: {MAX_FILE_BYTES} bytes a file, {MAX_APPLY_BYTES} bytes and {MAX_OBJECTS} objects to apply):\n"
+    );
+    for (i, (what, file, text)) in cases.into_iter().enumerate() {
+        let slug = format!("acme/big{i}");
+        let content = tmp.join(format!("big{i}"));
+        testkit::copy_dir(&tutorial, &content);
+        std::fs::write(content.join(file), &text).unwrap();
+        git.create_repo(&slug, "gitops", &content, "samples/gitops");
+        let rss_file = tmp.join(format!("rss-big{i}"));
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), binary]);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", tmp);
+        for (k, v) in [
+            ("GITOPS_REPO", git.url(&slug)),
+            ("GITOPS_BRANCH", "gitops".into()),
+            ("GITOPS_DIR", "samples/gitops".into()),
+            ("GITOPS_WINNER", "productpage-candidate.yaml".into()),
+            ("GITOPS_BASELINE", "productpage.yaml".into()),
+            ("GITOPS_REMOVE", "fortio.yaml,experiment.yaml".into()),
+            ("GITOPS_APPLY", "istio-vs.yaml".into()),
+            ("GITOPS_NAMESPACE", "default".into()),
+            ("GITOPS_PR_REPO", "acme/env".into()),
+            ("GITOPS_PR_BRANCH", format!("iter8/big{i}")),
+            ("GITOPS_API_URL", github.api_url()),
+            ("GITOPS_CA_FILE", ca.display().to_string()),
+            ("GITOPS_LOG_FORMAT", "json".into()),
+            ("GITOPS_TIMEOUT", "600".into()),
+            ("KUBECONFIG", kube.kubeconfig().display().to_string()),
+        ] {
+            c.env(k, v);
+        }
+        let (wall, rss) = measure(c, &rss_file);
+        writeln!(
+            out,
+            "{what:<28} {:>7.2} MB input {wall:>7.3}s {:>7.1} MB peak RSS (target <= 32 MiB = 33.6 MB)",
+            text.len() as f64 / 1e6,
+            rss as f64 / 1024.0
+        )
+        .unwrap();
+    }
+    out
 }

@@ -93,7 +93,7 @@ pub enum Error {
 /// and refuses what `policy` does not allow (kind, namespace, cluster scope).
 pub async fn resolve(
     cluster: &Cluster,
-    objects: &[Object],
+    objects: Vec<Object>,
     default_ns: Option<&str>,
     policy: &Policy,
 ) -> Result<Vec<Resolved>, Error> {
@@ -177,7 +177,7 @@ pub async fn resolve(
             ),
         };
         out.push(Resolved {
-            object: o.clone(),
+            object: o,
             resource,
             namespace,
         });
@@ -209,7 +209,9 @@ pub async fn apply(
             Some(ns) => Api::namespaced_with(client.clone(), ns, &r.resource),
             None => Api::all_with(client.clone(), &r.resource),
         };
-        let mut body = o.body.clone();
+        // One object's tree at a time (see `plan::Object::body`).
+        let mut body: serde_json::Value =
+            serde_json::from_str(o.body.get()).expect("the body is JSON the planner wrote");
         if let Some(ns) = &r.namespace {
             body["metadata"]["namespace"] = serde_json::Value::String(ns.clone());
         }

@@ -405,6 +405,7 @@ pub fn plan(
         }
     }
     let mut objects = vec![];
+    let mut budget = plan::ApplyBudget::default();
     for a in apply {
         let path = dir.join(a);
         let fail = |reason: String| Error {
@@ -413,7 +414,9 @@ pub fn plan(
             reason,
         };
         let text = w.must_read(&path).map_err(fail)?;
-        let found = plan::parse_objects(&path, &text).map_err(|e| fail(e.to_string()))?;
+        let found = budget
+            .parse(&path, &text)
+            .map_err(|e| fail(e.to_string()))?;
         objects.extend(found);
     }
     let diff = plan::render_diff(snap, &out);

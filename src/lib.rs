@@ -588,7 +588,7 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         let fetched = fetch(&remote, &cfg, &job).await?;
         report.timing("fetch", t);
         let t = Instant::now();
-        let plan = job.plan(&fetched)?;
+        let mut plan = job.plan(&fetched)?;
         report.timing("plan", t);
         report.base_commit = Some(fetched.base_tip.to_string());
         report.partial_fetch = fetched.partial;
@@ -605,19 +605,15 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         // pushed branch behind.
         // Again only when a re-plan (after a refused push) changed the objects: a newer
         // experiment may have superseded this one, and then nothing is applied.
-        if resolved
-            .as_ref()
-            .is_none_or(|(objects, _)| *objects != plan.objects)
-        {
+        // NB: the objects move into the resolved list, never copied: parsed manifests are
+        // the largest thing this process holds.
+        let objects = std::mem::take(&mut plan.objects);
+        let unchanged = |r: &Vec<apply::Resolved>| r.iter().map(|x| &x.object).eq(objects.iter());
+        if !resolved.as_ref().is_some_and(unchanged) {
             let t = Instant::now();
-            let r = apply::resolve(
-                cluster,
-                &plan.objects,
-                namespace.as_deref(),
-                &cfg.apply_policy,
-            )
-            .await?;
-            resolved = Some((plan.objects.clone(), r));
+            resolved = Some(
+                apply::resolve(cluster, objects, namespace.as_deref(), &cfg.apply_policy).await?,
+            );
             report.timing("discovery", t);
         }
         if plan.is_empty() {
@@ -753,12 +749,12 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
     }
 
     // 10. Apply.
-    let resolved = resolved.map(|(_, r)| r).unwrap_or_default();
+    let resolved = resolved.unwrap_or_default();
     if cfg.dry_run {
         for r in &resolved {
             info!(kind = %r.object.kind, name = %r.object.name, namespace = r.namespace.as_deref().unwrap_or(""), "dry run: would apply");
         }
-        report.objects = resolved.iter().map(|r| r.object.body.clone()).collect();
+        report.objects = resolved.into_iter().map(|r| r.object.body).collect();
     } else if !resolved.is_empty() {
         let t = Instant::now();
         report.applied = apply::apply(cluster, &resolved, &cfg.field_manager).await?;

@@ -13,6 +13,50 @@ use crate::names::RepoPath;
 /// Largest file the planner reads (winner, baseline, apply files). Env repo manifests are
 /// kilobytes; anything this big is a mistake, and holding it in memory is not free.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+/// The most bytes of apply files one run parses (every file of GITOPS_APPLY or of the targets'
+/// `apply` together). Parsed objects take several times their text in memory; with this and
+/// [`MAX_OBJECTS`] the largest accepted input stays well inside the Job's 64 Mi (the benchmark
+/// reports the peak).
+pub const MAX_APPLY_BYTES: usize = 1024 * 1024;
+/// Files larger than this (either side) are summarised in the diff, not diffed line by line.
+pub const MAX_DIFF_FILE_BYTES: usize = 256 * 1024;
+/// The most objects one run applies (the tutorial applies one).
+pub const MAX_OBJECTS: usize = 256;
+
+/// What one run has parsed of its apply files so far, against the limits above.
+#[derive(Debug, Default)]
+pub(crate) struct ApplyBudget {
+    bytes: usize,
+    objects: usize,
+}
+
+impl ApplyBudget {
+    /// Parses one apply file, counting it against the run's limits.
+    pub(crate) fn parse(&mut self, path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
+        self.bytes += text.len();
+        if self.bytes > MAX_APPLY_BYTES {
+            return Err(Error::ApplyLimit {
+                path: path.to_string(),
+                what: format!(
+                    "brings the apply files to {} bytes, over the {MAX_APPLY_BYTES}-byte limit of one run",
+                    self.bytes
+                ),
+            });
+        }
+        let found = parse_objects(path, text)?;
+        self.objects += found.len();
+        if self.objects > MAX_OBJECTS {
+            return Err(Error::ApplyLimit {
+                path: path.to_string(),
+                what: format!(
+                    "brings the objects to apply to {}, over the {MAX_OBJECTS}-object limit of one run",
+                    self.objects
+                ),
+            });
+        }
+        Ok(found)
+    }
+}
 
 /// What sits at a path in the fetched tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +127,7 @@ impl Edit {
 }
 
 /// A Kubernetes object to server-side apply, as parsed from an apply file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Object {
     /// The file it came from (relative to the repo root).
     pub file: RepoPath,
@@ -95,8 +139,28 @@ pub struct Object {
     pub name: String,
     /// `metadata.namespace`, when the file sets one.
     pub namespace: Option<String>,
-    /// The whole object.
-    pub body: Value,
+    /// The whole object, as compact JSON. NB: text, not a `Value`: a `Value` tree takes tens
+    /// of times the bytes of its text (a map of one key is a whole B-tree node), and a run
+    /// holds every object from planning to apply.
+    pub body: Box<serde_json::value::RawValue>,
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        (
+            &self.file,
+            &self.api_version,
+            &self.kind,
+            &self.name,
+            &self.namespace,
+        ) == (
+            &other.file,
+            &other.api_version,
+            &other.kind,
+            &other.name,
+            &other.namespace,
+        ) && self.body.get() == other.body.get()
+    }
 }
 
 /// The decided change.
@@ -162,6 +226,8 @@ pub enum Error {
         size: usize,
         max: usize,
     },
+    #[error("apply file {path:?} {what}; apply fewer or smaller manifests in one run")]
+    ApplyLimit { path: String, what: String },
     #[error("{input} {path:?} is not UTF-8 text; only text manifests can be rewritten")]
     NotText { input: &'static str, path: String },
     #[error("GITOPS_APPLY {path:?} is not valid YAML: {reason}")]
@@ -368,6 +434,7 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
     }
 
     let mut objects = vec![];
+    let mut budget = ApplyBudget::default();
     for a in &rules.apply {
         let path = at(a);
         let text = if path == baseline_path {
@@ -381,7 +448,7 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
             input: "GITOPS_APPLY",
             path: path.to_string(),
         })?;
-        let found = parse_objects(&path, &text)?;
+        let found = budget.parse(&path, &text)?;
         if found.is_empty() {
             return Err(Error::NoObjects {
                 path: path.to_string(),
@@ -407,58 +474,91 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
 /// Parses a multi-document YAML file into objects; empty documents are skipped, like kubectl.
 pub fn parse_objects(path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
     // serde-saphyr (also kube's) bounds aliases and nesting, so a hostile file cannot blow up.
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| Error::BadYaml {
-        path: path.to_string(),
-        reason: e.to_string(),
-    })?;
-    let mut out = vec![];
-    for (i, value) in docs.into_iter().enumerate() {
-        let doc_no = i + 1;
-        if value.is_null() {
-            continue;
-        }
-        let bad = |reason: &str| Error::NotAnObject {
+    // Each document becomes an `Object` as soon as it is parsed, so only one document's
+    // `Value` tree exists at a time.
+    let docs: Objects =
+        serde_saphyr::from_str_multiple::<Value, Objects>(text).map_err(|e| Error::BadYaml {
             path: path.to_string(),
-            doc: doc_no,
-            reason: reason.into(),
-        };
-        let Some(map) = value.as_object() else {
-            return Err(bad("it is not a mapping"));
-        };
-        let field = |k: &str| map.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-        let api_version = field("apiVersion")
-            .ok_or_else(|| bad("no apiVersion"))?
-            .to_string();
-        let kind = field("kind").ok_or_else(|| bad("no kind"))?.to_string();
-        if kind.ends_with("List") {
-            return Err(bad(
-                "List kinds cannot be server-side applied; write each object as its own document",
-            ));
-        }
-        let meta = map
-            .get("metadata")
-            .and_then(Value::as_object)
-            .ok_or_else(|| bad("no metadata"))?;
-        let name = meta
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| bad("no metadata.name (generateName cannot be applied)"))?
-            .to_string();
-        let namespace = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        out.push(Object {
-            file: path.clone(),
-            api_version,
-            kind,
-            name,
-            namespace,
-            body: value,
-        });
+            reason: e.to_string(),
+        })?;
+    let mut out = vec![];
+    for (i, doc) in docs.0.into_iter().enumerate() {
+        out.push(to_object(path, i + 1, doc)?);
     }
     Ok(out)
+}
+
+/// The documents of an apply file, each kept as compact JSON text as it is parsed.
+#[derive(Default)]
+struct Objects(Vec<Value>);
+
+impl Extend<Value> for Objects {
+    fn extend<I: IntoIterator<Item = Value>>(&mut self, docs: I) {
+        // NB: kept as `Value::String` of the compact JSON until `to_object` checks the fields;
+        // a non-object document is kept as it is (small), for the message.
+        for doc in docs {
+            self.0.push(match doc {
+                Value::Object(_) => Value::String(doc.to_string()),
+                other => Value::Array(vec![other]),
+            });
+        }
+    }
+}
+
+/// One parsed document (`Value::String` of its JSON, or `[other]` when it is no mapping).
+fn to_object(path: &RepoPath, doc_no: usize, doc: Value) -> Result<Object, Error> {
+    let bad = |reason: &str| Error::NotAnObject {
+        path: path.to_string(),
+        doc: doc_no,
+        reason: reason.into(),
+    };
+    let Value::String(json) = doc else {
+        return Err(bad("it is not a mapping"));
+    };
+    /// The fields read here; the rest stays text.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "apiVersion", default)]
+        api_version: Value,
+        #[serde(default)]
+        kind: Value,
+        #[serde(default)]
+        metadata: Value,
+    }
+    let head: Head = serde_json::from_str(&json).map_err(|_| bad("it is not a mapping"))?;
+    let api_version = text_of(&head.api_version).ok_or_else(|| bad("no apiVersion"))?;
+    let kind = text_of(&head.kind).ok_or_else(|| bad("no kind"))?;
+    if kind.ends_with("List") {
+        return Err(bad(
+            "List kinds cannot be server-side applied; write each object as its own document",
+        ));
+    }
+    let meta = head
+        .metadata
+        .as_object()
+        .ok_or_else(|| bad("no metadata"))?;
+    let name = meta
+        .get("name")
+        .and_then(text_of)
+        .ok_or_else(|| bad("no metadata.name (generateName cannot be applied)"))?;
+    let namespace = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let body =
+        serde_json::value::RawValue::from_string(json).expect("serde_json wrote this JSON itself");
+    Ok(Object {
+        file: path.clone(),
+        api_version,
+        kind,
+        name,
+        namespace,
+        body,
+    })
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// A git-style unified diff of `edits` against `snap`.
@@ -492,6 +592,18 @@ pub(crate) fn render_diff(snap: &dyn Snapshot, edits: &[Edit]) -> String {
             out.push_str("deleted file mode 100644\n");
         }
         let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+        // A line diff of megabytes costs seconds and tens of MB, and no reader or PR body
+        // takes it: say what changed instead.
+        if old.len().max(new.len()) > MAX_DIFF_FILE_BYTES {
+            out.push_str(&format!(
+                "--- {a}\n+++ {b}\n@@ {} lines ({} bytes) -> {} lines ({} bytes): too large to show; see the commit @@\n",
+                old.lines().count(),
+                old.len(),
+                new.lines().count(),
+                new.len()
+            ));
+            continue;
+        }
         let diff = similar::TextDiff::from_lines(&old, &new);
         out.push_str(
             &diff
@@ -643,6 +755,27 @@ pub(crate) mod tests {
         }
         let again = plan(&after, &r).unwrap();
         assert!(again.is_empty(), "{:?}", again.edits);
+    }
+
+    #[test]
+    fn a_file_too_large_to_diff_is_summarised_and_small_ones_are_diffed() {
+        let big = "candidate line\n".repeat(MAX_DIFF_FILE_BYTES / 10);
+        let tree = during_experiment().file("env/productpage-candidate.yaml", &big);
+        let plan = plan_of(&tree, &rules("productpage-candidate.yaml"));
+        assert!(
+            plan.diff.contains(&format!(
+                "@@ 2 lines (36 bytes) -> {} lines ({} bytes): too large to show; see the commit @@",
+                MAX_DIFF_FILE_BYTES / 10,
+                big.replace("candidate", "stable").len()
+            )),
+            "{}",
+            &plan.diff[..plan.diff.len().min(2000)]
+        );
+        assert!(plan.diff.len() < 2000, "no line of the big files is shown");
+        assert!(
+            plan.diff.contains("-kind: Job"),
+            "the small deleted files are shown"
+        );
     }
 
     fn plan_of(tree: &MapTree, r: &Rules) -> Plan {

@@ -268,7 +268,7 @@ pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, 
         set(&mut a.token_secret, &t.token_secret);
         // A target on another host: its own API. The inherited kind goes with the inherited
         // URL, so `pr.apiUrl` alone is read for its kind (path, host, repo host) afresh.
-        if t.pr.api_url.is_some() {
+        if t.pr.api_url.is_some() && t.pr.api_url != base.api_url {
             a.provider = None;
         }
         set(&mut a.api_url, &t.pr.api_url);

@@ -45,7 +45,7 @@ pub struct Report {
     pub applied: Vec<Applied>,
     /// Dry run: the objects that would be applied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub objects: Vec<serde_json::Value>,
+    pub objects: Vec<Box<serde_json::value::RawValue>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
     /// Milliseconds per step.

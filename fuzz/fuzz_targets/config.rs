@@ -1,10 +1,18 @@
 //! Configuration comes from an environment anyone writing the Experiment controls. Whatever the
 //! variables hold, validation must not panic, must answer with either a config or a list of
 //! problems that each name a variable, and must never print the token.
+//!
+//! With an in-repo promotion file (whoever can merge into the Env repo writes it), whatever
+//! the file holds: no panic, and every target it yields keeps the operator's repo, branch,
+//! token Secret, API, provider, PR repo and PR branch, and never pushes where the operator
+//! asked for a pull request: the file is data, never authority.
 #![no_main]
 
 use arbitrary::Arbitrary;
-use iter8_gitops::config::{Args, Config};
+use iter8_gitops::{
+    config::{Args, Config, Mode},
+    promotion::{self, Allow, Author},
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -19,6 +27,8 @@ enum Name {
 #[derive(Arbitrary, Debug)]
 struct Input {
     vars: Vec<(Name, String)>,
+    /// GITOPS_CONFIG_IN_REPO's text, as the Env repo holds it.
+    in_repo: Option<String>,
 }
 
 fuzz_target!(|input: Input| {
@@ -43,6 +53,9 @@ fuzz_target!(|input: Input| {
             return;
         }
     };
+    if let Some(text) = &input.in_repo {
+        in_repo_file_widens_nothing(&args, text);
+    }
     let token = args.token.as_ref().map(|t| t.expose().to_string());
     let shown = match Config::try_from(args.clone()) {
         Ok(c) => format!("{c:?} {args:?}"),
@@ -66,3 +79,31 @@ fuzz_target!(|input: Input| {
         );
     }
 });
+
+fn in_repo_file_widens_nothing(args: &Args, text: &str) {
+    let Ok(file) = promotion::parse("GITOPS_CONFIG_IN_REPO", text) else {
+        return;
+    };
+    let mut base = args.clone();
+    base.config = None;
+    base.config_in_repo = None;
+    // The operator's own target: what every in-repo target must keep.
+    let Ok(operator) = Config::try_from_target(base.clone()) else {
+        return;
+    };
+    match promotion::configs(args, &file, Author::Repo(&Allow::default())) {
+        Ok(targets) => {
+            for t in targets {
+                assert_eq!(t.repo, operator.repo);
+                assert_eq!(t.branch, operator.branch);
+                assert_eq!(t.token_secret, operator.token_secret);
+                assert_eq!(t.api_url, operator.api_url);
+                assert_eq!(t.provider, operator.provider);
+                assert_eq!(t.pr_repo, operator.pr_repo);
+                assert_eq!(t.pr_branch, operator.pr_branch);
+                assert!(t.mode == operator.mode || t.mode == Mode::PullRequest);
+            }
+        }
+        Err(e) => assert!(e.problems.iter().all(|p| !p.input.is_empty())),
+    }
+}

@@ -453,7 +453,10 @@ fn a_kubeconfig_exec_plugin_gets_no_gitops_secret_and_is_stopped_when_it_hangs()
                 p.display()
             ),
         );
-        let path = dir.join(format!("kubeconfig-{}", p.file_name().unwrap().to_str().unwrap()));
+        let path = dir.join(format!(
+            "kubeconfig-{}",
+            p.file_name().unwrap().to_str().unwrap()
+        ));
         std::fs::write(&path, kc).unwrap();
         path
     };
@@ -474,7 +477,8 @@ fn a_kubeconfig_exec_plugin_gets_no_gitops_secret_and_is_stopped_when_it_hangs()
     let o = w.run(&[]);
     assert_code(&o, 7); // discovery, the first step that needs the cluster
     assert!(
-        o.stderr.contains("did not finish within 1s (GITOPS_REQUEST_TIMEOUT) and was stopped"),
+        o.stderr
+            .contains("did not finish within 1s (GITOPS_REQUEST_TIMEOUT) and was stopped"),
         "{}",
         o.stderr
     );
@@ -519,4 +523,128 @@ fn the_temporary_repository_is_private_to_the_task() {
     });
     assert_code(&w.run(&[]), 0);
     assert_eq!(*modes.lock().unwrap(), [0o700]);
+}
+
+#[test]
+fn edit_paths_follow_gits_rules_and_never_write_over_a_directory_or_through_a_symlink() {
+    let mut w = World::tutorial();
+    commit_as_someone_else(&w.bare(), BRANCH, BRANCH, "a link", |work| {
+        std::os::unix::fs::symlink("templates", work.join(DIR).join("link")).unwrap();
+    });
+    for k in [
+        "GITOPS_WINNER",
+        "GITOPS_BASELINE",
+        "GITOPS_REPLACE",
+        "GITOPS_REMOVE",
+        "GITOPS_APPLY",
+    ] {
+        w.set(k, None);
+    }
+    let copy = |to: &str| format!("edits: [{{copy: {{from: productpage.yaml, to: {to}}}}}]");
+    let cases = [
+        (copy(".GIT/hooks/post-checkout"), 5, "points into .git"),
+        (copy("\"a/.g\\u200cit/config\""), 5, "points into .git"),
+        (copy("git~1/config"), 5, "points into .git"),
+        (copy("'.git. /x'"), 5, "points into .git"),
+        (copy("'a\\.git\\x'"), 5, "contains '\\'"),
+        (copy("templates"), 5, "templates is a directory, not a file"),
+        (copy("link/x.yaml"), 5, "which is a symlink"),
+        (
+            "edits: [{delete: [/productpage.yaml]}]".into(),
+            2,
+            "path \"/productpage.yaml\" is absolute",
+        ),
+        (
+            format!("dir: /samples, {}", copy("x.yaml")),
+            2,
+            "\"/samples\" is absolute",
+        ),
+    ];
+    let file = w.tmp.path().join("promotion.yaml");
+    w.set("GITOPS_CONFIG", Some(file.to_str().unwrap()));
+    let mut failures = vec![];
+    for (target, code, says) in &cases {
+        std::fs::write(&file, format!("targets:\n- {{{target}}}\n")).unwrap();
+        let o = w.run(&[]);
+        if o.code != *code || !o.stderr.contains(says) {
+            failures.push(format!(
+                "{target}: exit {} (want {code}): {}",
+                o.code, o.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(w.pushes(), 0);
+    assert!(w.github.pulls().is_empty());
+}
+
+/// `count` VirtualServices of about `each` bytes (a comment pads them).
+fn virtual_services(count: usize, each: usize) -> String {
+    (0..count)
+        .map(|i| {
+            let doc = format!(
+                "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata:\n  name: vs-{i:04}\nspec:\n  hosts: [h{i}]\n"
+            );
+            let pad = each.saturating_sub(doc.len() + 8);
+            format!("{doc}# {}\n---\n", "x".repeat(pad))
+        })
+        .collect()
+}
+
+#[test]
+fn the_largest_accepted_apply_input_is_applied_and_one_more_object_or_byte_is_refused() {
+    use iter8_gitops::plan::{MAX_APPLY_BYTES, MAX_OBJECTS};
+    let w = World::tutorial();
+    let each = MAX_APPLY_BYTES / MAX_OBJECTS - 16;
+    let largest = virtual_services(MAX_OBJECTS, each);
+    assert!(largest.len() <= MAX_APPLY_BYTES && largest.len() > MAX_APPLY_BYTES * 9 / 10);
+    let one_more_object = virtual_services(MAX_OBJECTS + 1, 200);
+    let mut one_more_byte = virtual_services(1, 200);
+    one_more_byte.push_str(&format!(
+        "# {}\n",
+        "x".repeat(MAX_APPLY_BYTES - one_more_byte.len() - 2)
+    ));
+    assert_eq!(one_more_byte.len(), MAX_APPLY_BYTES + 1);
+    for (name, text) in [
+        ("t-largest", &largest),
+        ("t-objects", &one_more_object),
+        ("t-bytes", &one_more_byte),
+    ] {
+        commit_as_someone_else(
+            &w.bare(),
+            BRANCH,
+            &format!("refs/heads/{name}"),
+            name,
+            |work| {
+                std::fs::write(work.join(DIR).join("istio-vs.yaml"), text).unwrap();
+            },
+        );
+    }
+    let run = |branch: &str| {
+        let mut env = w.env.clone();
+        env.retain(|(k, _)| k != "GITOPS_BRANCH");
+        env.push(("GITOPS_BRANCH".into(), branch.into()));
+        run_binary(&env, &[], &[TOKEN, KUBE_TOKEN])
+    };
+    let o = run("t-objects");
+    assert_code(&o, 5);
+    assert!(
+        o.stderr
+            .contains(&format!("over the {MAX_OBJECTS}-object limit")),
+        "{}",
+        o.stderr
+    );
+    let o = run("t-bytes");
+    assert_code(&o, 5);
+    assert!(
+        o.stderr
+            .contains(&format!("over the {MAX_APPLY_BYTES}-byte limit")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!((w.pushes(), w.applies()), (0, 0), "refused before any push");
+
+    let o = run("t-largest");
+    assert_code(&o, 0);
+    assert_eq!(w.applies(), MAX_OBJECTS, "every object applied");
 }

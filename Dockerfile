@@ -5,6 +5,8 @@
 # From a binary built outside, where no image can be pulled (what the tests do):
 #   cargo build --release --locked --target x86_64-unknown-linux-musl --bin iter8-gitops
 #   docker build --target prebuilt -t iter8-gitops .
+#   (with CARGO_TARGET_DIR=DIR: --build-arg BINARY=DIR/x86_64-unknown-linux-musl/release/iter8-gitops,
+#   DIR inside the build context)
 # The `prebuilt` stage comes before the Rust stage on purpose: every builder, BuildKit or the
 # classic one, stops at the target and never touches the Rust image.
 ARG VERSION=0.1.0
@@ -21,7 +23,11 @@ USER 65532:65532
 ENTRYPOINT ["/iter8-gitops"]
 
 FROM runtime AS prebuilt
-COPY target/x86_64-unknown-linux-musl/release/iter8-gitops /iter8-gitops
+# Where the binary is, relative to the build context: with CARGO_TARGET_DIR set, give
+# --build-arg BINARY=<that dir, inside the context>/x86_64-unknown-linux-musl/release/iter8-gitops
+# (a context is what `docker build` sends: the binary must be inside it).
+ARG BINARY=target/x86_64-unknown-linux-musl/release/iter8-gitops
+COPY ${BINARY} /iter8-gitops
 
 FROM rust:1-bookworm AS build
 RUN apt-get update \

@@ -109,7 +109,7 @@ pub struct Args {
     #[arg(long)]
     pub pr_reviewers: Option<String>,
     /// true: open the PR as a draft (default: false) [GITOPS_PR_DRAFT]
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub pr_draft: Option<String>,
     /// GitHub App id (or client id), to authenticate as the App instead of a token [GITOPS_GITHUB_APP_ID]
     #[arg(long)]
@@ -127,8 +127,12 @@ pub struct Args {
     #[arg(long)]
     pub field_manager: Option<String>,
     /// true: read everything, print the diff and the objects, write nothing [GITOPS_DRY_RUN]
-    #[arg(long)]
+    // Booleans work bare (`--dry-run`) as well as with a value (`--dry-run=true`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub dry_run: Option<String>,
+    /// true: print the planned diff on stderr (a dry run always does) [GITOPS_SHOW_DIFF]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub show_diff: Option<String>,
     /// pr: push a PR branch and open a pull request; push: commit straight onto GITOPS_BRANCH (default: pr) [GITOPS_MODE]
     #[arg(long)]
     pub mode: Option<String>,
@@ -151,7 +155,7 @@ pub struct Args {
     /// start: the templates folder, relative to GITOPS_DIR (default: templates) [GITOPS_TEMPLATES]
     #[arg(long)]
     pub templates: Option<String>,
-    /// start: comma-separated KEY=VALUE substitutions for ${KEY} (or the bare word KEY) in the templates [GITOPS_SET]
+    /// start: comma-separated KEY=VALUE substitutions for ${{ KEY }} (or the bare word KEY) in the templates [GITOPS_SET]
     #[arg(long)]
     pub set: Option<String>,
     /// A promotion file (YAML or JSON): one or more targets, each with its edits, PR and files to apply [GITOPS_CONFIG]
@@ -177,6 +181,11 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub experiment_namespace: Option<String>,
+    /// `GITOPS_*` names in the environment that are no input: reported by validation with
+    /// every other problem (a typo must not hide the variable it misspells).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub unknown_variables: Vec<String>,
 }
 
 /// `EXPERIMENT_NAME` / `EXPERIMENT_NAMESPACE` carry no `GITOPS_` prefix (Iter8 sets them).
@@ -193,15 +202,13 @@ impl Args {
     ) -> Result<Args, Error> {
         // Unknown GITOPS_* names are most likely typos; catch them before envy ignores them.
         let known = Args::variable_names();
-        let mut problems = Vec::new();
-        for (key, _) in vars.clone() {
-            if key.starts_with("GITOPS_") && !known.contains(&key) {
-                problems.push(Problem::new(
-                    &key,
-                    "is not a variable iter8-gitops knows; check its spelling (see --help)",
-                ));
-            }
-        }
+        let mut unknown: Vec<String> = vars
+            .clone()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("GITOPS_") && !known.contains(k) && k != "GITOPS_TOKEN")
+            .collect();
+        unknown.sort();
         let mut args: Args = envy::prefixed("GITOPS_")
             .from_iter(vars.clone())
             .map_err(|e| Error {
@@ -210,11 +217,8 @@ impl Args {
         let exp: ExperimentEnv = envy::from_iter(vars).unwrap_or_default();
         args.experiment_name = exp.experiment_name;
         args.experiment_namespace = exp.experiment_namespace;
-        if problems.is_empty() {
-            Ok(args)
-        } else {
-            Err(Error { problems })
-        }
+        args.unknown_variables = unknown;
+        Ok(args)
     }
 
     /// Every field set in `flags` replaces the one here: flags win over the environment.
@@ -230,6 +234,7 @@ impl Args {
         }
         let mut merged: Args =
             serde_json::from_value(base).expect("a merge of two Args is an Args");
+        merged.unknown_variables = self.unknown_variables;
         merged.experiment_name = flags.experiment_name.or(self.experiment_name);
         merged.experiment_namespace = flags.experiment_namespace.or(self.experiment_namespace);
         merged
@@ -521,6 +526,8 @@ pub struct Config {
     /// What may be applied (GITOPS_APPLY_KINDS, GITOPS_APPLY_NAMESPACES).
     pub apply_policy: crate::admission::Policy,
     pub dry_run: bool,
+    /// Print the planned diff on stderr (GITOPS_SHOW_DIFF; a dry run always does).
+    pub show_diff: bool,
     pub mode: Mode,
     pub timeout: Duration,
     pub request_timeout: Duration,
@@ -619,6 +626,20 @@ impl Check {
             .filter(|s| !s.is_empty())
             .filter_map(|s| self.path(input, s))
             .collect()
+    }
+}
+
+/// What to say of a `GITOPS_*` name that is no input: the closest known one, if close.
+fn unknown_variable(name: &str) -> String {
+    let closest = Args::variable_names()
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(name, &k), k))
+        .min();
+    match closest {
+        Some((d, k)) if d <= 3 => {
+            format!("is not a variable iter8-gitops knows; did you mean {k}? (see --help)")
+        }
+        _ => "is not a variable iter8-gitops knows; check its spelling (see --help)".into(),
     }
 }
 
@@ -746,6 +767,9 @@ impl Config {
 
     fn validate(a: Args, target: bool) -> Result<Config, Error> {
         let mut c = Check { problems: vec![] };
+        for name in &a.unknown_variables {
+            c.bad(name, unknown_variable(name));
+        }
         let file = c.value("GITOPS_CONFIG", &a.config);
         let in_repo = c
             .value("GITOPS_CONFIG_IN_REPO", &a.config_in_repo)
@@ -990,6 +1014,9 @@ impl Config {
         let dry_run = c
             .value("GITOPS_DRY_RUN", &a.dry_run)
             .is_some_and(|v| parse_bool("GITOPS_DRY_RUN", &v, &mut c));
+        let show_diff = c
+            .value("GITOPS_SHOW_DIFF", &a.show_diff)
+            .is_some_and(|v| parse_bool("GITOPS_SHOW_DIFF", &v, &mut c));
         let mode = match c.value("GITOPS_MODE", &a.mode).as_deref() {
             // CI usually owns the synced branch: `start` pushes onto it unless told otherwise.
             None if starting => Mode::Push,
@@ -1220,6 +1247,7 @@ impl Config {
             field_manager,
             apply_policy,
             dry_run,
+            show_diff,
             mode,
             timeout,
             request_timeout,
@@ -1744,6 +1772,30 @@ mod tests {
         let mut v = minimal();
         v.push(("GITOPS_BRANCHE".into(), "main".into()));
         assert_eq!(problems(v), ["GITOPS_BRANCHE"]);
+    }
+
+    #[test]
+    fn a_typo_does_not_hide_the_variable_it_misspells_and_the_right_name_is_suggested() {
+        let mut v = minimal();
+        v.retain(|(k, _)| k != "GITOPS_BRANCH");
+        v.push(("GITOPS_BRNACH".into(), "main".into()));
+        let e = config(v).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "GITOPS_BRNACH is not a variable iter8-gitops knows; did you mean GITOPS_BRANCH?"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("GITOPS_BRANCH is required"), "{text}");
+        let mut v = minimal();
+        v.push(("GITOPS_ZZZZZZZZZZ".into(), "x".into()));
+        assert!(
+            config(v)
+                .unwrap_err()
+                .to_string()
+                .contains("check its spelling")
+        );
     }
 
     #[test]

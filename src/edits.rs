@@ -171,19 +171,33 @@ impl Vars {
                 _ => None,
             };
             let Some(value) = value else {
-                let known: Vec<String> = ["winner.name", "experiment.name", "experiment.namespace"]
-                    .into_iter()
-                    .map(String::from)
+                // Only what this run has: without an Experiment there is no winner at all.
+                let known: Vec<String> = self
+                    .winner
+                    .iter()
+                    .map(|_| "winner.name".to_string())
+                    .chain(
+                        self.experiment
+                            .iter()
+                            .flat_map(|_| ["experiment.name", "experiment.namespace"])
+                            .map(String::from),
+                    )
                     .chain(
                         self.variables
                             .keys()
                             .map(|k| format!("winner.variables.{k}")),
                     )
                     .collect();
-                return Err(format!(
-                    "${{{name}}} is not known here (known: {})",
-                    known.join(", ")
-                ));
+                return Err(if known.is_empty() {
+                    format!(
+                        "${{{name}}} is not known here: no Experiment is known to this run (set EXPERIMENT_NAME and EXPERIMENT_NAMESPACE, as Iter8's handler does)"
+                    )
+                } else {
+                    format!(
+                        "${{{name}}} is not known here (known: {})",
+                        known.join(", ")
+                    )
+                });
             };
             out.push_str(&value);
             rest = &after[end + 1..];
@@ -428,6 +442,7 @@ pub fn plan(
         diff,
         objects,
         unchanged_reason,
+        warnings: vec![],
     })
 }
 
@@ -454,10 +469,21 @@ fn kustomize_image(
             .map_err(|_| yamledit::Error::Layout("images".into()))?;
         return Ok(out);
     }
+    let field =
+        |k: &str| yamledit::parse_path(&format!("images[name={name}].{k}")).expect("a valid path");
     let mut out = text.to_string();
     for (k, v) in fields {
-        let path = yamledit::parse_path(&format!("images[name={name}].{k}")).expect("valid path");
-        out = yamledit::set(&out, &path, v, Docs::Nth(0), true)?;
+        out = yamledit::set(&out, &field(k), v, Docs::Nth(0), true)?;
+    }
+    // As `kustomize edit set image`: a new tag replaces a pinned digest (kustomize would
+    // otherwise keep running the digest, and the promotion would silently do nothing), and a
+    // new digest replaces the tag; newName stays unless given.
+    let given = |k: &str| fields.iter().any(|(f, _)| *f == k);
+    if given("newTag") && !given("digest") {
+        out = yamledit::remove(&out, &field("digest"))?;
+    }
+    if given("digest") && !given("newTag") {
+        out = yamledit::remove(&out, &field("newTag"))?;
     }
     Ok(out)
 }
@@ -556,6 +582,17 @@ mod tests {
         assert_eq!(out, format!("{k}  newName: repo/pp\n"));
         let out = kustomize_image(k, "ratings", &[("newTag", "v3".into())]).unwrap();
         assert_eq!(out, format!("{k}- name: ratings\n  newTag: v3\n"));
+        // A new tag on an entry pinned by digest drops the digest, and the other way round.
+        let pinned = "images:\n- name: app\n  newName: repo/app\n  digest: sha256:abc\n";
+        assert_eq!(
+            kustomize_image(pinned, "app", &[("newTag", "v2".into())]).unwrap(),
+            "images:\n- name: app\n  newName: repo/app\n  newTag: v2\n"
+        );
+        let tagged = "images:\n- name: app\n  newTag: v1\n";
+        assert_eq!(
+            kustomize_image(tagged, "app", &[("digest", "sha256:def".into())]).unwrap(),
+            "images:\n- name: app\n  digest: sha256:def\n"
+        );
         let none = "resources:\n- base\n";
         let out = kustomize_image(none, "app", &[("digest", "sha256:abc".into())]).unwrap();
         assert_eq!(

@@ -127,7 +127,9 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
             Ok(r) => r,
             Err(_) => Err(Error::Deadline(deadline)),
         };
+    // A dry run writes nothing anywhere, an Event included.
     if let Err(e) = &result
+        && !cfg.dry_run
         && let Some(on) = regarding(&cfg, None)
     {
         let outcome = events::Outcome {
@@ -211,6 +213,7 @@ async fn run_promotion(
             let _turn = gate.acquire_owned().await.expect("the gate stays open");
             let result = run_inner(&combined, &cluster).await;
             if let Err(e) = &result
+                && !combined.dry_run
                 && let Some(on) = regarding(&combined, None)
             {
                 let outcome = events::Outcome {
@@ -266,11 +269,25 @@ async fn run_promotion(
         .commits
         .iter()
         .any(|t| t.report.as_ref().is_some_and(|r| r.changed));
+    report.promotes = report
+        .commits
+        .iter()
+        .any(|t| t.report.as_ref().is_some_and(|r| r.promotes));
     report.pushed = report
         .commits
         .iter()
         .any(|t| t.report.as_ref().is_some_and(|r| r.pushed));
     report.timing("total", started);
+    let failed = messages.len();
+    report.summarize(&format!(
+        "promotion file: {total} target(s) in {} commit(s), {}",
+        report.commits.len(),
+        if failed == 0 {
+            "all done".to_string()
+        } else {
+            format!("{failed} commit(s) failed")
+        }
+    ));
     if messages.is_empty() {
         return Ok(report);
     }
@@ -298,7 +315,13 @@ async fn config_from_repo(
 ) -> Result<String, Error> {
     let io_timeout = cfg.timeout.min(cfg.request_timeout);
     let (tls, http) = clients(cfg, io_timeout)?;
-    let token = token(cfg, cluster, cfg.namespace.clone(), &http).await?;
+    local_repo_exists(cfg)?;
+    // As for a single promotion: a local repo needs no token, so no cluster either.
+    let token = if matches!(cfg.repo, RepoLocation::Https(_)) {
+        token(cfg, cluster, cfg.namespace.clone(), &http).await?
+    } else {
+        None
+    };
     let remote = git::Remote {
         location: cfg.repo.clone(),
         credentials: git_credentials(cfg, token.as_ref())?,
@@ -329,6 +352,28 @@ async fn config_from_repo(
         Ok(None) => Err(missing()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A local GITOPS_REPO must be a Git repository. Said here, as a configuration problem:
+/// otherwise gix's transport fails with a handshake error that reads like a network fault.
+fn local_repo_exists(cfg: &Config) -> Result<(), Error> {
+    let RepoLocation::Local(path) = &cfg.repo else {
+        return Ok(());
+    };
+    let is_repo = |p: &std::path::Path| p.join("HEAD").is_file() && p.join("objects").is_dir();
+    let problem = if !path.exists() {
+        "does not exist; give the path of the Env repo (a bare repo, or a clone's .git)"
+    } else if !is_repo(path) && !is_repo(&path.join(".git")) {
+        "is not a Git repository (no HEAD and objects/ in it, nor in its .git); give the path of a bare repo or a clone"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Config(config::Error {
+        problems: vec![config::Problem {
+            input: "GITOPS_REPO".into(),
+            message: format!("{} {problem}", path.display()),
+        }],
+    }))
 }
 
 /// TLS (web roots plus GITOPS_CA_FILE) and the HTTP client every provider call uses.
@@ -519,6 +564,7 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
     }
     report.timing("experiment", t);
 
+    local_repo_exists(&cfg)?;
     // 2. Token: needed for an https repo and for the PR API. A GitHub App's comes from
     // exchanging a JWT signed with the App's key, which is in the Secret.
     let t = Instant::now();
@@ -600,6 +646,10 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         });
         if attempt == 1 {
             log_plan(&cfg, &plan);
+            for w in &plan.warnings {
+                warn!("{w}");
+            }
+            report.warnings.extend(plan.warnings.iter().cloned());
         }
         // Kinds are resolved before anything is written: an unknown kind must not leave a
         // pushed branch behind.
@@ -646,6 +696,8 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         }
         if cfg.dry_run {
             info!(branch = %cfg.target_branch(), "dry run: not pushing");
+            // The commit was never written anywhere: no id that a reader could look up.
+            report.commit = None;
             break (plan, Some(commit));
         }
         let t = Instant::now();
@@ -669,7 +721,7 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
             Err(e) => return Err(e.into()),
         }
     };
-    report.changed = commit.is_some();
+    report.promotes = commit.is_some();
     report.diff = plan.diff.clone();
 
     // 8. Pull request.
@@ -725,6 +777,14 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         }
     }
 
+    // What this run changed, as against what the promotion changes (`promotes`): a rerun
+    // that finds its commit pushed and its PR up to date changed nothing.
+    report.changed = report.pushed
+        || matches!(
+            report.pr_action,
+            Some(provider::Action::Created | provider::Action::Updated)
+        );
+
     // 9. Argo CD: the change is on the synced branch only in push mode (a PR lands when
     // someone merges it); tell Argo CD now rather than in 3 minutes, and maybe wait for it.
     let mut app_uid = None;
@@ -766,6 +826,7 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
         config::Task::Finish => experiment_uid,
         config::Task::Start(_) => app_uid,
     };
+    report.summarize(&headline(&cfg, &winner, &plan));
     if !cfg.dry_run
         && let Some(on) = regarding(&cfg, uid)
     {
@@ -776,6 +837,21 @@ async fn run_inner(cfg: &Config, cluster: &Cluster) -> Result<Report, Error> {
     }
     report.timing("total", started);
     Ok(report)
+}
+
+/// What the run was about, for the summary line.
+fn headline(cfg: &Config, winner: &RepoPath, plan: &plan::Plan) -> String {
+    match (&cfg.task, &cfg.edits, &plan.unchanged_reason) {
+        (_, _, Some(why)) if why.starts_with("superseded") => why.clone(),
+        (config::Task::Start(s), _, _) => {
+            format!("rendered the experiment for version {}", s.version)
+        }
+        (config::Task::Finish, Some(_), _) => "promotion".to_string(),
+        (config::Task::Finish, None, _) if *winner == cfg.baseline => {
+            format!("the baseline {} stays", cfg.baseline)
+        }
+        (config::Task::Finish, None, _) => format!("promoted {winner} → {}", cfg.baseline),
+    }
 }
 
 /// The Event for a run that succeeded.
@@ -792,12 +868,7 @@ fn outcome(cfg: &Config, report: &Report, winner: &RepoPath, plan: &plan::Plan) 
         (None, None) => String::new(),
     };
     // A rerun that finds its change already proposed (or pushed) did nothing new.
-    let did = report.pushed
-        || matches!(
-            report.pr_action,
-            Some(provider::Action::Created | provider::Action::Updated)
-        );
-    match (&cfg.task, report.changed && did) {
+    match (&cfg.task, report.changed) {
         (_, false) => normal(
             "NothingToDo",
             match (&plan.unchanged_reason, &report.pr) {
@@ -846,7 +917,8 @@ fn commit_message(cfg: &Config) -> String {
 }
 
 fn log_plan(cfg: &Config, plan: &plan::Plan) {
-    if plan.diff.is_empty() {
+    // The diff is in the PR and the report; a person asks for it on stderr (a dry run does).
+    if plan.diff.is_empty() || !(cfg.dry_run || cfg.show_diff) {
         return;
     }
     match cfg.log_format {

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     // built in (reqwest is built with `rustls-no-provider` and gets our config).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let termination_log = cfg.termination_log.clone();
+    let log_format = cfg.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,6 +52,12 @@ fn main() -> ExitCode {
             let json = report.to_json();
             println!("{json}");
             report::write_termination_log(&termination_log, &report.summary_json(4096));
+            tracing::debug!(timings_ms = ?report.timings_ms, "step timings");
+            // The last line on stderr is for the person who ran it.
+            match log_format {
+                config::LogFormat::Text => redact::eprint(&format!("{}\n", report.summary)),
+                config::LogFormat::Json => tracing::info!(summary = %report.summary, "done"),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, Some(&termination_log)),

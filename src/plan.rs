@@ -174,6 +174,8 @@ pub struct Plan {
     pub objects: Vec<Object>,
     /// Why there is nothing to change, when `edits` is empty.
     pub unchanged_reason: Option<String>,
+    /// What the rules asked that did nothing, for the report (a replacement never found).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -352,6 +354,7 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
                     edits: vec![],
                     diff: String::new(),
                     objects: vec![],
+                    warnings: vec![],
                     unchanged_reason: Some(format!(
                         "superseded: {} now declares experiment {other:?}, not {name:?} (a newer version was started); nothing is promoted or applied",
                         at(r)
@@ -362,10 +365,20 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
     }
     let mut edits = vec![];
     let mut unchanged_reason = None;
+    let mut warnings = vec![];
     let baseline_old = read_text(snap, "GITOPS_BASELINE", &baseline_path)?;
     let mut final_baseline = baseline_old.clone();
     match read_text(snap, "GITOPS_WINNER", &winner_path)? {
         Some(winner) => {
+            // A FROM that never occurs is most likely a typo: the baseline would silently
+            // become the candidate's text with its candidate names.
+            for (from, to) in &rules.replace {
+                if !winner.contains(from.as_str()) {
+                    warnings.push(format!(
+                        "GITOPS_REPLACE {from}={to}: {from:?} does not occur in {winner_path}, so nothing was replaced; check the pattern"
+                    ));
+                }
+            }
             let new = rewrite(&winner, &rules.replace);
             if baseline_old.as_deref() != Some(new.as_str()) {
                 edits.push(Edit::Write {
@@ -468,6 +481,7 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
         diff,
         objects,
         unchanged_reason,
+        warnings,
     })
 }
 
@@ -590,6 +604,14 @@ pub(crate) fn render_diff(snap: &dyn Snapshot, edits: &[Edit]) -> String {
         }
         if new.is_none() {
             out.push_str("deleted file mode 100644\n");
+        }
+        // A deleted file is one line: all of it going tells a reviewer nothing more.
+        if let (Some(old), None) = (&old, &new) {
+            let n = old.lines().count();
+            out.push_str(&format!(
+                "--- {a}\n+++ /dev/null\n@@ -1,{n} +0,0 @@ ({n} lines deleted)\n"
+            ));
+            continue;
         }
         let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
         // A line diff of megabytes costs seconds and tens of MB, and no reader or PR body
@@ -758,7 +780,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_file_too_large_to_diff_is_summarised_and_small_ones_are_diffed() {
+    fn a_file_too_large_to_diff_and_a_deleted_file_are_summarised() {
         let big = "candidate line\n".repeat(MAX_DIFF_FILE_BYTES / 10);
         let tree = during_experiment().file("env/productpage-candidate.yaml", &big);
         let plan = plan_of(&tree, &rules("productpage-candidate.yaml"));
@@ -773,9 +795,12 @@ pub(crate) mod tests {
         );
         assert!(plan.diff.len() < 2000, "no line of the big files is shown");
         assert!(
-            plan.diff.contains("-kind: Job"),
-            "the small deleted files are shown"
+            plan.diff
+                .contains("+++ /dev/null\n@@ -1,1 +0,0 @@ (1 lines deleted)\n"),
+            "a deleted file is one line: {}",
+            plan.diff
         );
+        assert!(!plan.diff.contains("-kind: Job"));
     }
 
     fn plan_of(tree: &MapTree, r: &Rules) -> Plan {

@@ -10,8 +10,12 @@ use crate::{apply::Applied, config::Config, plan::Plan, provider};
 /// What happened.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
-    /// True when the run made a commit for the Env repo (pushed now or earlier).
+    /// True when this run changed something: it pushed, or created or updated the pull
+    /// request. A rerun that finds everything in place is `false`.
     pub changed: bool,
+    /// True when the promotion changes the Env repo: its commit is on the PR branch or the
+    /// synced branch (pushed now or by an earlier run). `false`: the repo already records it.
+    pub promotes: bool,
     /// True when this run pushed.
     pub pushed: bool,
     pub dry_run: bool,
@@ -50,6 +54,9 @@ pub struct Report {
     pub diff: String,
     /// Milliseconds per step.
     pub timings_ms: BTreeMap<String, u64>,
+    /// One line for a person: what was promoted, what changed in Git and on the host.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary: String,
     /// A promotion file: the targets this (combined) change covers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub covers: Vec<String>,
@@ -101,6 +108,53 @@ impl Report {
         }
     }
 
+    /// The line a person reads last: `what: files; git; pull request; apply`, e.g.
+    /// `promoted a.yaml → b.yaml: 1 modified, 3 deleted; pushed iter8_exp d2753af; PR #12 (updated)`.
+    pub fn summarize(&mut self, what: &str) {
+        let mut counts = BTreeMap::new();
+        for f in &self.files {
+            let kind = match f.split(' ').next() {
+                Some("A") => "added",
+                Some("D") => "deleted",
+                _ => "modified",
+            };
+            *counts.entry(kind).or_insert(0) += 1;
+        }
+        let files = ["modified", "added", "deleted"]
+            .iter()
+            .filter_map(|k| counts.get(k).map(|n| format!("{n} {k}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let short = |c: &String| c.chars().take(7).collect::<String>();
+        let git = match (&self.commit, self.pushed, self.promotes, self.dry_run) {
+            (_, _, false, _) => "nothing to change in the Env repo".to_string(),
+            (_, false, true, true) => format!("would push {}", self.branch),
+            (Some(c), true, _, _) => format!("pushed {} {}", self.branch, short(c)),
+            (Some(c), false, _, _) => format!("{} already holds it at {}", self.branch, short(c)),
+            (None, _, _, _) => format!("on {}", self.branch),
+        };
+        let mut parts = vec![git];
+        if let (Some(pr), Some(action)) = (&self.pr, self.pr_action) {
+            parts.push(format!("PR #{} ({})", pr.number, action.words()));
+        } else if self.pr_action == Some(provider::Action::WouldCreate) {
+            parts.push("a PR would be created".into());
+        }
+        if !self.applied.is_empty() {
+            parts.push(format!("applied {} object(s)", self.applied.len()));
+        } else if !self.objects.is_empty() {
+            parts.push(format!("would apply {} object(s)", self.objects.len()));
+        }
+        let head = if self.dry_run {
+            format!("dry run: {what}")
+        } else {
+            what.to_string()
+        };
+        self.summary = match files.is_empty() {
+            true => format!("{head}; {}", parts.join("; ")),
+            false => format!("{head}: {files}; {}", parts.join("; ")),
+        };
+    }
+
     /// Adds the time since `since` to `step` (steps that repeat add up).
     pub fn timing(&mut self, step: &str, since: Instant) {
         *self.timings_ms.entry(step.to_string()).or_default() += since.elapsed().as_millis() as u64;
@@ -145,7 +199,7 @@ impl Report {
             return s;
         }
         // Still too long (huge names): what matters, always valid JSON.
-        let small = serde_json::json!({"changed": self.changed, "pushed": self.pushed,
+        let small = serde_json::json!({"summary": self.summary, "changed": self.changed, "promotes": self.promotes, "pushed": self.pushed,
             "commit": self.commit, "pr": self.pr.as_ref().map(|p| &p.url), "see": "stdout"});
         crate::redact::text(&small.to_string())
     }

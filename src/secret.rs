@@ -7,7 +7,9 @@ use crate::{cluster::Cluster, config::Token};
 /// Why the token could not be read; every variant names the Secret, namespace and key.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read secret {name:?} in namespace {namespace:?}")]
+    #[error(
+        "cannot read secret {name:?} in namespace {namespace:?} (for a local run without a cluster, set GITOPS_TOKEN instead)"
+    )]
     NoCluster {
         name: String,
         namespace: String,

@@ -326,6 +326,7 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, crate::Error> {
         diff,
         objects: vec![],
         unchanged_reason,
+        warnings: vec![],
     })
 }
 

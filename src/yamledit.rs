@@ -103,6 +103,10 @@ pub enum Error {
     Layout(String),
     #[error("the path is in {0} documents; say which with `document`, or set `all: true`")]
     ManyDocuments(usize),
+    #[error(
+        "has the key {0:?} twice in one mapping; YAML forbids it and tools disagree on which counts (Helm reads the last): remove one"
+    )]
+    Duplicate(String),
 }
 
 /// Parses every document of `text`.
@@ -168,7 +172,18 @@ pub fn parse(text: &str) -> Result<Vec<Node>, Error> {
                 let slot = keys.last_mut().expect("a key slot per open collection");
                 match slot.take() {
                     None => *slot = Some(node),
-                    Some(k) => entries.push((k, node)),
+                    Some(k) => {
+                        // YAML forbids it, and tools disagree on which one counts (Helm
+                        // reads the last, an edit would change the first): refuse.
+                        if let Some(name) = k.as_str()
+                            && entries
+                                .iter()
+                                .any(|(other, _)| other.as_str() == Some(name))
+                        {
+                            return Err(Error::Duplicate(name.to_string()));
+                        }
+                        entries.push((k, node))
+                    }
                 }
             }
             Some(_) => unreachable!("only collections are on the stack"),
@@ -314,6 +329,16 @@ fn render(value: &str, style: ScalarStyle) -> String {
         ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => double(),
         _ if plain_is_safe(value) => value.to_string(),
         _ => double(),
+    }
+}
+
+/// The quoting the file itself uses most, for a value that cannot stay plain where it goes
+/// (`x, y` or `x}` inside a flow collection).
+fn quoted_style(text: &str) -> ScalarStyle {
+    if text.matches('\'').count() > text.matches('"').count() {
+        ScalarStyle::SingleQuoted
+    } else {
+        ScalarStyle::DoubleQuoted
     }
 }
 
@@ -500,10 +525,42 @@ pub fn set(
             }
         }
     };
+    // A plain value first; where the context reads it otherwise (a `,` or `}` inside a flow
+    // collection), the same value quoted in the file's style.
+    match splice_all(text, &parsed, &chosen, path, value, create, None) {
+        Err(Error::Layout(_)) => splice_all(
+            text,
+            &parsed,
+            &chosen,
+            path,
+            value,
+            create,
+            Some(quoted_style(text)),
+        ),
+        other => other,
+    }
+}
+
+/// Makes the edit in every chosen document; `quote` forces a quoted style for a plain value.
+fn splice_all(
+    text: &str,
+    parsed: &[Node],
+    chosen: &[usize],
+    path: &[Seg],
+    value: &str,
+    create: bool,
+    quote: Option<ScalarStyle>,
+) -> Result<String, Error> {
     let mut edits = vec![];
-    for &d in &chosen {
+    for &d in chosen {
         let t = resolve(&parsed[d], path, create)?;
-        edits.push(splice(text, t, value, path)?);
+        let (s, e, mut r) = splice(text, t, value, path)?;
+        if let Some(style) = quote
+            && r == value
+        {
+            r = render(value, style);
+        }
+        edits.push((s, e, r));
     }
     // Apply from the end so earlier offsets stay valid.
     edits.sort_by_key(|e| std::cmp::Reverse(e.0));
@@ -513,14 +570,46 @@ pub fn set(
     }
     // What was written must parse, and read back as the value where it was set: a guard
     // against a splice that an unusual layout would turn into something else.
-    let after = parse(&out)?;
-    for &d in &chosen {
+    let Ok(after) = parse(&out) else {
+        return Err(Error::Layout(show(path)));
+    };
+    for &d in chosen {
         match after.get(d).map(|doc| resolve(doc, path, false)) {
             Some(Ok(Target::Scalar(n))) if n.as_str() == Some(value) => {}
             _ => return Err(Error::Layout(show(path))),
         }
     }
     Ok(out)
+}
+
+/// Removes the scalar entry at `path` (its key's line, in a block mapping) from the first
+/// document, changing nothing else; a missing one is no change. A key that shares its line with
+/// other content (a flow mapping, the first key of a list item) is refused as a layout error.
+pub fn remove(text: &str, path: &[Seg]) -> Result<String, Error> {
+    let Some(Seg::Key(key)) = path.last() else {
+        return Err(Error::BadPath(show(path), "must end in a key".into()));
+    };
+    let docs = parse(text)?;
+    let doc = docs.first().ok_or(Error::NoDocument)?;
+    let node = match resolve(doc, path, false) {
+        Ok(Target::Scalar(n)) => n,
+        Err(Error::Missing(_)) => return Ok(text.to_string()),
+        Err(e) => return Err(e),
+        Ok(Target::Insert { .. }) => unreachable!("resolve without create never inserts"),
+    };
+    let (start, end) = (line_start(text, node.start()), next_line(text, node.last()));
+    if !text[start..end]
+        .trim_start()
+        .starts_with(&format!("{key}:"))
+    {
+        return Err(Error::Layout(show(path)));
+    }
+    let out = format!("{}{}", &text[..start], &text[end..]);
+    // Gone, and nothing else moved: the guard `set` has too.
+    match parse(&out).map(|d| d.first().map(|doc| resolve(doc, path, false).is_err())) {
+        Ok(Some(true)) => Ok(out),
+        _ => Err(Error::Layout(show(path))),
+    }
 }
 
 /// Appends `item_lines` (already indented relative to the dash) as a new item of the block
@@ -604,6 +693,53 @@ mod tests {
 
     fn set1(text: &str, path: &str, value: &str) -> Result<String, Error> {
         set(text, &parse_path(path).unwrap(), value, Docs::The, false)
+    }
+
+    #[test]
+    fn a_value_that_cannot_stay_plain_in_a_flow_collection_is_quoted_in_the_files_style() {
+        let text = "image: {name: app, tag: v1}\nlist: [a, b]\n";
+        assert_eq!(
+            set1(text, "image.tag", "x, y").unwrap(),
+            "image: {name: app, tag: \"x, y\"}\nlist: [a, b]\n"
+        );
+        assert_eq!(
+            set1(text, "list[1]", "b}").unwrap(),
+            "image: {name: app, tag: v1}\nlist: [a, \"b}\"]\n"
+        );
+        let single = "a: 'q'\nm: {k: v}\n";
+        assert_eq!(
+            set1(single, "m.k", "x, y").unwrap(),
+            "a: 'q'\nm: {k: 'x, y'}\n"
+        );
+        // Outside a flow collection the same value stays plain.
+        assert_eq!(set1("k: v\n", "k", "x, y").unwrap(), "k: x, y\n");
+    }
+
+    #[test]
+    fn an_entry_is_removed_with_its_line_and_nothing_else() {
+        let path = parse_path("images[name=app].digest").unwrap();
+        let text = "images:\n- name: app # pinned\n  newTag: v1\n  digest: sha256:abc\nother: 1\n";
+        assert_eq!(
+            remove(text, &path).unwrap(),
+            "images:\n- name: app # pinned\n  newTag: v1\nother: 1\n"
+        );
+        let none = "images:\n- name: app\n  newTag: v1\n";
+        assert_eq!(
+            remove(none, &path).unwrap(),
+            none,
+            "a missing entry is no change"
+        );
+        let flow = "images:\n- {name: app, digest: sha256:abc}\n";
+        assert!(matches!(remove(flow, &path), Err(Error::Layout(_))));
+    }
+
+    #[test]
+    fn a_key_twice_in_one_mapping_is_refused_with_what_to_do() {
+        let e = set1("image:\n  tag: v1\n  tag: v2\n", "image.tag", "v3").unwrap_err();
+        assert_eq!(e, Error::Duplicate("tag".into()));
+        assert!(e.to_string().contains("Helm reads the last"), "{e}");
+        // The same key in two mappings is fine.
+        assert!(set1("a: {tag: 1}\nb: {tag: 2}\n", "a.tag", "3").is_ok());
     }
 
     #[test]

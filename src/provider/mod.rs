@@ -118,6 +118,19 @@ pub enum Action {
     WouldKeep,
 }
 
+impl Action {
+    /// For the summary line: `PR #12 (updated)`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Unchanged => "unchanged",
+            Action::WouldCreate => "would be created",
+            Action::WouldKeep => "would be kept",
+        }
+    }
+}
+
 /// The request to make.
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -79,9 +79,10 @@ fn image() -> &'static Result<PathBuf, String> {
             ));
         }
         let binary = target_dir.join(MUSL).join("release/iter8-gitops");
-        // A context with just the Dockerfile and the binary where the prebuilt stage expects it.
+        // A context with just the Dockerfile and the binary, where a CARGO_TARGET_DIR would put
+        // it (`image/`): the documented BINARY build argument finds it.
         let ctx = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let dest = ctx.path().join("target").join(MUSL).join("release");
+        let dest = ctx.path().join("image").join(MUSL).join("release");
         std::fs::create_dir_all(&dest).map_err(|e| e.to_string())?;
         std::fs::copy(&binary, dest.join("iter8-gitops")).map_err(|e| e.to_string())?;
         std::fs::copy(root.join("Dockerfile"), ctx.path().join("Dockerfile"))
@@ -91,6 +92,8 @@ fn image() -> &'static Result<PathBuf, String> {
             "-q",
             "--target",
             "prebuilt",
+            "--build-arg",
+            &format!("BINARY=image/{MUSL}/release/iter8-gitops"),
             "-t",
             IMAGE,
             ctx.path().to_str().unwrap(),
@@ -108,6 +111,11 @@ fn image() -> &'static Result<PathBuf, String> {
 macro_rules! require_image {
     () => {{
         if let Some(reason) = skip_reason() {
+            // CI must run these: a CI machine without Docker or the musl target would
+            // otherwise report green on tests that never ran.
+            if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+                panic!("CI=true but the image tests cannot run: {reason}");
+            }
             eprintln!("SKIPPED: {reason}");
             return;
         }
@@ -308,4 +316,108 @@ fn the_handler_image_gets_the_binary_from_ours() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("iter8-gitops "));
+}
+
+/// The `docker run` flags of a walkthrough command: the block that ends with `ending`, from
+/// `docker run` to the first `-e`.
+/// The shell's `$(id -u):$(id -g)` and `$HOME/.kube/config` stand for `user` and `kubeconfig`.
+fn walkthrough_flags(ending: &str, user: &str, kubeconfig: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/WALKTHROUGH.md"),
+    )
+    .unwrap();
+    let block = text
+        .split("```sh")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("docker run") && b.trim_end().ends_with(ending))
+        .unwrap_or_else(|| panic!("a docker run block ending in {ending:?}"));
+    let command: String = block
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| l.trim_end_matches('\\'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("\"$(id -u):$(id -g)\"", user)
+        .replace("$HOME/.kube/config", kubeconfig);
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "run").unwrap() + 1;
+    words[at..]
+        .iter()
+        .take_while(|w| **w != "-e")
+        .map(|w| w.to_string())
+        .collect()
+}
+
+/// The world's environment as the container sees it (the CA and kubeconfig mounted).
+fn container_env(w: &World, ca: &Path) -> Vec<String> {
+    let mut args = vec!["-v".into(), format!("{}:/etc/ca.pem:ro", ca.display())];
+    for (k, v) in &w.env {
+        let v = match k.as_str() {
+            "GITOPS_CA_FILE" => "/etc/ca.pem".to_string(),
+            "KUBECONFIG" => "/kubeconfig".to_string(),
+            "HOME" | "GITOPS_TERMINATION_LOG" => continue,
+            _ => v.clone(),
+        };
+        args.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    args
+}
+
+#[test]
+fn the_walkthroughs_docker_run_commands_work_as_written_with_a_private_kubeconfig() {
+    require_image!();
+    let w = World::tutorial();
+    // A kubeconfig as `kubectl` leaves it: mode 0600, owned by the user (1000 here).
+    let (uid, gid) = ("1000", "1000");
+    let kubeconfig = w.tmp.path().join("kube-config");
+    let original = w
+        .env
+        .iter()
+        .find(|(k, _)| k == "KUBECONFIG")
+        .unwrap()
+        .1
+        .clone();
+    std::fs::copy(&original, &kubeconfig).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&kubeconfig, Some(1000), Some(1000)).expect("the tests run as root");
+    let ca = w.tmp.path().join("ca.pem");
+    for ending in ["start", "iter8-gitops:0.1.0"] {
+        let flags = walkthrough_flags(
+            ending,
+            &format!("{uid}:{gid}"),
+            kubeconfig.to_str().unwrap(),
+        );
+        for needed in ["--read-only", "--tmpfs", "--user", "-v"] {
+            assert!(
+                flags.iter().any(|f| f == needed),
+                "{ending}: {flags:?} lacks {needed}"
+            );
+        }
+        let mut args: Vec<String> = vec!["run".into()];
+        args.extend(flags);
+        args.extend(container_env(&w, &ca));
+        // The finish, as a dry run: the flags are what is tested.
+        args.extend(["-e".into(), "GITOPS_DRY_RUN=true".into(), IMAGE.into()]);
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{ending}: docker {args:?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without --user the image's 65532 cannot read a kubeconfig that is its owner's alone.
+    let flags = walkthrough_flags("start", "1000:1000", kubeconfig.to_str().unwrap());
+    let at = flags.iter().position(|f| f == "--user").unwrap();
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(flags[..at].iter().chain(&flags[at + 2..]).cloned());
+    args.extend(container_env(&w, &ca));
+    args.push(IMAGE.into());
+    let out = Command::new("docker").args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+    assert_eq!(w.pushes(), 0);
 }

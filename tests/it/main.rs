@@ -3,6 +3,7 @@
 
 mod fakes;
 mod faults;
+mod first_day;
 mod hostile;
 mod image;
 mod lifecycle;

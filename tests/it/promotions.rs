@@ -395,3 +395,63 @@ fn a_targets_apply_files_are_read_from_the_edited_tree_and_applied() {
     let text = file_at(&w, BRANCH, "base/service.yaml").unwrap();
     assert!(text.contains("      port: 9081\n"), "{text}");
 }
+
+/// `kubectl kustomize` of an overlay on `branch` (kubectl ships kustomize); `None` when kubectl
+/// is missing outside CI (CI must have it).
+fn kustomize_build(w: &World, branch: &str, overlay: &str) -> Option<String> {
+    let co = w.checkout(branch);
+    let out = match std::process::Command::new("kubectl")
+        .args([
+            "kustomize",
+            co.path().join(DIR).join(overlay).to_str().unwrap(),
+        ])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if std::env::var("CI").is_err() => {
+            eprintln!("SKIPPED: no kubectl ({e})");
+            return None;
+        }
+        Err(e) => panic!("CI=true but kubectl cannot run: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn a_new_tag_on_an_image_pinned_by_digest_replaces_the_digest_as_kustomize_renders_it() {
+    let src = example("kustomize-env");
+    let w = world(&src, "experiments/productpage-v2.yaml");
+    // Prod pinned by digest, as teams do once a tag is not trusted to stay put.
+    commit_as_someone_else(&w.bare(), BRANCH, BRANCH, "pin prod", |work| {
+        let k = work.join(DIR).join("overlays/prod/kustomization.yaml");
+        let text = std::fs::read_to_string(&k).unwrap().replace(
+            "    newTag: v1\n",
+            "    digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+        );
+        std::fs::write(k, text).unwrap();
+    });
+    if let Some(before) = kustomize_build(&w, BRANCH, "overlays/prod") {
+        assert!(
+            before.contains("image: docker.io/iter8/productpage@sha256:0123"),
+            "{before}"
+        );
+    }
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let prod = file_at(&w, "iter8/promote-prod", "overlays/prod/kustomization.yaml").unwrap();
+    assert!(
+        prod.contains("newTag: v2") && !prod.contains("digest:"),
+        "{prod}"
+    );
+    if let Some(after) = kustomize_build(&w, "iter8/promote-prod", "overlays/prod") {
+        assert!(
+            after.contains("image: docker.io/iter8/productpage:v2\n"),
+            "{after}"
+        );
+    }
+}

@@ -216,10 +216,164 @@ fn rbac_is_least_privilege_for_both_ways() {
         .find(|r| r.resources.as_deref() == Some(&["applications".to_string()][..]));
     let app = app.unwrap();
     assert_eq!(app.verbs, ["get", "patch"]);
+    let (_, name, _, _) = example_app();
     assert_eq!(
         app.resource_names.as_deref(),
-        Some(&["bookinfo".to_string()][..])
+        Some(&[name][..]),
+        "the Role names the example's Application"
     );
+}
+
+/// The example's Argo CD Application: (namespace, name, path, branch).
+fn example_app() -> (String, String, String, String) {
+    let app =
+        &docs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-env/argocd-app.yaml"))
+            [0];
+    let s = |v: &Value| v.as_str().unwrap().to_string();
+    (
+        s(&app["metadata"]["namespace"]),
+        s(&app["metadata"]["name"]),
+        s(&app["spec"]["source"]["path"]),
+        s(&app["spec"]["source"]["targetRevision"]),
+    )
+}
+
+/// The tutorial's files: what a user follows from a fresh clone.
+fn tutorial_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        "README.md",
+        "examples/WALKTHROUGH.md",
+        "task-spec/rbac.yaml",
+        "task-spec/job.yaml",
+        "task-spec/experiment-finish.yaml",
+        "examples/bookinfo-env/experiment.yaml",
+        "examples/bookinfo-env/templates/experiment.yaml",
+    ]
+    .iter()
+    .map(|f| {
+        (
+            f.to_string(),
+            std::fs::read_to_string(root.join(f)).unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// Every value that follows one of `keys` in `text` (up to a quote, space, comma or end).
+fn values_after<'a>(text: &'a str, keys: &[&str]) -> Vec<&'a str> {
+    keys.iter()
+        .flat_map(|k| {
+            text.match_indices(k)
+                .map(move |(i, _)| &text[i + k.len()..])
+        })
+        .map(|rest| {
+            rest.split(['"', ' ', ',', '\n', '`', ']', ')', ':'])
+                .next()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn the_tutorials_docs_name_the_examples_application_branch_and_folder() {
+    let (ns, name, path, branch) = example_app();
+    let app = format!("{ns}/{name}");
+    for (file, text) in tutorial_files() {
+        for v in values_after(
+            &text,
+            &["GITOPS_ARGOCD_APP=", "GITOPS_ARGOCD_APP: ", "argocd-app="],
+        )
+        .into_iter()
+        .filter(|v| *v != "namespace/name")
+        {
+            assert_eq!(v, app, "{file}: GITOPS_ARGOCD_APP");
+        }
+        // The tutorial's Env repo (the fork of iter8) is always the example's branch and folder.
+        if text.contains("MY_ORG/iter8") {
+            for v in values_after(&text, &["--dir=", "GITOPS_DIR=", "GITOPS_DIR: "]) {
+                assert_eq!(v, path, "{file}: the folder");
+            }
+            for v in values_after(&text, &["--branch=", "GITOPS_BRANCH=", "GITOPS_BRANCH: "])
+                .into_iter()
+                .filter(|v| !v.is_empty() && !v.starts_with('$'))
+            {
+                if file == "README.md" && v == "main" {
+                    continue; // the README's other hosts' examples
+                }
+                assert_eq!(v, branch, "{file}: the branch");
+            }
+        }
+        assert!(!text.contains("application bookinfo"), "{file}");
+    }
+}
+
+#[test]
+fn one_image_name_everywhere_at_the_crates_version() {
+    let version = env!("CARGO_PKG_VERSION");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for f in [
+        "task-spec/job.yaml",
+        "task-spec/experiment-finish.yaml",
+        "task-spec/handler.Dockerfile",
+        "examples/WALKTHROUGH.md",
+        "README.md",
+        "Dockerfile",
+    ] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        assert!(
+            !text.contains("ghcr.io"),
+            "{f}: nothing publishes to a public registry"
+        );
+        for (i, _) in text.match_indices("/iter8-gitops:") {
+            let start = text[..i].rfind([' ', '=', '\n', '(', '`']).unwrap() + 1;
+            let end = i + text[i..].find([' ', '\n', '`', ')', '"']).unwrap();
+            let image = &text[start..end];
+            assert!(
+                image == format!("MY_REGISTRY/iter8-gitops:{version}")
+                    || image == format!("$REGISTRY/iter8-gitops:{version}"),
+                "{f}: {image}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6, "{seen}");
+}
+
+#[test]
+fn the_jobs_of_both_ways_are_the_same_and_the_tool_times_out_before_them() {
+    let job_yaml = docs(&spec("job.yaml"));
+    let config: ConfigMap = typed(&job_yaml[0]);
+    let job: Job = typed(&job_yaml[1]);
+    let experiments = docs(&spec("experiment-finish.yaml"));
+    let script = experiments[1]["spec"]["strategy"]["actions"]["finish"][0]["with"]["args"][1]
+        .as_str()
+        .unwrap();
+    let start = script.find("<<EOF\n").unwrap() + "<<EOF\n".len();
+    let embedded: Job =
+        serde_yaml_ng::from_str(&script[start..script.rfind("EOF").unwrap()]).unwrap();
+    let (mut a, mut b) = (job.spec.unwrap(), embedded.spec.unwrap());
+    // What differs by design: labels, and the Experiment named in env.
+    for s in [&mut a, &mut b] {
+        s.template.metadata = None;
+        s.template.spec.as_mut().unwrap().containers[0].env = None;
+        s.template.spec.as_mut().unwrap().containers[0].resources = None;
+    }
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::to_value(&b).unwrap(),
+        "task-spec/job.yaml and the Job of experiment-finish.yaml differ"
+    );
+    // The tool's own deadline comes before the Job's, so exit 9 reports what was done.
+    let deadline = a.active_deadline_seconds.unwrap();
+    let timeout: i64 = config.data.unwrap()["GITOPS_TIMEOUT"].parse().unwrap();
+    assert!(timeout < deadline, "{timeout} < {deadline}");
+    // Way (a) runs in Iter8's handler Job, whose activeDeadlineSeconds is 300 as well.
+    let args =
+        experiments[0]["spec"]["strategy"]["actions"]["finish"][0]["with"]["args"].to_string();
+    let t: i64 = values_after(&args, &["--timeout="])[0].parse().unwrap();
+    assert!(t < 300, "{t}");
 }
 
 #[test]

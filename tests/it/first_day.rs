@@ -3,37 +3,6 @@
 
 use crate::util::*;
 
-/// A local bare copy of the tutorial's Env repo, and the tutorial's inputs for it.
-fn local_env(tmp: &std::path::Path) -> Vec<(String, String)> {
-    let work = tmp.join("work");
-    std::fs::create_dir_all(work.join(DIR)).unwrap();
-    testkit::git(&work, &["init", "-q", "-b", BRANCH]);
-    testkit::copy_dir(&before(), &work.join(DIR));
-    testkit::git(&work, &["add", "-A"]);
-    testkit::git(&work, &["commit", "-q", "-m", "x"]);
-    let bare = tmp.join("env.git");
-    testkit::git(
-        &work,
-        &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
-    );
-    [
-        ("GITOPS_REPO", bare.to_str().unwrap()),
-        ("GITOPS_BRANCH", BRANCH),
-        ("GITOPS_DIR", DIR),
-        ("GITOPS_WINNER", "productpage-candidate.yaml"),
-        ("GITOPS_BASELINE", "productpage.yaml"),
-        ("GITOPS_REPLACE", "candidate=stable"),
-        (
-            "GITOPS_REMOVE",
-            "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
-        ),
-        ("HOME", tmp.to_str().unwrap()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
 fn with(env: &[(String, String)], k: &str, v: Option<&str>) -> Vec<(String, String)> {
     let mut e: Vec<(String, String)> = env.iter().filter(|(key, _)| key != k).cloned().collect();
     if let Some(v) = v {
@@ -259,4 +228,12 @@ fn an_in_repo_promotion_file_on_a_local_repo_needs_no_cluster_and_names_only_wha
         "{}",
         o.stderr
     );
+}
+
+#[test]
+fn the_help_says_what_start_substitutes() {
+    let o = run_binary(&[], &["--help"], &[]);
+    assert_code(&o, 0);
+    assert!(o.stdout.contains("substitutions for ${{ KEY }} (or the bare word KEY)"), "{}", o.stdout);
+    assert!(o.stdout.contains("--dry-run [<DRY_RUN>]"), "a boolean works bare: {}", o.stdout);
 }

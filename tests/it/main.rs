@@ -476,33 +476,8 @@ fn the_pr_branch_moved_between_fetch_and_push_is_not_overwritten_blindly() {
 #[test]
 fn a_local_bare_repo_needs_no_token_no_cluster_and_no_network() {
     let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(work.join(DIR)).unwrap();
-    testkit::git(&work, &["init", "-q", "-b", BRANCH]);
-    testkit::copy_dir(&before(), &work.join(DIR));
-    testkit::git(&work, &["add", "-A"]);
-    testkit::git(&work, &["commit", "-q", "-m", "x"]);
+    let env = local_env(tmp.path());
     let bare = tmp.path().join("env.git");
-    testkit::git(
-        &work,
-        &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
-    );
-    let env: Vec<(String, String)> = [
-        ("GITOPS_REPO", bare.to_str().unwrap()),
-        ("GITOPS_BRANCH", BRANCH),
-        ("GITOPS_DIR", DIR),
-        ("GITOPS_WINNER", "productpage-candidate.yaml"),
-        ("GITOPS_BASELINE", "productpage.yaml"),
-        ("GITOPS_REPLACE", "candidate=stable"),
-        (
-            "GITOPS_REMOVE",
-            "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
-        ),
-        ("HOME", tmp.path().to_str().unwrap()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
     let o = run_binary(&env, &[], &[]);
     assert_code(&o, 0);
     let co = tempfile::tempdir().unwrap();

@@ -33,15 +33,7 @@ fn world(content: &Path, exp_file: &str) -> World {
         .position(|a| a == "--in-repo-allow")
         .map(|i| args[i + 1].clone());
     w.kube.add_experiment("default", &name, e);
-    for k in [
-        "GITOPS_WINNER",
-        "GITOPS_BASELINE",
-        "GITOPS_REPLACE",
-        "GITOPS_REMOVE",
-        "GITOPS_APPLY",
-    ] {
-        w.set(k, None);
-    }
+    w.without_single_rules();
     w.set("GITOPS_CONFIG_IN_REPO", Some("iter8-promotion.yaml"))
         .set("GITOPS_IN_REPO_ALLOW", allow.as_deref())
         .set("EXPERIMENT_NAME", Some(&name))

@@ -200,15 +200,7 @@ fn in_repo_file(w: &mut World, text: &str) {
     commit_as_someone_else(&w.bare(), BRANCH, BRANCH, "promotion rules", |work| {
         std::fs::write(work.join(DIR).join("iter8-promotion.yaml"), text).unwrap();
     });
-    for k in [
-        "GITOPS_WINNER",
-        "GITOPS_BASELINE",
-        "GITOPS_REPLACE",
-        "GITOPS_REMOVE",
-        "GITOPS_APPLY",
-    ] {
-        w.set(k, None);
-    }
+    w.without_single_rules();
     w.set("GITOPS_CONFIG_IN_REPO", Some("iter8-promotion.yaml"));
 }
 
@@ -531,15 +523,7 @@ fn edit_paths_follow_gits_rules_and_never_write_over_a_directory_or_through_a_sy
     commit_as_someone_else(&w.bare(), BRANCH, BRANCH, "a link", |work| {
         std::os::unix::fs::symlink("templates", work.join(DIR).join("link")).unwrap();
     });
-    for k in [
-        "GITOPS_WINNER",
-        "GITOPS_BASELINE",
-        "GITOPS_REPLACE",
-        "GITOPS_REMOVE",
-        "GITOPS_APPLY",
-    ] {
-        w.set(k, None);
-    }
+    w.without_single_rules();
     let copy = |to: &str| format!("edits: [{{copy: {{from: productpage.yaml, to: {to}}}}}]");
     let cases = [
         (copy(".GIT/hooks/post-checkout"), 5, "points into .git"),

@@ -138,6 +138,21 @@ impl World {
         self
     }
 
+    /// Unsets the single promotion's rules (winner, baseline, replace, remove, apply): a
+    /// promotion file says what to do instead.
+    pub fn without_single_rules(&mut self) -> &mut Self {
+        for k in [
+            "GITOPS_WINNER",
+            "GITOPS_BASELINE",
+            "GITOPS_REPLACE",
+            "GITOPS_REMOVE",
+            "GITOPS_APPLY",
+        ] {
+            self.set(k, None);
+        }
+        self
+    }
+
     /// Runs the binary with exactly this world's environment (plus `args`).
     pub fn run(&self, args: &[&str]) -> Output {
         run_binary(&self.env, args, &[TOKEN, KUBE_TOKEN])
@@ -264,6 +279,38 @@ pub fn carries(r: &testkit::Recorded, secret: &str) -> bool {
             || r.query.contains(f.as_str())
             || r.headers.values().any(|v| v.contains(f.as_str()))
     })
+}
+
+/// A bare copy of the tutorial's Env repo in `tmp` (`tmp/env.git`, from a clone in
+/// `tmp/work`), and the tutorial's inputs for it: no token, no cluster, no network.
+pub fn local_env(tmp: &Path) -> Vec<(String, String)> {
+    let work = tmp.join("work");
+    std::fs::create_dir_all(work.join(DIR)).unwrap();
+    testkit::git(&work, &["init", "-q", "-b", BRANCH]);
+    testkit::copy_dir(&before(), &work.join(DIR));
+    testkit::git(&work, &["add", "-A"]);
+    testkit::git(&work, &["commit", "-q", "-m", "x"]);
+    let bare = tmp.join("env.git");
+    testkit::git(
+        &work,
+        &["clone", "-q", "--bare", ".", bare.to_str().unwrap()],
+    );
+    [
+        ("GITOPS_REPO", bare.to_str().unwrap()),
+        ("GITOPS_BRANCH", BRANCH),
+        ("GITOPS_DIR", DIR),
+        ("GITOPS_WINNER", "productpage-candidate.yaml"),
+        ("GITOPS_BASELINE", "productpage.yaml"),
+        ("GITOPS_REPLACE", "candidate=stable"),
+        (
+            "GITOPS_REMOVE",
+            "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
+        ),
+        ("HOME", tmp.to_str().unwrap()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// Someone else's commit: clones `base` of the bare repo at `bare`, lets `change` edit the work

@@ -234,6 +234,100 @@ fn an_in_repo_promotion_file_on_a_local_repo_needs_no_cluster_and_names_only_wha
 fn the_help_says_what_start_substitutes() {
     let o = run_binary(&[], &["--help"], &[]);
     assert_code(&o, 0);
-    assert!(o.stdout.contains("substitutions for ${{ KEY }} (or the bare word KEY)"), "{}", o.stdout);
-    assert!(o.stdout.contains("--dry-run [<DRY_RUN>]"), "a boolean works bare: {}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("substitutions for ${{ KEY }} (or the bare word KEY)"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("--dry-run [<DRY_RUN>]"),
+        "a boolean works bare: {}",
+        o.stdout
+    );
+}
+
+#[test]
+fn the_walkthroughs_env_branch_steps_run_as_written_and_start_renders_on_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fork = tmp.path().join("fork.git");
+    testkit::git(
+        tmp.path(),
+        &["init", "-q", "--bare", fork.to_str().unwrap()],
+    );
+    let seed = tmp.path().join("seed");
+    testkit::git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            fork.to_str().unwrap(),
+            seed.to_str().unwrap(),
+        ],
+    );
+    testkit::git(&seed, &["commit", "-q", "--allow-empty", "-m", "the fork"]);
+    testkit::git(&seed, &["push", "-q", "origin", "HEAD:master"]);
+    // Step 1's block, with the fork on this machine and this repository where it says.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/WALKTHROUGH.md"),
+    )
+    .unwrap();
+    let step1 = &text[text.find("## 1.").unwrap()..];
+    let block = step1
+        .split("```sh")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let script = block
+        .replace(
+            "https://github.com/$ORG/iter8.git",
+            &format!("{} iter8", fork.display()),
+        )
+        .replace("/path/to/iter8-gitops", env!("CARGO_MANIFEST_DIR"));
+    assert_ne!(
+        script, block,
+        "the clone and copy lines are where the test expects them"
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-euc", &script])
+        .current_dir(tmp.path())
+        .env("HOME", tmp.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "You")
+        .env("GIT_AUTHOR_EMAIL", "you@example.com")
+        .env("GIT_COMMITTER_NAME", "You")
+        .env("GIT_COMMITTER_EMAIL", "you@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Step 5 on that branch: `start` renders the experiment into samples/gitops.
+    let env: Vec<(String, String)> = [
+        ("GITOPS_REPO", fork.to_str().unwrap()),
+        ("GITOPS_BRANCH", "gitops"),
+        ("GITOPS_DIR", "samples/gitops"),
+        ("GITOPS_VERSION", "fc543e5"),
+        ("GITOPS_SET", "COLOR=red"),
+        ("HOME", tmp.path().to_str().unwrap()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let o = run_binary(&env, &["start"], &[]);
+    assert_code(&o, 0);
+    let experiment = testkit::git(&fork, &["show", "gitops:samples/gitops/experiment.yaml"]);
+    assert!(
+        experiment.contains("name: gitops-exp-fc543e5"),
+        "{experiment}"
+    );
+    let app = testkit::git(&fork, &["show", "gitops:samples/gitops/argocd-app.yaml"]);
+    assert!(
+        app.contains("repoURL: https://github.com/your-github-org/iter8"),
+        "{app}"
+    );
 }

@@ -1147,39 +1147,8 @@ impl Config {
         if starting && promoting {
             c.bad("GITOPS_CONFIG", "is for finish; `start` renders templates");
         }
-        let allow = match c.value("GITOPS_IN_REPO_ALLOW", &a.in_repo_allow) {
-            Some(_) if a.config_in_repo.is_none() && !target => {
-                c.bad(
-                    "GITOPS_IN_REPO_ALLOW",
-                    "is set without GITOPS_CONFIG_IN_REPO; it only widens what an in-repo promotion file may do",
-                );
-                crate::promotion::Allow::default()
-            }
-            Some(v) => crate::promotion::Allow::parse(&v).unwrap_or_else(|why| {
-                c.bad("GITOPS_IN_REPO_ALLOW", why);
-                crate::promotion::Allow::default()
-            }),
-            None => crate::promotion::Allow::default(),
-        };
-        let apply_policy = crate::admission::Policy::parse(
-            c.value("GITOPS_APPLY_KINDS", &a.apply_kinds).as_deref(),
-            c.value("GITOPS_APPLY_NAMESPACES", &a.apply_namespaces)
-                .as_deref(),
-        )
-        .unwrap_or_else(|why| {
-            c.bad("GITOPS_APPLY_KINDS", why);
-            crate::admission::Policy::default()
-        });
-        if let Some(ns) = &a.apply_namespaces
-            && ns
-                .split(',')
-                .any(|n| !n.trim().is_empty() && !is_dns_label(n.trim()))
-        {
-            c.bad(
-                "GITOPS_APPLY_NAMESPACES",
-                "holds a name that is not a Kubernetes namespace name",
-            );
-        }
+        let allow = in_repo_allow(&mut c, &a, target);
+        let apply_policy = apply_policy(&mut c, &a);
         // The PR branch is where the change waits for review: the synced branch itself
         // would be a push without review under another name.
         if let (Some(b), Some(pb), Mode::PullRequest) = (&branch, &pr_branch, mode)
@@ -1256,6 +1225,48 @@ impl Config {
             experiment,
         })
     }
+}
+
+/// GITOPS_IN_REPO_ALLOW: only with an in-repo promotion file (a target inherits it).
+fn in_repo_allow(c: &mut Check, a: &Args, target: bool) -> crate::promotion::Allow {
+    match c.value("GITOPS_IN_REPO_ALLOW", &a.in_repo_allow) {
+        Some(_) if a.config_in_repo.is_none() && !target => {
+            c.bad(
+                "GITOPS_IN_REPO_ALLOW",
+                "is set without GITOPS_CONFIG_IN_REPO; it only widens what an in-repo promotion file may do",
+            );
+            crate::promotion::Allow::default()
+        }
+        Some(v) => crate::promotion::Allow::parse(&v).unwrap_or_else(|why| {
+            c.bad("GITOPS_IN_REPO_ALLOW", why);
+            crate::promotion::Allow::default()
+        }),
+        None => crate::promotion::Allow::default(),
+    }
+}
+
+/// GITOPS_APPLY_KINDS and GITOPS_APPLY_NAMESPACES: what may be applied.
+fn apply_policy(c: &mut Check, a: &Args) -> crate::admission::Policy {
+    let policy = crate::admission::Policy::parse(
+        c.value("GITOPS_APPLY_KINDS", &a.apply_kinds).as_deref(),
+        c.value("GITOPS_APPLY_NAMESPACES", &a.apply_namespaces)
+            .as_deref(),
+    )
+    .unwrap_or_else(|why| {
+        c.bad("GITOPS_APPLY_KINDS", why);
+        crate::admission::Policy::default()
+    });
+    if let Some(ns) = &a.apply_namespaces
+        && ns
+            .split(',')
+            .any(|n| !n.trim().is_empty() && !is_dns_label(n.trim()))
+    {
+        c.bad(
+            "GITOPS_APPLY_NAMESPACES",
+            "holds a name that is not a Kubernetes namespace name",
+        );
+    }
+    policy
 }
 
 /// GITOPS_VERSION, GITOPS_TEMPLATES and GITOPS_SET: required or allowed only for `start`.

@@ -372,22 +372,16 @@ fn a_cluster_connection_that_cannot_be_made_is_a_configuration_error_and_nothing
 /// Commits `files` (path under DIR, bytes; `None` bytes make a symlink to /etc) to a new
 /// branch `name` of the world's repo.
 fn branch_with(w: &World, name: &str, files: &[(&str, Option<Vec<u8>>)]) {
-    commit_as_someone_else(
-        &w.bare(),
-        BRANCH,
-        &format!("refs/heads/{name}"),
-        name,
-        |work| {
-            for (path, content) in files {
-                let p = work.join(DIR).join(path);
-                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                match content {
-                    Some(bytes) => std::fs::write(&p, bytes).unwrap(),
-                    None => std::os::unix::fs::symlink("/etc", &p).unwrap(),
-                }
+    w.branch_from_base(name, |work| {
+        for (path, content) in files {
+            let p = work.join(DIR).join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            match content {
+                Some(bytes) => std::fs::write(&p, bytes).unwrap(),
+                None => std::os::unix::fs::symlink("/etc", &p).unwrap(),
             }
-        },
-    );
+        }
+    });
 }
 
 #[test]

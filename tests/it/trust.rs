@@ -328,19 +328,13 @@ fn a_pr_branch_that_is_the_synced_branch_is_refused() {
 
 /// A branch whose apply file holds `objects` (after the tutorial's VirtualService).
 fn apply_branch(w: &World, name: &str, objects: &str) {
-    commit_as_someone_else(
-        &w.bare(),
-        BRANCH,
-        &format!("refs/heads/{name}"),
-        name,
-        |work| {
-            let vs = work.join(DIR).join("istio-vs.yaml");
-            let mut text = std::fs::read_to_string(&vs).unwrap();
-            text.push_str("\n---\n");
-            text.push_str(objects);
-            std::fs::write(&vs, text).unwrap();
-        },
-    );
+    w.branch_from_base(name, |work| {
+        let vs = work.join(DIR).join("istio-vs.yaml");
+        let mut text = std::fs::read_to_string(&vs).unwrap();
+        text.push_str("\n---\n");
+        text.push_str(objects);
+        std::fs::write(&vs, text).unwrap();
+    });
 }
 
 #[test]
@@ -384,9 +378,7 @@ fn an_apply_file_cannot_reach_past_the_runs_namespace_or_the_allowed_kinds() {
         ),
     ];
     for (branch, says, extra) in cases {
-        let mut env = w.env.clone();
-        env.retain(|(k, _)| k != "GITOPS_BRANCH");
-        env.push(("GITOPS_BRANCH".into(), branch.into()));
+        let mut env = w.env_on(branch);
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let o = run_binary(&env, &[], &[TOKEN, KUBE_TOKEN]);
         assert_code(&o, 5);
@@ -397,9 +389,7 @@ fn an_apply_file_cannot_reach_past_the_runs_namespace_or_the_allowed_kinds() {
     assert_eq!(w.applies(), 0);
 
     // What the operator allows is applied.
-    let mut env = w.env.clone();
-    env.retain(|(k, _)| k != "GITOPS_BRANCH");
-    env.push(("GITOPS_BRANCH".into(), "t-other-ns".into()));
+    let mut env = w.env_on("t-other-ns");
     env.push(("GITOPS_APPLY_NAMESPACES".into(), "kube-system".into()));
     let o = run_binary(&env, &[], &[TOKEN, KUBE_TOKEN]);
     assert_code(&o, 0);
@@ -594,22 +584,11 @@ fn the_largest_accepted_apply_input_is_applied_and_one_more_object_or_byte_is_re
         ("t-objects", &one_more_object),
         ("t-bytes", &one_more_byte),
     ] {
-        commit_as_someone_else(
-            &w.bare(),
-            BRANCH,
-            &format!("refs/heads/{name}"),
-            name,
-            |work| {
-                std::fs::write(work.join(DIR).join("istio-vs.yaml"), text).unwrap();
-            },
-        );
+        w.branch_from_base(name, |work| {
+            std::fs::write(work.join(DIR).join("istio-vs.yaml"), text).unwrap();
+        });
     }
-    let run = |branch: &str| {
-        let mut env = w.env.clone();
-        env.retain(|(k, _)| k != "GITOPS_BRANCH");
-        env.push(("GITOPS_BRANCH".into(), branch.into()));
-        run_binary(&env, &[], &[TOKEN, KUBE_TOKEN])
-    };
+    let run = |branch: &str| run_binary(&w.env_on(branch), &[], &[TOKEN, KUBE_TOKEN]);
     let o = run("t-objects");
     assert_code(&o, 5);
     assert!(

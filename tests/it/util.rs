@@ -153,6 +153,26 @@ impl World {
         self
     }
 
+    /// This world's environment, with `branch` as GITOPS_BRANCH.
+    pub fn env_on(&self, branch: &str) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| k != "GITOPS_BRANCH");
+        env.push(("GITOPS_BRANCH".into(), branch.into()));
+        env
+    }
+
+    /// Someone else's commit on a new branch `name` made from GITOPS_BRANCH: `change` edits
+    /// the work tree (its root is passed).
+    pub fn branch_from_base(&self, name: &str, change: impl FnOnce(&Path)) {
+        commit_as_someone_else(
+            &self.bare(),
+            BRANCH,
+            &format!("refs/heads/{name}"),
+            name,
+            change,
+        );
+    }
+
     /// Runs the binary with exactly this world's environment (plus `args`).
     pub fn run(&self, args: &[&str]) -> Output {
         run_binary(&self.env, args, &[TOKEN, KUBE_TOKEN])

@@ -14,21 +14,21 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
-    CaBundle(#[from] crate::http::BadCaBundle),
+    CaBundle(#[from] crate::trust::http::BadCaBundle),
     #[error(transparent)]
-    NotHttps(#[from] crate::credential::NotHttps),
+    NotHttps(#[from] crate::trust::credential::NotHttps),
     #[error(transparent)]
-    Secret(#[from] crate::secret::Error),
+    Secret(#[from] crate::kube::secret::Error),
     #[error(transparent)]
-    Experiment(#[from] crate::experiment::Error),
+    Experiment(#[from] crate::kube::experiment::Error),
     #[error(transparent)]
     Git(#[from] crate::git::Error),
     #[error(transparent)]
     Plan(#[from] crate::plan::Error),
     #[error(transparent)]
-    Start(#[from] crate::start::Error),
+    Start(#[from] crate::plan::start::Error),
     #[error(transparent)]
-    Edit(#[from] crate::edits::Error),
+    Edit(#[from] crate::plan::edits::Error),
     #[error("{failed} of {total} promotion targets failed: {}", .messages.join("; "))]
     Targets {
         failed: usize,
@@ -36,17 +36,17 @@ pub enum Error {
         code: u8,
         messages: Vec<String>,
         /// Every target's result, printed even though the run failed.
-        report: Box<crate::report::Report>,
+        report: Box<crate::run::report::Report>,
     },
     #[error(transparent)]
-    Provider(#[from] crate::provider::Error),
+    Provider(#[from] crate::host::Error),
     /// Boxed: kube's errors are large, and every `Result` of the crate carries this one.
     #[error(transparent)]
-    Apply(Box<crate::apply::Error>),
+    Apply(Box<crate::kube::apply::Error>),
     #[error(transparent)]
-    Argo(#[from] crate::argocd::Error),
+    Argo(#[from] crate::kube::argocd::Error),
     #[error(transparent)]
-    AppKey(#[from] crate::provider::github_app::KeyError),
+    AppKey(#[from] crate::host::github_app::KeyError),
     #[error(
         "GitHub did not give an installation token for GITOPS_GITHUB_APP_ID {app_id} and GITOPS_GITHUB_APP_INSTALLATION_ID {installation_id}; check both ids and that the private key is the App's"
     )]
@@ -54,7 +54,7 @@ pub enum Error {
         app_id: String,
         installation_id: u64,
         #[source]
-        source: crate::provider::Error,
+        source: crate::host::Error,
     },
     #[error(
         "GITOPS_TOKEN or the token Secret is needed for {what}, but no namespace is known for the Secret; set GITOPS_NAMESPACE"
@@ -72,8 +72,8 @@ pub enum Error {
     Internal(String),
 }
 
-impl From<crate::apply::Error> for Error {
-    fn from(e: crate::apply::Error) -> Self {
+impl From<crate::kube::apply::Error> for Error {
+    fn from(e: crate::kube::apply::Error) -> Self {
         Error::Apply(Box::new(e))
     }
 }
@@ -86,8 +86,8 @@ impl Error {
         // problem (2, not retried), not that step's failure.
         let mut cause = std::error::Error::source(self);
         while let Some(c) = cause {
-            if let Some(n) = c.downcast_ref::<crate::cluster::NoCluster>() {
-                if !matches!(n, crate::cluster::NoCluster::Plugin(_)) {
+            if let Some(n) = c.downcast_ref::<crate::kube::cluster::NoCluster>() {
+                if !matches!(n, crate::kube::cluster::NoCluster::Plugin(_)) {
                     return 2;
                 }
             }
@@ -147,7 +147,7 @@ mod tests {
             url: "u".into(),
             branch: "b".into(),
         });
-        let exp = Error::Experiment(crate::experiment::Error::NotReady { name: "e".into() });
+        let exp = Error::Experiment(crate::kube::experiment::Error::NotReady { name: "e".into() });
         let codes: Vec<u8> = [
             cfg,
             auth,

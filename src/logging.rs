@@ -37,7 +37,7 @@ pub fn init(format: LogFormat) {
     // Every event passes the redactor on its way out: a secret in an error a library formats,
     // or in a body a server echoed, is hidden whatever the call site printed.
     let layer = fmt::layer()
-        .with_writer(crate::redact::Stderr)
+        .with_writer(crate::trust::redact::Stderr)
         .with_target(false);
     match format {
         LogFormat::Text => tracing_subscriber::registry()

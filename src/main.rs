@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iter8_gitops::{config, logging, redact, report};
+use iter8_gitops::{config, logging, run::report, trust::redact};
 
 /// Promote an Iter8 experiment's winner in a GitOps Env repo: commit, push, pull request,
 /// server-side apply. Every flag has an environment variable of the same name (--winner is

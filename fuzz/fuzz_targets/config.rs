@@ -11,7 +11,7 @@
 use arbitrary::Arbitrary;
 use iter8_gitops::{
     config::{Args, Config, Mode},
-    promotion::{self, Allow, Author},
+    config::promotion::{self, Allow, Author},
 };
 use libfuzzer_sys::fuzz_target;
 

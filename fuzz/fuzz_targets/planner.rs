@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use iter8_gitops::{
-    names::RepoPath,
+    plan::names::RepoPath,
     plan::{Edit, Entry, Rules, Snapshot, plan, rewrite},
 };
 use libfuzzer_sys::fuzz_target;

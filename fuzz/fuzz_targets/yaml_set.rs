@@ -4,7 +4,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use iter8_gitops::yamledit::{self, Docs};
+use iter8_gitops::plan::yamledit::{self, Docs};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

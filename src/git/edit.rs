@@ -30,7 +30,7 @@ pub fn commit(
     edits: &[Edit],
     who: Identity<'_>,
     message: &str,
-    signer: Option<&crate::sign::Signer>,
+    signer: Option<&crate::git::sign::Signer>,
 ) -> Result<Commit, Error> {
     let w = |e: gix::Error| Error::Write { source: boxed(e) };
     let repo = &fetched.repo;

@@ -22,7 +22,7 @@ use gix::{
 
 use super::{BoxError, Error, Remote, boxed, chain};
 use crate::{
-    names::BranchName,
+    plan::names::BranchName,
     plan::{Entry, Snapshot},
 };
 
@@ -177,7 +177,7 @@ impl Conn {
 }
 
 fn agent() -> (&'static str, Option<String>) {
-    ("agent", Some(crate::http::USER_AGENT.into()))
+    ("agent", Some(crate::trust::http::USER_AGENT.into()))
 }
 
 /// Fetches `base` and `head` (which may not exist yet) from `remote` at depth 1, with the

@@ -9,6 +9,7 @@
 mod edit;
 mod fetch;
 mod push;
+pub mod sign;
 
 pub use edit::{Commit, Identity, already_pushed, commit};
 pub use fetch::{Fetched, fetch};
@@ -20,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{config::RepoLocation, credential::Credential};
+use crate::{config::RepoLocation, trust::credential::Credential};
 
 /// How to reach the remote: where, as whom, trusting what.
 #[derive(Clone)]
@@ -62,7 +63,7 @@ impl Remote {
             configure_request: None,
         };
         http::Options {
-            user_agent: Some(crate::http::USER_AGENT.into()),
+            user_agent: Some(crate::trust::http::USER_AGENT.into()),
             connect_timeout: Some(timeout),
             backend: Some(Arc::new(std::sync::Mutex::new(backend))),
             ..Default::default()
@@ -324,7 +325,7 @@ fn authenticate(
             })),
             None => {
                 *withheld.lock().expect("withheld lock") = Some(Withheld {
-                    asked: crate::redact::url(&asked),
+                    asked: crate::trust::redact::url(&asked),
                     bound: credential.origin(),
                 });
                 Ok(None)

@@ -14,7 +14,7 @@ use gix::{
 };
 
 use super::{Error, Fetched, Remote, boxed, chain};
-use crate::names::BranchName;
+use crate::plan::names::BranchName;
 
 /// What the push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub fn push(
     if caps.contains("object-format") {
         wanted.push("object-format=sha1".into());
     }
-    wanted.push(format!("agent={}", crate::http::USER_AGENT));
+    wanted.push(format!("agent={}", crate::trust::http::USER_AGENT));
     let null = ObjectId::null(gix::hash::Kind::Sha1);
     let command = format!(
         "{} {} {}\0{}\n",

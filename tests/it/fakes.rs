@@ -11,8 +11,9 @@ struct Client {
 
 impl Client {
     fn new(tls: &Tls) -> Client {
-        let config = iter8_gitops::http::tls_config(Some(tls.ca_pem.as_bytes())).unwrap();
-        let http = iter8_gitops::http::client(&config, std::time::Duration::from_secs(10)).unwrap();
+        let config = iter8_gitops::trust::http::tls_config(Some(tls.ca_pem.as_bytes())).unwrap();
+        let http =
+            iter8_gitops::trust::http::client(&config, std::time::Duration::from_secs(10)).unwrap();
         Client {
             http,
             rt: tokio::runtime::Runtime::new().unwrap(),
@@ -78,7 +79,7 @@ fn the_github_fake_rejects_what_github_rejects() {
     // No User-Agent: rejected (reqwest always sends one unless told not to).
     let bare = reqwest::Client::builder()
         .tls_backend_preconfigured(
-            (*iter8_gitops::http::tls_config(Some(tls.ca_pem.as_bytes())).unwrap()).clone(),
+            (*iter8_gitops::trust::http::tls_config(Some(tls.ca_pem.as_bytes())).unwrap()).clone(),
         )
         .build()
         .unwrap();

@@ -578,7 +578,7 @@ fn the_fuzz_corpora_replay_without_a_panic() {
             );
         }
     }
-    let path = iter8_gitops::names::RepoPath::parse("env/istio-vs.yaml").unwrap();
+    let path = iter8_gitops::plan::names::RepoPath::parse("env/istio-vs.yaml").unwrap();
     for input in corpus("apply_yaml") {
         let Ok(text) = std::str::from_utf8(&input) else {
             continue;

@@ -467,7 +467,7 @@ fn the_example_promotion_files_and_experiments_follow_their_schemas() {
         let v: Value = serde_saphyr::from_str(&text).unwrap();
         let errors: Vec<String> = promotion.iter_errors(&v).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{repo}: {errors:?}");
-        iter8_gitops::promotion::parse("example", &text).expect("the tool reads it too");
+        iter8_gitops::config::promotion::parse("example", &text).expect("the tool reads it too");
         let e: Value =
             serde_yaml_ng::from_str(&std::fs::read_to_string(root.join(repo).join(exp)).unwrap())
                 .unwrap();

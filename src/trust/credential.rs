@@ -33,7 +33,7 @@ impl Credential {
     pub fn bind(secret: Token, url: &url::Url) -> Result<Credential, NotHttps> {
         if url.scheme() != "https" || url.host_str().is_none() {
             return Err(NotHttps {
-                url: crate::redact::url(url.as_str()),
+                url: crate::trust::redact::url(url.as_str()),
             });
         }
         Ok(Credential {

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::{cluster::Cluster, config::Token};
+use crate::{config::Token, kube::cluster::Cluster};
 
 /// Why the token could not be read; every variant names the Secret, namespace and key.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +14,7 @@ pub enum Error {
         name: String,
         namespace: String,
         #[source]
-        source: crate::cluster::NoCluster,
+        source: crate::kube::cluster::NoCluster,
     },
     #[error(
         "secret {name:?} not found in namespace {namespace:?}; create it (kubectl create secret generic {name} --from-literal={key}=TOKEN) or set GITOPS_TOKEN_SECRET / GITOPS_NAMESPACE"
@@ -132,14 +132,14 @@ async fn entry(
         source,
     })?;
     let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
-    let secret = crate::retry::retry(
+    let secret = crate::run::retry::retry(
         "read secret",
         || api.get(name),
-        crate::cluster::is_transient,
+        crate::kube::cluster::is_transient,
         |_| None,
     )
     .await
-    .map_err(|e| match crate::cluster::status(&e) {
+    .map_err(|e| match crate::kube::cluster::status(&e) {
         Some(404) => Error::NotFound {
             name: n.clone(),
             namespace: ns.clone(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use api::{Api, Auth};
 
-use crate::names::RepoSlug;
+use crate::plan::names::RepoSlug;
 
 /// The kind of Git host, which decides the API spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -303,12 +303,12 @@ async fn create<H: Host>(h: &H, req: &Request) -> Result<(Pr, Action), Error> {
                 base: req.base.clone(),
             });
         }
-        if attempt >= crate::retry::ATTEMPTS {
+        if attempt >= crate::run::retry::ATTEMPTS {
             return Err(e);
         }
         tokio::time::sleep(
             e.retry_after()
-                .unwrap_or_else(|| crate::retry::backoff_delay(attempt)),
+                .unwrap_or_else(|| crate::run::retry::backoff_delay(attempt)),
         )
         .await;
     }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::Error;
 
-use crate::credential::Credential;
+use crate::trust::credential::Credential;
 
 /// How a host wants its token.
 #[derive(Clone)]
@@ -73,7 +73,7 @@ impl Api {
         let Some(secret) = self.auth.credential().secret_for_str(&url) else {
             return Err(Error::Misdirected {
                 method: m,
-                url: crate::redact::url(&url),
+                url: crate::trust::redact::url(&url),
                 bound: self.auth.credential().origin(),
             });
         };
@@ -114,7 +114,7 @@ impl Api {
                 method: m,
                 url,
                 status: status.as_u16(),
-                location: crate::redact::url(to),
+                location: crate::trust::redact::url(to),
             });
         }
         // Error bodies are JSON or plain text; bytes, not `text()`, whose charset decoding
@@ -152,7 +152,7 @@ impl Api {
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Result<T, Error> {
-        crate::retry::retry(
+        crate::run::retry::retry(
             what,
             || self.send(method.clone(), path, query, body),
             Error::is_transient,

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{Api, Auth, github};
-use crate::{config::Token, credential::Credential};
+use crate::{config::Token, trust::credential::Credential};
 
 /// An App installation to act as.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub async fn installation_token(
     app: &App,
 ) -> Result<Token, crate::Error> {
     let jwt = jwt(app, SystemTime::now())?;
-    crate::redact::register(&jwt);
+    crate::trust::redact::register(&jwt);
     // The JWT goes to the API origin the operator configured, and nowhere else.
     let jwt = Credential::bind(Token::new(jwt), api).map_err(crate::Error::from)?;
     let api = Api::new(http, api, Auth::Bearer(jwt), github::HEADERS);

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    names::RepoPath,
+    plan::names::RepoPath,
+    plan::yamledit::{self, Docs},
     plan::{self, Edit, Entry, Plan, Snapshot},
-    yamledit::{self, Docs},
 };
 
 /// One edit, as written in a promotion file (`- yaml-set: {file: …, path: …, value: …}`).

@@ -3,7 +3,7 @@
 //! in-cluster service account; timeouts on every request.
 //!
 //! kube's `Client` runs over a stack assembled here (rustls with ring, HTTP/1, timeouts, base
-//! URI, bearer token) from a connection read here (the kubeconfig by `crate::kubeconfig`):
+//! URI, bearer token) from a connection read here (the kubeconfig by `crate::kube::kubeconfig`):
 //! kube's own loader also carries the legacy auth-provider plugins (jsonpath and a regex
 //! engine), three quarters of a megabyte of a static binary for kubeconfigs kubectl itself has
 //! replaced with exec plugins.
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use crate::kubeconfig::{self, Kubeconfig};
+use crate::kube::kubeconfig::{self, Kubeconfig};
 
 /// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,7 @@ enum Credential {
 impl Credential {
     /// A bearer token, registered for redaction (it is a credential to the whole cluster).
     fn token(t: &str) -> Credential {
-        crate::redact::register(t);
+        crate::trust::redact::register(t);
         Credential::Token(t.to_string())
     }
 }

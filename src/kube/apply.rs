@@ -10,7 +10,7 @@ use kube::{
     discovery::Scope,
 };
 
-use crate::{admission::Policy, cluster::Cluster, plan::Object};
+use crate::{kube::cluster::Cluster, plan::Object, plan::admission::Policy};
 
 /// An object resolved against the cluster's discovery, ready to apply.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub enum Error {
     NoCluster {
         file: String,
         #[source]
-        source: crate::cluster::NoCluster,
+        source: crate::kube::cluster::NoCluster,
     },
     #[error(
         "{file}: the cluster does not serve kind {kind:?} in {api_version:?}; install its CRD or fix apiVersion/kind"
@@ -115,10 +115,13 @@ pub async fn resolve(
                 None => ("", o.api_version.as_str()),
             };
             let gvk = GroupVersionKind::gvk(group, version, &o.kind);
-            let found = crate::retry::retry(
+            let found = crate::run::retry::retry(
                 "discovery",
                 || kube::discovery::pinned_kind(client, &gvk),
-                |e| crate::cluster::is_transient(e) && crate::cluster::status(e) != Some(404),
+                |e| {
+                    crate::kube::cluster::is_transient(e)
+                        && crate::kube::cluster::status(e) != Some(404)
+                },
                 |_| None,
             )
             .await;
@@ -131,7 +134,7 @@ pub async fn resolve(
                 Ok((ar, caps)) => {
                     cache.insert(key.clone(), (ar, caps.scope));
                 }
-                Err(e) if crate::cluster::status(&e) == Some(404) => return Err(unknown()),
+                Err(e) if crate::kube::cluster::status(&e) == Some(404) => return Err(unknown()),
                 // kube reports "kind not in this group/version" as a discovery error of its own.
                 Err(kube::Error::Discovery(_)) => return Err(unknown()),
                 Err(e) => {
@@ -218,14 +221,14 @@ pub async fn apply(
         let params = PatchParams::apply(field_manager).force();
         let ns_label = r.namespace.clone().unwrap_or_default();
         let patch = Patch::Apply(&body);
-        crate::retry::retry(
+        crate::run::retry::retry(
             "apply",
             || api.patch(&o.name, &params, &patch),
-            crate::cluster::is_transient,
+            crate::kube::cluster::is_transient,
             |_| None,
         )
         .await
-        .map_err(|e| match crate::cluster::status(&e) {
+        .map_err(|e| match crate::kube::cluster::status(&e) {
             Some(s @ (401 | 403)) => Error::Forbidden {
                 kind: o.kind.clone(),
                 name: o.name.clone(),

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Instant};
 
 use serde::Serialize;
 
-use crate::{apply::Applied, config::Config, plan::Plan, provider};
+use crate::{config::Config, host, kube::apply::Applied, plan::Plan};
 
 /// What happened.
 #[derive(Debug, Default, Serialize)]
@@ -37,9 +37,9 @@ pub struct Report {
     /// `M path`, `A path`, `D path` lines.
     pub files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pr: Option<provider::PullRequest>,
+    pub pr: Option<host::PullRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pr_action: Option<provider::Action>,
+    pub pr_action: Option<host::Action>,
     /// True when Argo CD reported the pushed commit Synced and Healthy (GITOPS_ARGOCD_WAIT).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argocd_synced: Option<bool>,
@@ -136,7 +136,7 @@ impl Report {
         let mut parts = vec![git];
         if let (Some(pr), Some(action)) = (&self.pr, self.pr_action) {
             parts.push(format!("PR #{} ({})", pr.number, action.words()));
-        } else if self.pr_action == Some(provider::Action::WouldCreate) {
+        } else if self.pr_action == Some(host::Action::WouldCreate) {
             parts.push("a PR would be created".into());
         }
         if !self.applied.is_empty() {
@@ -172,7 +172,7 @@ impl Report {
             m.remove(k);
         }
         let fits = |m: &serde_json::Map<String, serde_json::Value>| {
-            let s = crate::redact::text(&serde_json::Value::Object(m.clone()).to_string());
+            let s = crate::trust::redact::text(&serde_json::Value::Object(m.clone()).to_string());
             (s.len() <= max).then_some(s)
         };
         if let Some(s) = fits(m) {
@@ -201,12 +201,12 @@ impl Report {
         // Still too long (huge names): what matters, always valid JSON.
         let small = serde_json::json!({"summary": self.summary, "changed": self.changed, "promotes": self.promotes, "pushed": self.pushed,
             "commit": self.commit, "pr": self.pr.as_ref().map(|p| &p.url), "see": "stdout"});
-        crate::redact::text(&small.to_string())
+        crate::trust::redact::text(&small.to_string())
     }
 
     /// The report as one line of JSON, secrets redacted.
     pub fn to_json(&self) -> String {
-        crate::redact::text(&serde_json::to_string(self).expect("the report serializes"))
+        crate::trust::redact::text(&serde_json::to_string(self).expect("the report serializes"))
     }
 }
 

@@ -7,11 +7,13 @@
 //! task interpolates `{{ .filepath }}` into `args`. There is deliberately no `--token` flag:
 //! a secret in argv is visible in `/proc` and in the Pod spec.
 
+pub mod promotion;
+
 use std::{fmt, path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::{BranchName, RepoPath, RepoSlug};
+use crate::plan::names::{BranchName, RepoPath, RepoSlug};
 
 /// What the user typed, before validation. Every field is a string, because both sources
 /// (environment and flags) are strings and validation reports all problems at once.
@@ -309,7 +311,7 @@ pub fn schema() -> serde_json::Value {
             {"required": ["GITOPS_CONFIG"]},
             {"required": ["GITOPS_CONFIG_IN_REPO"]}
         ]},
-        "$defs": {"promotionFile": crate::promotion::schema()},
+        "$defs": {"promotionFile": crate::config::promotion::schema()},
         "additionalProperties": false
     })
 }
@@ -459,7 +461,7 @@ pub struct Promotion {
     pub source: PromotionSource,
     pub base: Box<Args>,
     /// GITOPS_IN_REPO_ALLOW: what an in-repo file may set beyond the operator's values.
-    pub allow: crate::promotion::Allow,
+    pub allow: crate::config::promotion::Allow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -485,7 +487,7 @@ pub struct Config {
     /// A promotion file to run instead of the single promotion the variables describe.
     pub promotion: Option<Promotion>,
     /// A target of a promotion file: its edits replace the winner/baseline rules.
-    pub edits: Option<Vec<crate::edits::EditSpec>>,
+    pub edits: Option<Vec<crate::plan::edits::EditSpec>>,
     /// The target's label in a promotion file, for the report.
     pub target: Option<String>,
     pub argocd: Option<ArgoApp>,
@@ -516,7 +518,7 @@ pub struct Config {
     /// that is not known).
     pub api_url: Option<url::Url>,
     /// The kind of host behind `api_url` (set exactly when it is).
-    pub provider: Option<crate::provider::Kind>,
+    pub provider: Option<crate::host::Kind>,
     pub pr_labels: Vec<String>,
     pub pr_reviewers: Vec<String>,
     pub pr_draft: bool,
@@ -524,7 +526,7 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub field_manager: String,
     /// What may be applied (GITOPS_APPLY_KINDS, GITOPS_APPLY_NAMESPACES).
-    pub apply_policy: crate::admission::Policy,
+    pub apply_policy: crate::plan::admission::Policy,
     pub dry_run: bool,
     /// Print the planned diff on stderr (GITOPS_SHOW_DIFF; a dry run always does).
     pub show_diff: bool,
@@ -702,7 +704,7 @@ fn parse_repo(v: &str, c: &mut Check) -> Option<RepoLocation> {
                 INPUT,
                 format!(
                     "{:?} is plain http; use the https:// clone URL (a local path needs no token)",
-                    crate::redact::url(v)
+                    crate::trust::redact::url(v)
                 ),
             );
             None
@@ -724,7 +726,7 @@ fn parse_repo(v: &str, c: &mut Check) -> Option<RepoLocation> {
                     INPUT,
                     format!(
                         "{:?} has a query or fragment; give the plain clone URL",
-                        crate::redact::url(v)
+                        crate::trust::redact::url(v)
                     ),
                 );
                 return None;
@@ -1228,33 +1230,33 @@ impl Config {
 }
 
 /// GITOPS_IN_REPO_ALLOW: only with an in-repo promotion file (a target inherits it).
-fn in_repo_allow(c: &mut Check, a: &Args, target: bool) -> crate::promotion::Allow {
+fn in_repo_allow(c: &mut Check, a: &Args, target: bool) -> crate::config::promotion::Allow {
     match c.value("GITOPS_IN_REPO_ALLOW", &a.in_repo_allow) {
         Some(_) if a.config_in_repo.is_none() && !target => {
             c.bad(
                 "GITOPS_IN_REPO_ALLOW",
                 "is set without GITOPS_CONFIG_IN_REPO; it only widens what an in-repo promotion file may do",
             );
-            crate::promotion::Allow::default()
+            crate::config::promotion::Allow::default()
         }
-        Some(v) => crate::promotion::Allow::parse(&v).unwrap_or_else(|why| {
+        Some(v) => crate::config::promotion::Allow::parse(&v).unwrap_or_else(|why| {
             c.bad("GITOPS_IN_REPO_ALLOW", why);
-            crate::promotion::Allow::default()
+            crate::config::promotion::Allow::default()
         }),
-        None => crate::promotion::Allow::default(),
+        None => crate::config::promotion::Allow::default(),
     }
 }
 
 /// GITOPS_APPLY_KINDS and GITOPS_APPLY_NAMESPACES: what may be applied.
-fn apply_policy(c: &mut Check, a: &Args) -> crate::admission::Policy {
-    let policy = crate::admission::Policy::parse(
+fn apply_policy(c: &mut Check, a: &Args) -> crate::plan::admission::Policy {
+    let policy = crate::plan::admission::Policy::parse(
         c.value("GITOPS_APPLY_KINDS", &a.apply_kinds).as_deref(),
         c.value("GITOPS_APPLY_NAMESPACES", &a.apply_namespaces)
             .as_deref(),
     )
     .unwrap_or_else(|why| {
         c.bad("GITOPS_APPLY_KINDS", why);
-        crate::admission::Policy::default()
+        crate::plan::admission::Policy::default()
     });
     if let Some(ns) = &a.apply_namespaces
         && ns
@@ -1409,8 +1411,8 @@ fn resolve_api(
     repo: Option<&RepoLocation>,
     pr_repo: Option<&RepoSlug>,
     mode: Mode,
-) -> (Option<url::Url>, Option<crate::provider::Kind>) {
-    use crate::provider::Kind;
+) -> (Option<url::Url>, Option<crate::host::Kind>) {
+    use crate::host::Kind;
     let explicit = match c.value("GITOPS_PROVIDER", &a.provider) {
         Some(v) => match Kind::parse(&v) {
             Some(k) => Some(k),
@@ -1441,7 +1443,7 @@ fn resolve_api(
                     "GITOPS_API_URL",
                     format!(
                         "{:?} must be an https:// URL without credentials or query (the API token is only sent over HTTPS)",
-                        crate::redact::url(&v)
+                        crate::trust::redact::url(&v)
                     ),
                 );
                 return (None, None);
@@ -1449,7 +1451,7 @@ fn resolve_api(
             Err(e) => {
                 c.bad(
                     "GITOPS_API_URL",
-                    format!("{:?} is not a URL ({e})", crate::redact::url(&v)),
+                    format!("{:?} is not a URL ({e})", crate::trust::redact::url(&v)),
                 );
                 return (None, None);
             }
@@ -1525,7 +1527,7 @@ fn resolve_api(
 fn github_app(
     c: &mut Check,
     a: &Args,
-    provider: Option<crate::provider::Kind>,
+    provider: Option<crate::host::Kind>,
 ) -> Option<GitHubAppRef> {
     let id = c.value("GITOPS_GITHUB_APP_ID", &a.github_app_id);
     let inst = c.value(
@@ -1578,7 +1580,7 @@ fn github_app(
             "is set together with a GitHub App; use one or the other",
         );
     }
-    if provider != Some(crate::provider::Kind::GitHub) {
+    if provider != Some(crate::host::Kind::GitHub) {
         c.bad(
             "GITOPS_GITHUB_APP_ID",
             "needs the GitHub API, and this repo's provider is not GitHub; set GITOPS_PROVIDER=github or GITOPS_API_URL",
@@ -1651,7 +1653,7 @@ mod tests {
 
     #[test]
     fn the_host_kind_and_api_come_from_the_provider_the_api_path_or_the_host() {
-        use crate::provider::Kind;
+        use crate::host::Kind;
         let with = |pairs: &[(&str, &str)]| {
             let mut v = minimal();
             v.retain(|(k, _)| !pairs.iter().any(|(p, _)| p == k));

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     config::{self, Args, Config, Problem},
-    edits::EditSpec,
-    names::RepoPath,
+    plan::edits::EditSpec,
+    plan::names::RepoPath,
 };
 
 /// The file.

@@ -8,7 +8,7 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 
-use crate::cluster::Cluster;
+use crate::kube::cluster::Cluster;
 
 /// Who the Events are reported by (`reportingController`).
 pub const CONTROLLER: &str = "iter8.tools/iter8-gitops";
@@ -54,7 +54,7 @@ pub fn event(on: &Regarding, outcome: &Outcome, now: Timestamp) -> Event {
         reporting_instance: Some(instance.chars().take(128).collect()),
         action: Some(outcome.action.into()),
         reason: Some(outcome.reason.into()),
-        note: Some(crate::report::truncate(&outcome.note, 1024).to_string()),
+        note: Some(crate::run::report::truncate(&outcome.note, 1024).to_string()),
         type_: Some(if outcome.warning { "Warning" } else { "Normal" }.into()),
         regarding: Some(ObjectReference {
             api_version: Some(on.api_version.clone()),
@@ -75,10 +75,10 @@ pub async fn post(cluster: &Cluster, on: &Regarding, outcome: &Outcome) -> Optio
         let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), &on.namespace);
         let ev = event(on, outcome, Timestamp::now());
         let params = kube::api::PostParams::default();
-        crate::retry::retry(
+        crate::run::retry::retry(
             "post event",
             || api.create(&params, &ev),
-            crate::cluster::is_transient,
+            crate::kube::cluster::is_transient,
             |_| None,
         )
         .await

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::{cluster::Cluster, config::ExperimentRef};
+use crate::{config::ExperimentRef, kube::cluster::Cluster};
 
 /// The recommended version and what its variables say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Error {
         name: String,
         namespace: String,
         #[source]
-        source: crate::cluster::NoCluster,
+        source: crate::kube::cluster::NoCluster,
     },
     #[error(
         "Experiment {name:?} not found in namespace {namespace:?}; check EXPERIMENT_NAME and EXPERIMENT_NAMESPACE"
@@ -144,14 +144,14 @@ pub async fn read(cluster: &Cluster, exp: &ExperimentRef, variable: &str) -> Res
     let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "experiments");
     let api: kube::Api<kube::api::DynamicObject> =
         kube::Api::namespaced_with(client.clone(), &namespace, &ar);
-    let obj = crate::retry::retry(
+    let obj = crate::run::retry::retry(
         "read experiment",
         || api.get(&name),
-        crate::cluster::is_transient,
+        crate::kube::cluster::is_transient,
         |_| None,
     )
     .await
-    .map_err(|e| match crate::cluster::status(&e) {
+    .map_err(|e| match crate::kube::cluster::status(&e) {
         Some(404) => Error::NotFound {
             name: name.clone(),
             namespace: namespace.clone(),

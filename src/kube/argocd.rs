@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::{cluster::Cluster, config::ArgoApp, events::Regarding};
+use crate::{config::ArgoApp, kube::cluster::Cluster, kube::events::Regarding};
 
 /// Why Argo CD could not be told, or did not get there in time.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +17,7 @@ pub enum Error {
     NoCluster {
         app: String,
         #[source]
-        source: crate::cluster::NoCluster,
+        source: crate::kube::cluster::NoCluster,
     },
     #[error(
         "the Argo CD Application {app} could not be refreshed (HTTP {status}); check GITOPS_ARGOCD_APP and that the task may get and patch applications.argoproj.io there"
@@ -52,7 +52,7 @@ fn name(app: &ArgoApp) -> String {
 }
 
 fn api_error(app: &ArgoApp, e: kube::Error) -> Error {
-    match crate::cluster::status(&e) {
+    match crate::kube::cluster::status(&e) {
         Some(s @ (401 | 403 | 404)) => Error::Refused {
             app: name(app),
             status: s,
@@ -75,10 +75,10 @@ pub async fn refresh(cluster: &Cluster, app: &ArgoApp) -> Result<Regarding, Erro
         json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}),
     );
     let params = PatchParams::default();
-    let obj = crate::retry::retry(
+    let obj = crate::run::retry::retry(
         "refresh argo cd application",
         || api.patch(&app.name, &params, &patch),
-        crate::cluster::is_transient,
+        crate::kube::cluster::is_transient,
         |_| None,
     )
     .await
@@ -135,7 +135,7 @@ pub async fn wait(
                 last = format!("sync {sync} at {rev}, health {health}");
             }
             // A blip while waiting is not the answer; the deadline is.
-            Err(e) if crate::cluster::is_transient(&e) => last = format!("error: {e}"),
+            Err(e) if crate::kube::cluster::is_transient(&e) => last = format!("error: {e}"),
             Err(e) => return Err(api_error(app, e)),
         }
         let pause = Duration::from_millis(500 * (1 << n.min(3)));

@@ -13,7 +13,7 @@
 //!   value, are errors. (`${KEY}` is left alone: templates hold shell scripts that use it.)
 
 use crate::{
-    names::RepoPath,
+    plan::names::RepoPath,
     plan::{Edit, Entry, Plan, Snapshot},
 };
 

@@ -4,11 +4,17 @@
 //! parse) is found here, before the first side effect, so a bad input never leaves a
 //! half-pushed branch.
 
+pub mod admission;
+pub mod edits;
+pub mod names;
+pub mod start;
+pub mod yamledit;
+
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::names::RepoPath;
+use crate::plan::names::RepoPath;
 
 /// Largest file the planner reads (winner, baseline, apply files). Env repo manifests are
 /// kilobytes; anything this big is a mistake, and holding it in memory is not free.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Api, Error, Host, Pr, Request};
-use crate::names::RepoSlug;
+use crate::plan::names::RepoSlug;
 
 /// GitLab's draft marker (a title prefix).
 pub const DRAFT: &str = "Draft: ";

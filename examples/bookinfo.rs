@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
     )?;
     let config = Config::try_from(args)?;
-    iter8_gitops::logging::init(config.log_format);
+    iter8_gitops::logging::init(config.output.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime
         .block_on(iter8_gitops::run(config))

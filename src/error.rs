@@ -46,16 +46,7 @@ pub enum Error {
     #[error(transparent)]
     Argo(#[from] crate::kube::argocd::Error),
     #[error(transparent)]
-    AppKey(#[from] crate::host::github_app::KeyError),
-    #[error(
-        "GitHub did not give an installation token for GITOPS_GITHUB_APP_ID {app_id} and GITOPS_GITHUB_APP_INSTALLATION_ID {installation_id}; check both ids and that the private key is the App's"
-    )]
-    AppToken {
-        app_id: String,
-        installation_id: u64,
-        #[source]
-        source: crate::host::Error,
-    },
+    App(#[from] crate::host::github_app::Error),
     #[error(
         "GITOPS_TOKEN or the token Secret is needed for {what}, but no namespace is known for the Secret; set GITOPS_NAMESPACE"
     )]
@@ -99,13 +90,14 @@ impl Error {
             Error::Secret(_)
             | Error::NoNamespace { .. }
             | Error::Git(G::Auth { .. } | G::Misdirected { .. }) => 3,
-            Error::Provider(e) | Error::AppToken { source: e, .. } if e.is_auth() => 3,
-            Error::AppKey(_) | Error::SigningKey { .. } => 3,
+            Error::Provider(e) if e.is_auth() => 3,
+            Error::App(e) => e.exit_code(),
+            Error::SigningKey { .. } => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
             Error::Plan(_) | Error::Start(_) | Error::Edit(_) => 5,
             Error::Apply(e) if e.is_refused() => 5,
             Error::Targets { code, .. } => *code,
-            Error::Provider(_) | Error::AppToken { .. } => 6,
+            Error::Provider(_) => 6,
             Error::Apply(_) => 7,
             Error::Experiment(_) => 8,
             Error::Deadline(_) => 9,

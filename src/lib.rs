@@ -15,6 +15,7 @@ pub mod host;
 pub mod kube;
 pub mod logging;
 pub mod plan;
+pub mod retry;
 pub mod run;
 pub mod trust;
 

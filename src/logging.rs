@@ -39,11 +39,14 @@ pub fn init(format: LogFormat) {
     let layer = fmt::layer()
         .with_writer(crate::trust::redact::Stderr)
         .with_target(false);
+    // The steps' spans feed the report's timings, not the log lines.
+    let filter = filter.with_target(crate::run::timings::TARGET, LevelFilter::OFF);
+    let registry = tracing_subscriber::registry().with(crate::run::timings::Layer);
     match format {
-        LogFormat::Text => tracing_subscriber::registry()
+        LogFormat::Text => registry
             .with(layer.with_ansi(false).with_filter(filter))
             .init(),
-        LogFormat::Json => tracing_subscriber::registry()
+        LogFormat::Json => registry
             .with(layer.json().flatten_event(true).with_filter(filter))
             .init(),
     }

@@ -28,12 +28,12 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&iter8_gitops::Error::Config(e), None),
     };
-    logging::init(cfg.log_format);
+    logging::init(cfg.output.log_format);
     // kube's hyper-rustls asks rustls for the process-wide provider: name ring, the only one
     // built in (reqwest is built with `rustls-no-provider` and gets our config).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let termination_log = cfg.termination_log.clone();
-    let log_format = cfg.log_format;
+    let termination_log = cfg.output.termination_log.clone();
+    let log_format = cfg.output.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

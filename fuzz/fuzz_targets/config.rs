@@ -11,7 +11,10 @@
 use arbitrary::Arbitrary;
 use iter8_gitops::{
     config::{Args, Config, Mode},
-    config::promotion::{self, Allow, Author},
+    config::{
+        allow::Allow,
+        promotion::{self, Author},
+    },
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -94,13 +97,12 @@ fn in_repo_file_widens_nothing(args: &Args, text: &str) {
     match promotion::configs(args, &file, Author::Repo(&Allow::default())) {
         Ok(targets) => {
             for t in targets {
-                assert_eq!(t.repo, operator.repo);
-                assert_eq!(t.branch, operator.branch);
-                assert_eq!(t.token_secret, operator.token_secret);
-                assert_eq!(t.api_url, operator.api_url);
-                assert_eq!(t.provider, operator.provider);
-                assert_eq!(t.pr_repo, operator.pr_repo);
-                assert_eq!(t.pr_branch, operator.pr_branch);
+                assert_eq!(t.repo.location, operator.repo.location);
+                assert_eq!(t.repo.branch, operator.repo.branch);
+                assert_eq!(t.auth.token_secret, operator.auth.token_secret);
+                assert_eq!(t.pr.api, operator.pr.api);
+                assert_eq!(t.pr.repo, operator.pr.repo);
+                assert_eq!(t.pr.branch, operator.pr.branch);
                 assert!(t.mode == operator.mode || t.mode == Mode::PullRequest);
             }
         }

@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::allow::Allow;
 use crate::{
-    config::{self, Args, Config, Problem},
+    config::{self, Args, Config, Problem, Target},
     plan::edits::EditSpec,
     plan::names::RepoPath,
 };
@@ -109,55 +110,6 @@ pub enum Author<'a> {
     Repo(&'a Allow),
 }
 
-/// The target fields that widen authority: another repo or host, another token Secret, the
-/// synced branch or a branch to overwrite, pushing without review.
-pub const WIDENING: [&str; 8] = [
-    "repo",
-    "branch",
-    "mode",
-    "tokenSecret",
-    "pr.apiUrl",
-    "pr.provider",
-    "pr.repo",
-    "pr.branch",
-];
-
-/// GITOPS_IN_REPO_ALLOW: `FIELD=VALUE` pairs an in-repo promotion file may set beyond the
-/// operator's own values; a VALUE ending in `*` allows every value with that prefix.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Allow(Vec<(String, String)>);
-
-impl Allow {
-    /// Parses the comma-separated list.
-    pub fn parse(v: &str) -> Result<Allow, String> {
-        let mut out = vec![];
-        for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            match entry.split_once('=') {
-                Some((f, val)) if WIDENING.contains(&f.trim()) && !val.trim().is_empty() => {
-                    out.push((f.trim().to_string(), val.trim().to_string()));
-                }
-                _ => {
-                    return Err(format!(
-                        "{entry:?} is not FIELD=VALUE with FIELD one of {}",
-                        WIDENING.join(", ")
-                    ));
-                }
-            }
-        }
-        Ok(Allow(out))
-    }
-
-    fn permits(&self, field: &str, value: &str) -> bool {
-        self.0.iter().any(|(f, v)| {
-            f == field
-                && match v.strip_suffix('*') {
-                    Some(prefix) => value.starts_with(prefix),
-                    None => v == value,
-                }
-        })
-    }
-}
-
 /// The widening fields `t` sets to something else than the operator did, with their values.
 fn widened(t: &TargetSpec, base: &Args) -> Vec<(&'static str, String, String)> {
     let operator = |v: &Option<String>, default: &str| {
@@ -246,89 +198,24 @@ pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, 
             problems.extend(refused(&label, t, base, allow));
         }
         problems.extend(absolute_paths(&label, t));
-        let mut a = base.clone();
-        // The target is a promotion of its own: no file of its own, no single-file rules.
-        a.config = None;
-        a.config_in_repo = None;
-        let set = |slot: &mut Option<String>, v: &Option<String>| {
-            if v.is_some() {
-                slot.clone_from(v);
-            }
-        };
-        set(&mut a.repo, &t.repo);
-        set(&mut a.branch, &t.branch);
-        // A target's dir is inside GITOPS_DIR, like every other path.
-        a.dir = match (&base.dir, &t.dir) {
-            (Some(b), Some(d)) if !matches!(b.trim_end_matches('/'), "" | ".") => {
-                Some(format!("{}/{d}", b.trim_end_matches('/')))
-            }
-            (b, d) => d.clone().or_else(|| b.clone()),
-        };
-        set(&mut a.mode, &t.mode);
-        set(&mut a.token_secret, &t.token_secret);
-        // A target on another host: its own API. The inherited kind goes with the inherited
-        // URL, so `pr.apiUrl` alone is read for its kind (path, host, repo host) afresh.
-        if t.pr.api_url.is_some() && t.pr.api_url != base.api_url {
-            a.provider = None;
-        }
-        set(&mut a.api_url, &t.pr.api_url);
-        set(&mut a.provider, &t.pr.provider);
-        set(&mut a.pr_repo, &t.pr.repo);
-        set(&mut a.pr_branch, &t.pr.branch);
-        set(&mut a.pr_title, &t.pr.title);
-        set(&mut a.pr_body, &t.pr.body);
-        if !t.pr.labels.is_empty() {
-            a.pr_labels = Some(t.pr.labels.join(","));
-        }
-        if !t.pr.reviewers.is_empty() {
-            a.pr_reviewers = Some(t.pr.reviewers.join(","));
-        }
-        if let Some(d) = t.pr.draft {
-            a.pr_draft = Some(d.to_string());
-        }
-        let field = |input: &str| -> String {
-            let f = match input {
-                "GITOPS_REPO" => "repo",
-                "GITOPS_BRANCH" => "branch",
-                "GITOPS_DIR" => "dir",
-                "GITOPS_MODE" => "mode",
-                "GITOPS_TOKEN_SECRET" => "tokenSecret",
-                "GITOPS_PROVIDER" => "pr.provider",
-                "GITOPS_API_URL" => "pr.apiUrl",
-                "GITOPS_PR_REPO" => "pr.repo",
-                "GITOPS_PR_BRANCH" => "pr.branch",
-                "GITOPS_PR_TITLE" => "pr.title",
-                "GITOPS_PR_LABELS" => "pr.labels",
-                "GITOPS_PR_REVIEWERS" => "pr.reviewers",
-                other => return format!("{label}: {other}"),
-            };
-            format!("{label}.{f}")
-        };
-        match Config::try_from_target(a) {
+        match Config::try_from_target(overlay(base, t)) {
             Ok(mut c) => {
-                let mut apply = vec![];
-                for f in &t.apply {
-                    match RepoPath::parse(f) {
-                        Ok(p) => apply.push(p),
-                        Err(why) => problems.push(Problem {
-                            input: format!("{label}.apply"),
-                            message: format!("{f:?} {why}"),
-                        }),
-                    }
-                }
+                let apply = apply_paths(&label, t, &mut problems);
                 if t.edits.is_empty() {
                     problems.push(Problem {
                         input: format!("{label}.edits"),
                         message: "is empty; a target needs at least one edit".into(),
                     });
                 }
-                c.apply = apply;
-                c.edits = Some(t.edits.clone());
-                c.target = Some(label);
+                c.target = Some(Target {
+                    label,
+                    edits: t.edits.clone(),
+                    apply,
+                });
                 out.push(c);
             }
             Err(e) => problems.extend(e.problems.into_iter().map(|p| Problem {
-                input: field(&p.input),
+                input: field(&label, &p.input),
                 message: p.message,
             })),
         }
@@ -340,14 +227,94 @@ pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, 
     }
 }
 
+/// The operator's inputs with the target's fields over them.
+fn overlay(base: &Args, t: &TargetSpec) -> Args {
+    let mut a = base.clone();
+    // The target is a promotion of its own: no file of its own, no single-file rules.
+    a.config = None;
+    a.config_in_repo = None;
+    let set = |slot: &mut Option<String>, v: &Option<String>| {
+        if v.is_some() {
+            slot.clone_from(v);
+        }
+    };
+    set(&mut a.repo, &t.repo);
+    set(&mut a.branch, &t.branch);
+    // A target's dir is inside GITOPS_DIR, like every other path.
+    a.dir = match (&base.dir, &t.dir) {
+        (Some(b), Some(d)) if !matches!(b.trim_end_matches('/'), "" | ".") => {
+            Some(format!("{}/{d}", b.trim_end_matches('/')))
+        }
+        (b, d) => d.clone().or_else(|| b.clone()),
+    };
+    set(&mut a.mode, &t.mode);
+    set(&mut a.token_secret, &t.token_secret);
+    // A target on another host: its own API. The inherited kind goes with the inherited
+    // URL, so `pr.apiUrl` alone is read for its kind (path, host, repo host) afresh.
+    if t.pr.api_url.is_some() && t.pr.api_url != base.api_url {
+        a.provider = None;
+    }
+    set(&mut a.api_url, &t.pr.api_url);
+    set(&mut a.provider, &t.pr.provider);
+    set(&mut a.pr_repo, &t.pr.repo);
+    set(&mut a.pr_branch, &t.pr.branch);
+    set(&mut a.pr_title, &t.pr.title);
+    set(&mut a.pr_body, &t.pr.body);
+    if !t.pr.labels.is_empty() {
+        a.pr_labels = Some(t.pr.labels.join(","));
+    }
+    if !t.pr.reviewers.is_empty() {
+        a.pr_reviewers = Some(t.pr.reviewers.join(","));
+    }
+    if let Some(d) = t.pr.draft {
+        a.pr_draft = Some(d.to_string());
+    }
+    a
+}
+
+/// The target's `apply` files, relative to its dir.
+fn apply_paths(label: &str, t: &TargetSpec, problems: &mut Vec<Problem>) -> Vec<RepoPath> {
+    let mut apply = vec![];
+    for f in &t.apply {
+        match RepoPath::parse(f) {
+            Ok(p) => apply.push(p),
+            Err(why) => problems.push(Problem {
+                input: format!("{label}.apply"),
+                message: format!("{f:?} {why}"),
+            }),
+        }
+    }
+    apply
+}
+
+/// A variable's problem, said of the target field that set it.
+fn field(label: &str, input: &str) -> String {
+    let f = match input {
+        "GITOPS_REPO" => "repo",
+        "GITOPS_BRANCH" => "branch",
+        "GITOPS_DIR" => "dir",
+        "GITOPS_MODE" => "mode",
+        "GITOPS_TOKEN_SECRET" => "tokenSecret",
+        "GITOPS_PROVIDER" => "pr.provider",
+        "GITOPS_API_URL" => "pr.apiUrl",
+        "GITOPS_PR_REPO" => "pr.repo",
+        "GITOPS_PR_BRANCH" => "pr.branch",
+        "GITOPS_PR_TITLE" => "pr.title",
+        "GITOPS_PR_LABELS" => "pr.labels",
+        "GITOPS_PR_REVIEWERS" => "pr.reviewers",
+        other => return format!("{label}: {other}"),
+    };
+    format!("{label}.{f}")
+}
+
 /// Targets that share repo, branch, mode and pushed branch become one commit and one PR.
 pub fn groups(targets: Vec<Config>) -> Vec<Vec<Config>> {
     let mut groups: Vec<Vec<Config>> = vec![];
     for t in targets {
         let key = |c: &Config| {
             (
-                c.repo.to_string(),
-                c.branch.to_string(),
+                c.repo.location.to_string(),
+                c.repo.branch.to_string(),
                 c.mode,
                 c.target_branch().to_string(),
             )

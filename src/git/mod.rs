@@ -21,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{config::RepoLocation, trust::credential::Credential};
+use crate::{plan::names::RepoLocation, trust::credential::Credential};
 
 /// How to reach the remote: where, as whom, trusting what.
 #[derive(Clone)]
@@ -279,7 +279,7 @@ fn connect(
     )
     .map_err(boxed)?;
     let url = remote.location.as_gix_url();
-    if matches!(remote.location, crate::config::RepoLocation::Https(_)) {
+    if matches!(remote.location, crate::plan::names::RepoLocation::Https(_)) {
         transport.configure(&remote.http_options()).map_err(boxed)?;
         if let Some(a) = remote.account_for(&url) {
             transport.set_identity(a).map_err(boxed)?;

@@ -152,7 +152,7 @@ impl Api {
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Result<T, Error> {
-        crate::run::retry::retry(
+        crate::retry::retry(
             what,
             || self.send(method.clone(), path, query, body),
             Error::is_transient,

@@ -8,7 +8,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Api, Error, Host, Pr, Request};
+use super::{Api, Auth, Error, Host, Pr, Request};
+use crate::trust::credential::Credential;
 
 /// Gitea's default work-in-progress title prefix (`WORK_IN_PROGRESS_PREFIXES`).
 pub const DRAFT: &str = "WIP: ";
@@ -58,8 +59,11 @@ impl From<Pull> for Pr {
 
 impl Gitea {
     /// A client on `api` (`https://HOST/api/v1`).
-    pub fn new(api: Api) -> Gitea {
-        Gitea { api }
+    /// Authenticates with Gitea's and Forgejo's documented `Authorization: token`.
+    pub fn new(http: reqwest::Client, base: &url::Url, token: Credential) -> Gitea {
+        Gitea {
+            api: Api::new(http, base, Auth::Token(token), &[]),
+        }
     }
 
     fn path(req: &Request, rest: &str) -> String {

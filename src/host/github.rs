@@ -8,7 +8,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Api, Error, Host, Pr, Request};
+use super::{Api, Auth, Error, Host, Pr, Request};
+use crate::trust::credential::Credential;
 
 /// The API version this client speaks.
 pub const API_VERSION: &str = "2022-11-28";
@@ -62,8 +63,11 @@ impl From<Pull> for Pr {
 
 impl GitHub {
     /// A client on `api` (`https://api.github.com`, or GHES's `https://HOST/api/v3`).
-    pub fn new(api: Api) -> GitHub {
-        GitHub { api }
+    /// Authenticates with `Authorization: Bearer` and GitHub's API version headers.
+    pub fn new(http: reqwest::Client, base: &url::Url, token: Credential) -> GitHub {
+        GitHub {
+            api: Api::new(http, base, Auth::Bearer(token), HEADERS),
+        }
     }
 
     fn path(req: &Request, rest: &str) -> String {

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{Api, Auth, github};
-use crate::{config::Token, trust::credential::Credential};
+use crate::{trust::credential::Credential, trust::credential::Token};
 
 /// An App installation to act as.
 #[derive(Debug, Clone)]
@@ -36,6 +36,37 @@ struct Claims<'a> {
 #[derive(Deserialize)]
 struct InstallationToken {
     token: String,
+}
+
+/// Why no installation token was had.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    NotHttps(#[from] crate::trust::credential::NotHttps),
+    #[error(
+        "GitHub did not give an installation token for GITOPS_GITHUB_APP_ID {app_id} and GITOPS_GITHUB_APP_INSTALLATION_ID {installation_id}; check both ids and that the private key is the App's"
+    )]
+    Exchange {
+        app_id: String,
+        installation_id: u64,
+        #[source]
+        source: super::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code (README's table): a bad key or a refused exchange is a
+    /// credential problem (3); a host that fails otherwise is the host's (6).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotHttps(_) => 2,
+            Error::Key(_) => 3,
+            Error::Exchange { source, .. } if source.is_auth() => 3,
+            Error::Exchange { .. } => 6,
+        }
+    }
 }
 
 /// Why the App's key cannot sign.
@@ -67,17 +98,17 @@ pub async fn installation_token(
     http: reqwest::Client,
     api: &url::Url,
     app: &App,
-) -> Result<Token, crate::Error> {
+) -> Result<Token, Error> {
     let jwt = jwt(app, SystemTime::now())?;
     crate::trust::redact::register(&jwt);
     // The JWT goes to the API origin the operator configured, and nowhere else.
-    let jwt = Credential::bind(Token::new(jwt), api).map_err(crate::Error::from)?;
+    let jwt = Credential::bind(Token::new(jwt), api)?;
     let api = Api::new(http, api, Auth::Bearer(jwt), github::HEADERS);
     let path = format!("/app/installations/{}/access_tokens", app.installation_id);
     let t: InstallationToken = api
         .call("installation token", Method::POST, &path, &[], None)
         .await
-        .map_err(|source| crate::Error::AppToken {
+        .map_err(|source| Error::Exchange {
             app_id: app.app_id.clone(),
             installation_id: app.installation_id,
             source,

@@ -8,8 +8,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Api, Error, Host, Pr, Request};
+use super::{Api, Auth, Error, Host, Pr, Request};
 use crate::plan::names::RepoSlug;
+use crate::trust::credential::Credential;
 
 /// GitLab's draft marker (a title prefix).
 pub const DRAFT: &str = "Draft: ";
@@ -72,8 +73,11 @@ fn project(slug: &RepoSlug) -> String {
 
 impl GitLab {
     /// A client on `api` (`https://HOST/api/v4`).
-    pub fn new(api: Api) -> GitLab {
-        GitLab { api }
+    /// Authenticates with GitLab's own `PRIVATE-TOKEN` header, which takes personal, project and group tokens.
+    pub fn new(http: reqwest::Client, base: &url::Url, token: Credential) -> GitLab {
+        GitLab {
+            api: Api::new(http, base, Auth::PrivateToken(token), &[]),
+        }
     }
 
     async fn project_id(&self, slug: &RepoSlug) -> Result<u64, Error> {

@@ -11,9 +11,9 @@ pub mod gitlab;
 
 use std::time::Duration;
 
-pub use api::{Api, Auth};
+use api::{Api, Auth};
 
-use crate::plan::names::RepoSlug;
+use crate::{plan::names::RepoSlug, trust::credential::Credential};
 
 /// The kind of Git host, which decides the API spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -303,12 +303,12 @@ async fn create<H: Host>(h: &H, req: &Request) -> Result<(Pr, Action), Error> {
                 base: req.base.clone(),
             });
         }
-        if attempt >= crate::run::retry::ATTEMPTS {
+        if attempt >= crate::retry::ATTEMPTS {
             return Err(e);
         }
         tokio::time::sleep(
             e.retry_after()
-                .unwrap_or_else(|| crate::run::retry::backoff_delay(attempt)),
+                .unwrap_or_else(|| crate::retry::backoff_delay(attempt)),
         )
         .await;
     }
@@ -322,12 +322,12 @@ pub enum Provider {
 }
 
 impl Provider {
-    /// A client for `kind` at `api`, authenticating with `auth`.
-    pub fn new(kind: Kind, api: Api) -> Provider {
+    /// A client for `kind` at `base`, sending `token` the way that host wants it.
+    pub fn new(kind: Kind, http: reqwest::Client, base: &url::Url, token: Credential) -> Provider {
         match kind {
-            Kind::GitHub => Provider::GitHub(github::GitHub::new(api)),
-            Kind::GitLab => Provider::GitLab(gitlab::GitLab::new(api)),
-            Kind::Gitea => Provider::Gitea(gitea::Gitea::new(api)),
+            Kind::GitHub => Provider::GitHub(github::GitHub::new(http, base, token)),
+            Kind::GitLab => Provider::GitLab(gitlab::GitLab::new(http, base, token)),
+            Kind::Gitea => Provider::Gitea(gitea::Gitea::new(http, base, token)),
         }
     }
 

@@ -10,7 +10,13 @@ use kube::{
     discovery::Scope,
 };
 
-use crate::{kube::cluster::Cluster, plan::Object, plan::admission::Policy};
+use crate::{
+    kube::{
+        call::{Failure, call},
+        cluster::Cluster,
+    },
+    plan::{Object, admission::Policy},
+};
 
 /// An object resolved against the cluster's discovery, ready to apply.
 #[derive(Debug, Clone)]
@@ -115,7 +121,7 @@ pub async fn resolve(
                 None => ("", o.api_version.as_str()),
             };
             let gvk = GroupVersionKind::gvk(group, version, &o.kind);
-            let found = crate::run::retry::retry(
+            let found = crate::retry::retry(
                 "discovery",
                 || kube::discovery::pinned_kind(client, &gvk),
                 |e| {
@@ -221,27 +227,22 @@ pub async fn apply(
         let params = PatchParams::apply(field_manager).force();
         let ns_label = r.namespace.clone().unwrap_or_default();
         let patch = Patch::Apply(&body);
-        crate::run::retry::retry(
-            "apply",
-            || api.patch(&o.name, &params, &patch),
-            crate::kube::cluster::is_transient,
-            |_| None,
-        )
-        .await
-        .map_err(|e| match crate::kube::cluster::status(&e) {
-            Some(s @ (401 | 403)) => Error::Forbidden {
-                kind: o.kind.clone(),
-                name: o.name.clone(),
-                namespace: ns_label.clone(),
-                status: s,
-            },
-            _ => Error::Patch {
-                kind: o.kind.clone(),
-                name: o.name.clone(),
-                namespace: ns_label.clone(),
-                source: e,
-            },
-        })?;
+        call("apply", || api.patch(&o.name, &params, &patch))
+            .await
+            .map_err(|f| match f {
+                Failure::Forbidden(status) => Error::Forbidden {
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                    namespace: ns_label.clone(),
+                    status,
+                },
+                Failure::NotFound(source) | Failure::Other(source) => Error::Patch {
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                    namespace: ns_label.clone(),
+                    source,
+                },
+            })?;
         tracing::info!(kind = %o.kind, name = %o.name, namespace = %ns_label, "applied");
         applied.push(Applied {
             api_version: o.api_version.clone(),

@@ -8,7 +8,19 @@ use std::time::{Duration, Instant};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::{config::ArgoApp, kube::cluster::Cluster, kube::events::Regarding};
+use crate::kube::{
+    call::{Failure, call, classify},
+    cluster::Cluster,
+    events::Regarding,
+};
+
+/// An Argo CD Application to refresh (and maybe wait for) after a push to the synced branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoApp {
+    pub namespace: String,
+    pub name: String,
+    pub wait: Option<std::time::Duration>,
+}
 
 /// Why Argo CD could not be told, or did not get there in time.
 #[derive(Debug, thiserror::Error)]
@@ -51,15 +63,19 @@ fn name(app: &ArgoApp) -> String {
     format!("{}/{}", app.namespace, app.name)
 }
 
-fn api_error(app: &ArgoApp, e: kube::Error) -> Error {
-    match crate::kube::cluster::status(&e) {
-        Some(s @ (401 | 403 | 404)) => Error::Refused {
+fn api_error(app: &ArgoApp, f: Failure) -> Error {
+    match f {
+        Failure::NotFound(_) => Error::Refused {
             app: name(app),
-            status: s,
+            status: 404,
         },
-        _ => Error::Api {
+        Failure::Forbidden(status) => Error::Refused {
             app: name(app),
-            source: e,
+            status,
+        },
+        Failure::Other(source) => Error::Api {
+            app: name(app),
+            source,
         },
     }
 }
@@ -75,14 +91,11 @@ pub async fn refresh(cluster: &Cluster, app: &ArgoApp) -> Result<Regarding, Erro
         json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}),
     );
     let params = PatchParams::default();
-    let obj = crate::run::retry::retry(
-        "refresh argo cd application",
-        || api.patch(&app.name, &params, &patch),
-        crate::kube::cluster::is_transient,
-        |_| None,
-    )
+    let obj = call("refresh argo cd application", || {
+        api.patch(&app.name, &params, &patch)
+    })
     .await
-    .map_err(|e| api_error(app, e))?;
+    .map_err(|f| api_error(app, f))?;
     tracing::info!(app = %name(app), "asked Argo CD to refresh");
     Ok(Regarding {
         api_version: "argoproj.io/v1alpha1".into(),
@@ -136,7 +149,7 @@ pub async fn wait(
             }
             // A blip while waiting is not the answer; the deadline is.
             Err(e) if crate::kube::cluster::is_transient(&e) => last = format!("error: {e}"),
-            Err(e) => return Err(api_error(app, e)),
+            Err(e) => return Err(api_error(app, classify(e))),
         }
         let pause = Duration::from_millis(500 * (1 << n.min(3)));
         n += 1;

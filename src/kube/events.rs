@@ -8,7 +8,10 @@ use k8s_openapi::{
     jiff::Timestamp,
 };
 
-use crate::kube::cluster::Cluster;
+use crate::kube::{
+    call::{Failure, call},
+    cluster::Cluster,
+};
 
 /// Who the Events are reported by (`reportingController`).
 pub const CONTROLLER: &str = "iter8.tools/iter8-gitops";
@@ -75,14 +78,15 @@ pub async fn post(cluster: &Cluster, on: &Regarding, outcome: &Outcome) -> Optio
         let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), &on.namespace);
         let ev = event(on, outcome, Timestamp::now());
         let params = kube::api::PostParams::default();
-        crate::run::retry::retry(
-            "post event",
-            || api.create(&params, &ev),
-            crate::kube::cluster::is_transient,
-            |_| None,
-        )
-        .await
-        .map_err(|e| e.to_string())
+        call("post event", || api.create(&params, &ev))
+            .await
+            .map_err(|f| match f {
+                Failure::Forbidden(s) => format!(
+                    "the cluster refused it ({s}); let the Job's ServiceAccount create events.k8s.io Events in {}",
+                    on.namespace
+                ),
+                Failure::NotFound(e) | Failure::Other(e) => e.to_string(),
+            })
     }
     .await;
     match result {

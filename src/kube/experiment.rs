@@ -4,7 +4,19 @@
 
 use serde_json::Value;
 
-use crate::{config::ExperimentRef, kube::cluster::Cluster};
+use crate::kube::{
+    call::{Failure, call},
+    cluster::Cluster,
+};
+
+/// The Experiment that Iter8 ran the task for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentRef {
+    /// `metadata.name`
+    pub name: String,
+    /// `metadata.namespace`
+    pub namespace: String,
+}
 
 /// The recommended version and what its variables say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,29 +156,24 @@ pub async fn read(cluster: &Cluster, exp: &ExperimentRef, variable: &str) -> Res
     let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "experiments");
     let api: kube::Api<kube::api::DynamicObject> =
         kube::Api::namespaced_with(client.clone(), &namespace, &ar);
-    let obj = crate::run::retry::retry(
-        "read experiment",
-        || api.get(&name),
-        crate::kube::cluster::is_transient,
-        |_| None,
-    )
-    .await
-    .map_err(|e| match crate::kube::cluster::status(&e) {
-        Some(404) => Error::NotFound {
-            name: name.clone(),
-            namespace: namespace.clone(),
-        },
-        Some(s @ (401 | 403)) => Error::Forbidden {
-            name: name.clone(),
-            namespace: namespace.clone(),
-            status: s,
-        },
-        _ => Error::Api {
-            name: name.clone(),
-            namespace: namespace.clone(),
-            source: e,
-        },
-    })?;
+    let obj = call("read experiment", || api.get(&name))
+        .await
+        .map_err(|f| match f {
+            Failure::NotFound(_) => Error::NotFound {
+                name: name.clone(),
+                namespace: namespace.clone(),
+            },
+            Failure::Forbidden(status) => Error::Forbidden {
+                name: name.clone(),
+                namespace: namespace.clone(),
+                status,
+            },
+            Failure::Other(source) => Error::Api {
+                name: name.clone(),
+                namespace: namespace.clone(),
+                source,
+            },
+        })?;
     let value = serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON");
     let mut w = winner(&name, &value, variable)?;
     w.uid = obj.metadata.uid;

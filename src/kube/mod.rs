@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod argocd;
+pub mod call;
 pub mod cluster;
 pub mod events;
 pub mod experiment;

@@ -2,7 +2,13 @@
 
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::{config::Token, kube::cluster::Cluster};
+use crate::{
+    kube::{
+        call::{Failure, call},
+        cluster::Cluster,
+    },
+    trust::credential::Token,
+};
 
 /// Why the token could not be read; every variant names the Secret, namespace and key.
 #[derive(Debug, thiserror::Error)]
@@ -132,30 +138,25 @@ async fn entry(
         source,
     })?;
     let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
-    let secret = crate::run::retry::retry(
-        "read secret",
-        || api.get(name),
-        crate::kube::cluster::is_transient,
-        |_| None,
-    )
-    .await
-    .map_err(|e| match crate::kube::cluster::status(&e) {
-        Some(404) => Error::NotFound {
-            name: n.clone(),
-            namespace: ns.clone(),
-            key: k.clone(),
-        },
-        Some(s @ (401 | 403)) => Error::Forbidden {
-            name: n.clone(),
-            namespace: ns.clone(),
-            status: s,
-        },
-        _ => Error::Api {
-            name: n.clone(),
-            namespace: ns.clone(),
-            source: e,
-        },
-    })?;
+    let secret = call("read secret", || api.get(name))
+        .await
+        .map_err(|f| match f {
+            Failure::NotFound(_) => Error::NotFound {
+                name: n.clone(),
+                namespace: ns.clone(),
+                key: k.clone(),
+            },
+            Failure::Forbidden(status) => Error::Forbidden {
+                name: n.clone(),
+                namespace: ns.clone(),
+                status,
+            },
+            Failure::Other(source) => Error::Api {
+                name: n.clone(),
+                namespace: ns.clone(),
+                source,
+            },
+        })?;
     let data = secret.data.unwrap_or_default();
     let Some(value) = data.get(key) else {
         let found: Vec<_> = data.keys().map(String::as_str).collect();

@@ -217,6 +217,43 @@ impl fmt::Display for RepoSlug {
     }
 }
 
+/// Where the Env repo lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoLocation {
+    /// A remote reached over HTTPS (or plain HTTP without credentials, for tests).
+    Https(url::Url),
+    /// A bare repository on this machine (local runs and the bundled example).
+    Local(std::path::PathBuf),
+}
+
+impl RepoLocation {
+    /// The URL handed to gix: never contains credentials.
+    pub fn as_gix_url(&self) -> String {
+        match self {
+            RepoLocation::Https(u) => u.to_string(),
+            RepoLocation::Local(p) => p.display().to_string(),
+        }
+    }
+
+    /// `owner/repo` from an https URL path like `/owner/repo.git`.
+    pub fn slug(&self) -> Option<RepoSlug> {
+        match self {
+            RepoLocation::Https(u) => {
+                let path = u.path().trim_matches('/');
+                let path = path.strip_suffix(".git").unwrap_or(path);
+                RepoSlug::parse(path).ok()
+            }
+            RepoLocation::Local(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RepoLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_gix_url())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

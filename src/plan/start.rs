@@ -50,6 +50,8 @@ pub enum Error {
     Missing { path: String, key: String },
     #[error("template {path:?} does not render to valid YAML: {reason}")]
     BadYaml { path: String, reason: String },
+    #[error("GITOPS_TEMPLATES {path:?} is a {what}, not a file")]
+    Occupied { path: String, what: &'static str },
 }
 
 /// Renders one template's text; `used` collects the GITOPS_SET keys it used.
@@ -248,16 +250,12 @@ fn replace_word(line: &str, key: &str, value: &str) -> Option<String> {
 }
 
 /// Plans the start: every file in the templates folder, rendered, written beside it in `dir`.
-pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, crate::Error> {
+pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
     let tdir = rules.dir.join(&rules.templates);
-    match snap.get(tdir.as_str()) {
-        Some(Entry::Dir) => {}
-        _ => {
-            return Err(Error::NoTemplates {
-                path: tdir.to_string(),
-            }
-            .into());
-        }
+    if !matches!(snap.get(tdir.as_str()), Some(Entry::Dir)) {
+        return Err(Error::NoTemplates {
+            path: tdir.to_string(),
+        });
     }
     let mut names = snap.children(tdir.as_str());
     names.sort();
@@ -266,53 +264,22 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, crate::Error> {
     let mut count = 0;
     for name in names {
         let src = format!("{tdir}/{name}");
-        let text = match snap.get(&src) {
-            // Subfolders are not templates (a README folder, say): skip them.
-            Some(Entry::Dir) => continue,
-            Some(Entry::File(b)) => {
-                String::from_utf8(b).map_err(|_| Error::NotText { path: src.clone() })?
-            }
-            Some(e @ (Entry::Symlink | Entry::Submodule | Entry::Unavailable)) => {
-                return Err(Error::NotAFile {
-                    path: src,
-                    what: crate::plan::kind_name(&e),
-                }
-                .into());
-            }
-            None => continue,
+        let Some(text) = template(snap, &src)? else {
+            continue;
         };
         count += 1;
         let rendered = render(&src, &text, &rules.version, &rules.set, &mut used)?;
-        let dest = rules
-            .dir
-            .join(&RepoPath::parse(&name).map_err(|_| Error::NotAFile {
-                path: src.clone(),
-                what: "name that cannot be a file",
-            })?);
-        match snap.get(dest.as_str()) {
-            Some(Entry::File(old)) if old == rendered.as_bytes() => {}
-            Some(Entry::File(_)) | None => edits.push(Edit::Write {
-                path: dest,
-                content: rendered.into_bytes(),
-            }),
-            Some(e) => {
-                return Err(crate::plan::Error::NotAFile {
-                    input: "GITOPS_TEMPLATES",
-                    path: dest.to_string(),
-                    what: crate::plan::kind_name(&e),
-                }
-                .into());
-            }
+        if let Some(edit) = write_beside(snap, rules, &src, &name, rendered)? {
+            edits.push(edit);
         }
     }
     if count == 0 {
         return Err(Error::Empty {
             path: tdir.to_string(),
-        }
-        .into());
+        });
     }
     if let Some((key, _)) = rules.set.iter().find(|(k, _)| !used.contains(k)) {
-        return Err(Error::Unused { key: key.clone() }.into());
+        return Err(Error::Unused { key: key.clone() });
     }
     let diff = crate::plan::render_diff(snap, &edits);
     let unchanged_reason = edits.is_empty().then(|| {
@@ -328,6 +295,49 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, crate::Error> {
         unchanged_reason,
         warnings: vec![],
     })
+}
+
+/// A template's text; `None` for what is not a template (a subfolder: a README folder, say).
+fn template(snap: &dyn Snapshot, src: &str) -> Result<Option<String>, Error> {
+    match snap.get(src) {
+        Some(Entry::Dir) | None => Ok(None),
+        Some(Entry::File(b)) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| Error::NotText { path: src.into() }),
+        Some(e @ (Entry::Symlink | Entry::Submodule | Entry::Unavailable)) => {
+            Err(Error::NotAFile {
+                path: src.into(),
+                what: crate::plan::kind_name(&e),
+            })
+        }
+    }
+}
+
+/// The write of the rendered `name` into `dir`, unless it is there already as rendered.
+fn write_beside(
+    snap: &dyn Snapshot,
+    rules: &Rules,
+    src: &str,
+    name: &str,
+    rendered: String,
+) -> Result<Option<Edit>, Error> {
+    let dest = rules
+        .dir
+        .join(&RepoPath::parse(name).map_err(|_| Error::NotAFile {
+            path: src.into(),
+            what: "name that cannot be a file",
+        })?);
+    match snap.get(dest.as_str()) {
+        Some(Entry::File(old)) if old == rendered.as_bytes() => Ok(None),
+        Some(Entry::File(_)) | None => Ok(Some(Edit::Write {
+            path: dest,
+            content: rendered.into_bytes(),
+        })),
+        Some(e) => Err(Error::Occupied {
+            path: dest.to_string(),
+            what: crate::plan::kind_name(&e),
+        }),
+    }
 }
 
 #[cfg(test)]

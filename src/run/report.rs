@@ -96,11 +96,12 @@ impl Report {
     /// An empty report for `cfg`.
     pub fn new(cfg: &Config) -> Report {
         Report {
-            dry_run: cfg.dry_run,
-            repo: cfg.repo.to_string(),
-            base: cfg.branch.to_string(),
+            dry_run: cfg.output.dry_run,
+            repo: cfg.repo.location.to_string(),
+            base: cfg.repo.branch.to_string(),
             branch: cfg.target_branch().to_string(),
             experiment: cfg
+                .cluster
                 .experiment
                 .as_ref()
                 .map(|e| format!("{}/{}", e.namespace, e.name)),
@@ -254,7 +255,7 @@ pub fn pr_body(cfg: &Config, report: &Report, plan: &Plan) -> String {
     if let Some(w) = &report.winner {
         b.push_str(&format!(
             "- Winner manifest: `{w}` becomes `{}`\n",
-            cfg.baseline
+            cfg.rules.baseline
         ));
     }
     b.push_str("\nFiles changed:\n");

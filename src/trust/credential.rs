@@ -9,7 +9,30 @@
 
 use std::fmt;
 
-use crate::config::Token;
+use serde::{Deserialize, Serialize};
+
+/// A token, redacted in every `Debug` and `Display`. It (de)serializes as its plain value
+/// only so that `Args::overlay` can merge sources; nothing writes `Args` anywhere.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a secret.
+    pub fn new(s: String) -> Self {
+        Token(s)
+    }
+    /// The secret itself; call sites are the only places that see it (HTTP headers, gix identity).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
 
 /// A secret and the origin it may be sent to.
 #[derive(Clone)]

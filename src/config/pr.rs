@@ -1,0 +1,94 @@
+//! The pull request: its head branch, the repo it is opened on, its text and extras, and the
+//! host API it goes through.
+
+use super::{
+    Args, Mode,
+    api::{self, Api},
+    check::Check,
+    defaults,
+    repo::Repo,
+};
+use crate::plan::names::{BranchName, RepoSlug};
+
+/// The pull request part of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pr {
+    /// The head branch the change waits on for review (GITOPS_PR_BRANCH).
+    pub branch: BranchName,
+    /// The repo the PR is opened on, when not the Env repo itself (a fork's upstream).
+    pub repo: Option<RepoSlug>,
+    pub title: String,
+    pub body: Option<String>,
+    pub labels: Vec<String>,
+    pub reviewers: Vec<String>,
+    pub draft: bool,
+    /// `None`: no pull request (a local repo without an API URL, or push mode on a host
+    /// that is not known).
+    pub api: Option<Api>,
+}
+
+/// GITOPS_PR_*, GITOPS_PROVIDER and GITOPS_API_URL.
+pub(super) fn validate(c: &mut Check, a: &Args, repo: Option<&Repo>, mode: Mode) -> Option<Pr> {
+    let pr_repo = c
+        .value("GITOPS_PR_REPO", &a.pr_repo)
+        .and_then(|v| match RepoSlug::parse(&v) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                c.bad("GITOPS_PR_REPO", format!("{v:?}: {e}"));
+                None
+            }
+        });
+    let branch = c
+        .value("GITOPS_PR_BRANCH", &a.pr_branch)
+        .unwrap_or_else(|| defaults::PR_BRANCH.into());
+    let branch = c.branch("GITOPS_PR_BRANCH", &branch);
+    // The PR branch is where the change waits for review: the synced branch itself
+    // would be a push without review under another name.
+    if let (Some(r), Some(pb), Mode::PullRequest) = (repo, &branch, mode)
+        && r.branch == *pb
+    {
+        c.bad(
+            "GITOPS_PR_BRANCH",
+            format!("is GITOPS_BRANCH ({b}); a pull request needs its own head branch (or set GITOPS_MODE=push to commit onto {b})", b = r.branch),
+        );
+    }
+    let api = api::resolve(c, a, repo.map(|r| &r.location), pr_repo.as_ref(), mode);
+    let (labels, reviewers) = extras(c, a);
+    Some(Pr {
+        branch: branch?,
+        repo: pr_repo,
+        title: c
+            .value("GITOPS_PR_TITLE", &a.pr_title)
+            .unwrap_or_else(|| defaults::PR_TITLE.into()),
+        body: a.pr_body.clone().filter(|b| !b.trim().is_empty()),
+        labels,
+        reviewers,
+        draft: c.flag("GITOPS_PR_DRAFT", &a.pr_draft),
+        api,
+    })
+}
+
+/// GITOPS_PR_LABELS and GITOPS_PR_REVIEWERS.
+fn extras(c: &mut Check, a: &Args) -> (Vec<String>, Vec<String>) {
+    let labels = c.list("GITOPS_PR_LABELS", &a.pr_labels);
+    if labels
+        .iter()
+        .any(|l| l.len() > 255 || l.chars().any(char::is_control))
+    {
+        c.bad(
+            "GITOPS_PR_LABELS",
+            "holds a label that is over 255 characters or has control characters",
+        );
+    }
+    let reviewers = c.list("GITOPS_PR_REVIEWERS", &a.pr_reviewers);
+    if let Some(r) = reviewers.iter().find(|r| {
+        !r.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+    }) {
+        c.bad(
+            "GITOPS_PR_REVIEWERS",
+            format!("{r:?} is not a user name (or org/team on GitHub)"),
+        );
+    }
+    (labels, reviewers)
+}

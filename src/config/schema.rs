@@ -1,0 +1,63 @@
+//! The JSON Schema of every input (`task-spec/schema.json`).
+
+use super::{args::Args, promotion};
+
+/// The JSON Schema of every input (`task-spec/schema.json`), generated from the flag
+/// definitions above so that the two cannot disagree: each property is an environment
+/// variable, with its flag (`x-flag`), meaning and default.
+pub fn schema() -> serde_json::Value {
+    use clap::Args as _;
+    let cmd = Args::augment_args(clap::Command::new("iter8-gitops"));
+    let mut props = serde_json::Map::new();
+    for arg in cmd.get_arguments() {
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let (text, var) = match (help.rfind(" ["), help.ends_with(']')) {
+            (Some(i), true) => (
+                help[..i].to_string(),
+                help[i + 2..help.len() - 1].to_string(),
+            ),
+            _ => (
+                help.clone(),
+                format!("GITOPS_{}", arg.get_id().as_str().to_uppercase()),
+            ),
+        };
+        let default = text.find("(default: ").map(|i| {
+            let rest = &text[i + "(default: ".len()..];
+            rest[..rest.rfind(')').unwrap_or(rest.len())].to_string()
+        });
+        let mut p = serde_json::json!({"type": "string", "description": text});
+        if let Some(long) = arg.get_long() {
+            p["x-flag"] = serde_json::json!(format!("--{long}"));
+        }
+        if arg.is_positional() {
+            p["x-argument"] = serde_json::json!("the first command-line argument");
+            p["enum"] = serde_json::json!(["finish", "start"]);
+        }
+        if let Some(d) = default {
+            p["default"] = serde_json::json!(d);
+        }
+        props.insert(var, p);
+    }
+    props.insert(
+        "GITOPS_TOKEN".into(),
+        serde_json::json!({"type": "string", "description": "The token itself, for local debugging; skips the Secret. Environment only: no flag, so it never reaches argv"}),
+    );
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/iter8-tools/iter8-gitops/task-spec/schema.json",
+        "title": "iter8-gitops inputs",
+        "description": "Environment variables of iter8-gitops; each but GITOPS_TOKEN is also a flag (x-flag), and flags win. For finish (the default task), GITOPS_BASELINE is required, and GITOPS_WINNER unless EXPERIMENT_NAME and EXPERIMENT_NAMESPACE are set; start needs GITOPS_VERSION.",
+        "type": "object",
+        "properties": props,
+        "required": ["GITOPS_REPO", "GITOPS_BRANCH"],
+        "if": {"properties": {"GITOPS_TASK": {"const": "start"}}, "required": ["GITOPS_TASK"]},
+        "then": {"required": ["GITOPS_VERSION"]},
+        "else": {"anyOf": [
+            {"required": ["GITOPS_BASELINE"]},
+            {"required": ["GITOPS_CONFIG"]},
+            {"required": ["GITOPS_CONFIG_IN_REPO"]}
+        ]},
+        "$defs": {"promotionFile": promotion::schema()},
+        "additionalProperties": false
+    })
+}

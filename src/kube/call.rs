@@ -1,0 +1,37 @@
+//! One Kubernetes API call as every part of `kube/` makes it: retried while the failure is
+//! transient, then classified the way each caller reports it (not found, refused, other).
+
+use std::future::Future;
+
+use crate::{kube::cluster, retry};
+
+/// How a call that did not succeed failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// 404: the object (or its kind) is not there; the error for callers that report it.
+    NotFound(kube::Error),
+    /// 401 or 403: the run's account may not do this; the status is kept for the message.
+    Forbidden(u16),
+    /// Anything else, once retries are spent.
+    Other(kube::Error),
+}
+
+/// Runs `op` with the shared retry policy and classifies what it ended with.
+pub async fn call<T, F, Fut>(what: &'static str, op: F) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    retry::retry(what, op, cluster::is_transient, |_| None)
+        .await
+        .map_err(classify)
+}
+
+/// What a failed call's error says, for callers that poll rather than retry.
+pub fn classify(e: kube::Error) -> Failure {
+    match cluster::status(&e) {
+        Some(404) => Failure::NotFound(e),
+        Some(s @ (401 | 403)) => Failure::Forbidden(s),
+        _ => Failure::Other(e),
+    }
+}

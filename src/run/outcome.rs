@@ -1,0 +1,150 @@
+//! What the run tells people: the summary line, and the Event on the Experiment (finish) or
+//! the Application (start), for a success or a failure.
+
+use super::report::Report;
+use crate::{
+    Error,
+    config::{Config, Task},
+    kube::{cluster::Cluster, events},
+    plan::{Plan, names::RepoPath},
+    trust::redact,
+};
+
+/// What the run was about, for the summary line.
+pub fn headline(cfg: &Config, winner: &RepoPath, plan: &Plan) -> String {
+    let baseline = &cfg.rules.baseline;
+    match (&cfg.task, &cfg.target, &plan.unchanged_reason) {
+        (_, _, Some(why)) if why.starts_with("superseded") => why.clone(),
+        (Task::Start(s), _, _) => {
+            format!("rendered the experiment for version {}", s.version)
+        }
+        (Task::Finish, Some(_), _) => "promotion".to_string(),
+        (Task::Finish, None, _) if winner == baseline => {
+            format!("the baseline {baseline} stays")
+        }
+        (Task::Finish, None, _) => format!("promoted {winner} → {baseline}"),
+    }
+}
+
+/// Tells the Experiment (or the Application) what a successful run did; a refused Event is
+/// a warning in the report. A dry run writes nothing anywhere, an Event included.
+pub async fn tell(
+    cluster: &Cluster,
+    cfg: &Config,
+    report: &mut Report,
+    winner: &RepoPath,
+    plan: &Plan,
+    uid: Option<String>,
+) {
+    if cfg.output.dry_run {
+        return;
+    }
+    let Some(on) = regarding(cfg, uid) else {
+        return;
+    };
+    if let Some(w) = events::post(cluster, &on, &success(cfg, report, winner, plan)).await {
+        report.warnings.push(w);
+    }
+}
+
+/// Tells the Experiment (or the Application) that the run failed; `about` names the
+/// promotion file's targets it was for. Bounded: the run has failed already, and may have
+/// failed on the cluster itself.
+pub async fn tell_failure(cluster: &Cluster, cfg: &Config, about: Option<&str>, e: &Error) {
+    if cfg.output.dry_run {
+        return;
+    }
+    let Some(on) = regarding(cfg, None) else {
+        return;
+    };
+    let note = match about {
+        Some(what) => format!("{what}: {}", e.chain()),
+        None => e.chain(),
+    };
+    let outcome = events::Outcome {
+        warning: true,
+        action: action(cfg),
+        reason: "Failed",
+        note: redact::text(&note),
+    };
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        events::post(cluster, &on, &outcome),
+    )
+    .await;
+}
+
+/// The Event for a run that succeeded.
+fn success(cfg: &Config, report: &Report, winner: &RepoPath, plan: &Plan) -> events::Outcome {
+    let normal = |reason, note: String| events::Outcome {
+        warning: false,
+        action: action(cfg),
+        reason,
+        note,
+    };
+    let landed = match (&report.pr, &report.commit) {
+        (Some(pr), _) => format!("pull request {}", pr.url),
+        (None, Some(c)) => format!("commit {c} on {}", report.branch),
+        (None, None) => String::new(),
+    };
+    let baseline = &cfg.rules.baseline;
+    // A rerun that finds its change already proposed (or pushed) did nothing new.
+    match (&cfg.task, report.changed) {
+        (_, false) => normal(
+            "NothingToDo",
+            match (&plan.unchanged_reason, &report.pr) {
+                (Some(why), _) => why.clone(),
+                (None, Some(pr)) => format!("the pull request {} already proposes this", pr.url),
+                (None, None) => "the Env repo already records this".into(),
+            },
+        ),
+        (Task::Start(s), true) => normal(
+            "Started",
+            format!(
+                "rendered the experiment for version {}: {landed}",
+                s.version
+            ),
+        ),
+        // The baseline won: nothing is promoted, the experiment's files are cleaned up.
+        (Task::Finish, true) if cfg.target.is_none() && winner == baseline => normal(
+            "CleanedUp",
+            format!("the baseline {baseline} stays; the experiment's files are removed: {landed}"),
+        ),
+        (Task::Finish, true) => normal(
+            "Promoted",
+            format!(
+                "{} promoted to {baseline}: {landed}",
+                report.winner_version.as_deref().unwrap_or(winner.as_str()),
+            ),
+        ),
+    }
+}
+
+/// What an Event says was done.
+fn action(cfg: &Config) -> &'static str {
+    match cfg.task {
+        Task::Finish => "Promote",
+        Task::Start(_) => "Start",
+    }
+}
+
+/// What this run's Events are about: the Experiment (finish), the Application (start).
+fn regarding(cfg: &Config, uid: Option<String>) -> Option<events::Regarding> {
+    match (&cfg.task, &cfg.cluster.experiment, &cfg.cluster.argocd) {
+        (Task::Finish, Some(e), _) => Some(events::Regarding {
+            api_version: "iter8.tools/v2alpha2".into(),
+            kind: "Experiment".into(),
+            name: e.name.clone(),
+            namespace: e.namespace.clone(),
+            uid,
+        }),
+        (Task::Start(_), _, Some(app)) => Some(events::Regarding {
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Application".into(),
+            name: app.name.clone(),
+            namespace: app.namespace.clone(),
+            uid,
+        }),
+        _ => None,
+    }
+}

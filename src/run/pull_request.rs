@@ -1,0 +1,98 @@
+//! The pull request: opened, or the open one kept up to date, on the host the operator
+//! configured, with the API token bound to that host's origin.
+
+use tracing::info;
+
+use super::{Context, promote::Landed, report, report::Report};
+use crate::{
+    Error,
+    config::{Config, Mode},
+    host,
+    plan::edits,
+    trust::credential::{Credential, Token},
+};
+
+/// The PR's title and body, a promotion file's `${…}` references expanded.
+pub struct Text {
+    pub title: String,
+    pub body: Option<String>,
+}
+
+impl Text {
+    /// GITOPS_PR_TITLE and GITOPS_PR_BODY; a promotion file's may refer to the experiment.
+    pub fn new(cfg: &Config, vars: &edits::Vars) -> Result<Text, Error> {
+        if cfg.target.is_none() {
+            return Ok(Text {
+                title: cfg.pr.title.clone(),
+                body: cfg.pr.body.clone(),
+            });
+        }
+        let expand = |what: &str, text: &str| {
+            vars.expand(text).map_err(|reason| edits::Error {
+                index: 0,
+                label: what.into(),
+                reason,
+            })
+        };
+        Ok(Text {
+            title: expand("pr.title", &cfg.pr.title)?,
+            body: cfg
+                .pr
+                .body
+                .as_deref()
+                .map(|b| expand("pr.body", b))
+                .transpose()?,
+        })
+    }
+}
+
+/// Opens or updates the PR for a change that was committed; push mode needs none.
+#[tracing::instrument(target = "iter8_gitops::step", name = "pull_request", skip_all)]
+pub async fn open(
+    ctx: &Context,
+    cfg: &Config,
+    token: Option<&Token>,
+    landed: &Landed,
+    text: Text,
+    report: &mut Report,
+) -> Result<(), Error> {
+    if landed.commit.is_none() {
+        return Ok(());
+    }
+    if cfg.mode == Mode::Push {
+        info!(branch = %cfg.repo.branch, "push mode: the change is on the synced branch, no pull request");
+        return Ok(());
+    }
+    let (Some(api), Some(target), Some(token)) = (&cfg.pr.api, cfg.pr_slug(), token) else {
+        info!(
+            "no Git host API for this repo (a local path without GITOPS_API_URL): skipping the pull request"
+        );
+        return Ok(());
+    };
+    // The API token goes to the API's origin only (the operator's GITOPS_API_URL, or the one
+    // derived from the repo's host); the host decides how it is sent.
+    let bound = Credential::bind(token.clone(), &api.url)?;
+    let provider = host::Provider::new(api.kind, ctx.http.clone(), &api.url, bound);
+    let req = host::Request {
+        // A local repo has no slug of its own: its branch is on the target.
+        source: cfg.repo.location.slug().unwrap_or_else(|| target.clone()),
+        target,
+        branch: cfg.pr.branch.to_string(),
+        base: cfg.repo.branch.to_string(),
+        title: text.title,
+        body: text
+            .body
+            .unwrap_or_else(|| report::pr_body(cfg, report, &landed.plan)),
+        labels: cfg.pr.labels.clone(),
+        reviewers: cfg.pr.reviewers.clone(),
+        draft: cfg.pr.draft,
+    };
+    let opened = provider.open_pull_request(&req, cfg.output.dry_run).await?;
+    if let Some(pr) = &opened.pr {
+        info!(pr.number = pr.number, pr.url = %pr.url, action = ?opened.action, "{}", api.kind.noun());
+    }
+    report.pr = opened.pr;
+    report.pr_action = Some(opened.action);
+    report.warnings.extend(opened.warnings);
+    Ok(())
+}

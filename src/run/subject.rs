@@ -1,0 +1,103 @@
+//! What the run is about, from the Experiment when finish has one: the winner's file, the
+//! namespace its objects go to, and the variables a promotion file's edits may use.
+
+use tracing::info;
+
+use super::report::Report;
+use crate::{
+    Error, config,
+    config::{Config, Task},
+    kube::experiment,
+    plan::{edits::Vars, names::RepoPath},
+};
+
+/// The experiment context of one run.
+pub struct Subject {
+    /// The winner's file (the root for `start` and for promotion files, which read none).
+    pub winner: RepoPath,
+    /// Where the token Secret and the applied objects are: GITOPS_NAMESPACE, else the
+    /// Experiment's.
+    pub namespace: Option<String>,
+    /// The Experiment's uid, for the Events about it.
+    pub uid: Option<String>,
+    /// `${winner.…}` and `${experiment.…}` for a promotion file's edits and PR text.
+    pub vars: Vars,
+}
+
+/// Reads the Experiment when the run needs it (finish without GITOPS_WINNER, or a promotion
+/// file's target with an Experiment for its variables).
+#[tracing::instrument(target = "iter8_gitops::step", name = "experiment", skip_all)]
+pub async fn read(
+    ctx: &super::Context,
+    cfg: &Config,
+    report: &mut Report,
+) -> Result<Subject, Error> {
+    let given = Subject {
+        winner: RepoPath::root(),
+        namespace: cfg.cluster.namespace.clone(),
+        uid: None,
+        vars: Vars::default(),
+    };
+    let exp = cfg.cluster.experiment.as_ref();
+    let subject = match (&cfg.task, &cfg.rules.winner, exp) {
+        (Task::Start(_), _, _) => given,
+        // A promotion file's target: the winner only feeds `${winner.…}` in its edits.
+        (_, _, None) if cfg.target.is_some() => given,
+        (_, _, Some(exp)) if cfg.target.is_some() => {
+            let w = experiment::read(&ctx.cluster, exp, "").await?;
+            report.winner_version = Some(w.version.clone());
+            Subject {
+                winner: RepoPath::root(),
+                namespace: given.namespace.or(w.namespace),
+                uid: w.uid,
+                vars: Vars {
+                    winner: Some(w.version),
+                    variables: w.variables,
+                    experiment: Some((exp.name.clone(), exp.namespace.clone())),
+                },
+            }
+        }
+        (_, Some(w), _) => Subject {
+            winner: w.clone(),
+            ..given
+        },
+        (_, None, Some(exp)) => winner_of(ctx, cfg, exp, report, given.namespace).await?,
+        (_, None, None) => {
+            return Err(Error::Internal(
+                "no winner and no experiment passed validation".into(),
+            ));
+        }
+    };
+    if let (Task::Finish, None) = (&cfg.task, &cfg.target) {
+        report.winner = Some(subject.winner.to_string());
+    }
+    Ok(subject)
+}
+
+/// The winner the Experiment recommends: its version variable holds the file.
+async fn winner_of(
+    ctx: &super::Context,
+    cfg: &Config,
+    exp: &experiment::ExperimentRef,
+    report: &mut Report,
+    namespace: Option<String>,
+) -> Result<Subject, Error> {
+    let variable = &cfg.rules.winner_variable;
+    let w = experiment::read(&ctx.cluster, exp, variable).await?;
+    info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
+    report.winner_version = Some(w.version.clone());
+    let file = RepoPath::parse(&w.file).map_err(|e| {
+        Error::Config(config::Error {
+            problems: vec![config::Problem {
+                input: format!("Experiment variable {variable:?}"),
+                message: format!("{:?} {e}", w.file),
+            }],
+        })
+    })?;
+    Ok(Subject {
+        winner: file,
+        namespace: namespace.or(w.namespace),
+        uid: w.uid,
+        vars: Vars::default(),
+    })
+}

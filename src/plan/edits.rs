@@ -299,108 +299,170 @@ pub fn plan(
         owner: BTreeMap::new(),
     };
     for (n, e) in edits.iter().enumerate() {
-        let index = n + 1;
-        let fail = |reason: String| Error {
-            index,
+        let s = Step {
+            index: n + 1,
             label: e.label(),
+            dir,
+            vars,
+        };
+        s.run(&mut w, e)?;
+    }
+    let out = changes(snap, &w.changed);
+    let objects = objects(&w, dir, apply)?;
+    let diff = plan::render_diff(snap, &out);
+    let unchanged_reason = out
+        .is_empty()
+        .then(|| "every edit is already in place".to_string());
+    Ok(Plan {
+        edits: out,
+        diff,
+        objects,
+        unchanged_reason,
+        warnings: vec![],
+    })
+}
+
+/// One edit of the list: where it is, for its messages, and what its paths and values mean.
+struct Step<'a> {
+    /// 1-based, as the file lists them.
+    index: usize,
+    label: String,
+    dir: &'a RepoPath,
+    vars: &'a Vars,
+}
+
+impl Step<'_> {
+    fn fail(&self, reason: String) -> Error {
+        Error {
+            index: self.index,
+            label: self.label.clone(),
             reason,
-        };
-        let at = |p: &str| -> Result<RepoPath, Error> {
-            let p = vars.expand(p).map_err(fail)?;
-            RepoPath::parse(&p)
-                .map(|p| dir.join(&p))
-                .map_err(|why| fail(format!("path {p:?} {why}")))
-        };
-        let value = |v: &str| vars.expand(v).map_err(fail);
-        match e {
-            EditSpec::Copy { from, to } => {
-                let (from, to) = (at(from)?, at(to)?);
-                let text = w.must_read(&from).map_err(fail)?;
-                w.write(index, "copy", &to, text).map_err(fail)?;
-            }
-            EditSpec::Replace { file, from, to } => {
-                let file = at(file)?;
-                if from.is_empty() {
-                    return Err(fail("`from` is empty".into()));
-                }
-                w.claim(index, "replace", &file).map_err(fail)?;
-                let text = w.must_read(&file).map_err(fail)?;
-                let new = text.replace(from.as_str(), &value(to)?);
-                w.write(index, "replace", &file, new).map_err(fail)?;
-            }
-            EditSpec::Delete(files) => {
-                for f in files {
-                    let f = at(f)?;
-                    if let Some(Entry::Dir | Entry::Symlink | Entry::Submodule) =
-                        plan::lookup(snap, "edit", &f).map_err(|e| fail(e.to_string()))?
-                    {
-                        return Err(fail(format!("{f} is not a file")));
-                    }
-                    w.claim(index, "delete", &f).map_err(fail)?;
-                    w.changed.insert(f, None);
-                }
-            }
-            EditSpec::YamlSet(y) => {
-                let file = at(&y.file)?;
-                yaml_file(&file).map_err(fail)?;
-                let path = yamledit::parse_path(&y.path).map_err(|e| fail(e.to_string()))?;
-                let docs = match (y.document, y.all) {
-                    (Some(_), true) => {
-                        return Err(fail("give `document` or `all`, not both".into()));
-                    }
-                    (Some(n), false) => Docs::Nth(n),
-                    (None, true) => Docs::All,
-                    (None, false) => Docs::The,
-                };
-                w.claim(index, "yaml-set", &file).map_err(fail)?;
-                let text = w.must_read(&file).map_err(fail)?;
-                let new = yamledit::set(&text, &path, &value(&y.value)?, docs, y.create)
-                    .map_err(|e| fail(format!("{file} {e}")))?;
-                w.write(index, "yaml-set", &file, new).map_err(fail)?;
-            }
-            EditSpec::HelmValues(h) => {
-                let file = at(&h.file)?;
-                yaml_file(&file).map_err(fail)?;
-                let path = yamledit::parse_path(&h.key).map_err(|e| fail(e.to_string()))?;
-                if path.iter().any(|s| !matches!(s, yamledit::Seg::Key(_))) {
-                    return Err(fail(format!(
-                        "{:?} is not a Helm key (dotted names only)",
-                        h.key
-                    )));
-                }
-                w.claim(index, "helm-values", &file).map_err(fail)?;
-                let text = w.must_read(&file).map_err(fail)?;
-                let new = yamledit::set(&text, &path, &value(&h.value)?, Docs::Nth(0), h.create)
-                    .map_err(|e| fail(format!("{file} {e}")))?;
-                w.write(index, "helm-values", &file, new).map_err(fail)?;
-            }
-            EditSpec::KustomizeImage(k) => {
-                let file = at(&k.file)?;
-                yaml_file(&file).map_err(fail)?;
-                let fields: Vec<(&str, String)> = [
-                    ("newName", &k.new_name),
-                    ("newTag", &k.new_tag),
-                    ("digest", &k.digest),
-                ]
-                .into_iter()
-                .filter_map(|(f, v)| v.as_ref().map(|v| value(v).map(|v| (f, v))))
-                .collect::<Result<_, _>>()?;
-                if fields.is_empty() {
-                    return Err(fail("give newName, newTag or digest".into()));
-                }
-                w.claim(index, "kustomize-image", &file).map_err(fail)?;
-                let text = w.must_read(&file).map_err(fail)?;
-                let new = kustomize_image(&text, &value(&k.name)?, &fields)
-                    .map_err(|e| fail(format!("{file} {e}")))?;
-                w.write(index, "kustomize-image", &file, new)
-                    .map_err(fail)?;
-            }
         }
     }
 
-    // The plan: what differs from the fetched tree.
+    /// A path of the edit, `${…}` expanded, under the target's dir.
+    fn at(&self, p: &str) -> Result<RepoPath, Error> {
+        let p = self.vars.expand(p).map_err(|r| self.fail(r))?;
+        RepoPath::parse(&p)
+            .map(|p| self.dir.join(&p))
+            .map_err(|why| self.fail(format!("path {p:?} {why}")))
+    }
+
+    /// A value of the edit, `${…}` expanded.
+    fn value(&self, v: &str) -> Result<String, Error> {
+        self.vars.expand(v).map_err(|r| self.fail(r))
+    }
+
+    fn run(&self, w: &mut Work, e: &EditSpec) -> Result<(), Error> {
+        match e {
+            EditSpec::Copy { from, to } => {
+                let (from, to) = (self.at(from)?, self.at(to)?);
+                let text = w.must_read(&from).map_err(|r| self.fail(r))?;
+                w.write(self.index, "copy", &to, text)
+                    .map_err(|r| self.fail(r))
+            }
+            EditSpec::Replace { file, from, to } => self.replace(w, file, from, to),
+            EditSpec::Delete(files) => self.delete(w, files),
+            EditSpec::YamlSet(y) => self.yaml_set(w, y),
+            EditSpec::HelmValues(h) => self.helm_values(w, h),
+            EditSpec::KustomizeImage(k) => self.kustomize_image(w, k),
+        }
+    }
+
+    /// Reads `file` for an edit of `kind` that rewrites it, and writes what `edit` makes of it.
+    fn rewrite(
+        &self,
+        w: &mut Work,
+        kind: &'static str,
+        file: &RepoPath,
+        edit: impl FnOnce(&str) -> Result<String, String>,
+    ) -> Result<(), Error> {
+        w.claim(self.index, kind, file).map_err(|r| self.fail(r))?;
+        let text = w.must_read(file).map_err(|r| self.fail(r))?;
+        let new = edit(&text).map_err(|r| self.fail(r))?;
+        w.write(self.index, kind, file, new)
+            .map_err(|r| self.fail(r))
+    }
+
+    fn replace(&self, w: &mut Work, file: &str, from: &str, to: &str) -> Result<(), Error> {
+        let file = self.at(file)?;
+        if from.is_empty() {
+            return Err(self.fail("`from` is empty".into()));
+        }
+        let to = self.value(to)?;
+        self.rewrite(w, "replace", &file, |text| Ok(text.replace(from, &to)))
+    }
+
+    fn delete(&self, w: &mut Work, files: &[String]) -> Result<(), Error> {
+        for f in files {
+            let f = self.at(f)?;
+            if let Some(Entry::Dir | Entry::Symlink | Entry::Submodule) =
+                plan::lookup(w.snap, "edit", &f).map_err(|e| self.fail(e.to_string()))?
+            {
+                return Err(self.fail(format!("{f} is not a file")));
+            }
+            w.claim(self.index, "delete", &f)
+                .map_err(|r| self.fail(r))?;
+            w.changed.insert(f, None);
+        }
+        Ok(())
+    }
+
+    fn yaml_set(&self, w: &mut Work, y: &YamlSet) -> Result<(), Error> {
+        let file = self.at(&y.file)?;
+        yaml_file(&file).map_err(|r| self.fail(r))?;
+        let path = yamledit::parse_path(&y.path).map_err(|e| self.fail(e.to_string()))?;
+        let docs = match (y.document, y.all) {
+            (Some(_), true) => return Err(self.fail("give `document` or `all`, not both".into())),
+            (Some(n), false) => Docs::Nth(n),
+            (None, true) => Docs::All,
+            (None, false) => Docs::The,
+        };
+        let value = self.value(&y.value)?;
+        self.rewrite(w, "yaml-set", &file, |text| {
+            yamledit::set(text, &path, &value, docs, y.create).map_err(|e| format!("{file} {e}"))
+        })
+    }
+
+    fn helm_values(&self, w: &mut Work, h: &HelmValues) -> Result<(), Error> {
+        let file = self.at(&h.file)?;
+        yaml_file(&file).map_err(|r| self.fail(r))?;
+        let path = yamledit::parse_path(&h.key).map_err(|e| self.fail(e.to_string()))?;
+        if path.iter().any(|s| !matches!(s, yamledit::Seg::Key(_))) {
+            return Err(self.fail(format!("{:?} is not a Helm key (dotted names only)", h.key)));
+        }
+        let value = self.value(&h.value)?;
+        self.rewrite(w, "helm-values", &file, |text| {
+            yamledit::set(text, &path, &value, Docs::Nth(0), h.create)
+                .map_err(|e| format!("{file} {e}"))
+        })
+    }
+
+    fn kustomize_image(&self, w: &mut Work, k: &KustomizeImage) -> Result<(), Error> {
+        let file = self.at(&k.file)?;
+        yaml_file(&file).map_err(|r| self.fail(r))?;
+        let fields: Vec<(&str, String)> = [
+            ("newName", &k.new_name),
+            ("newTag", &k.new_tag),
+            ("digest", &k.digest),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.as_ref().map(|v| self.value(v).map(|v| (f, v))))
+        .collect::<Result<_, _>>()?;
+        if fields.is_empty() {
+            return Err(self.fail("give newName, newTag or digest".into()));
+        }
+        let name = self.value(&k.name)?;
+        self.rewrite(w, "kustomize-image", &file, |text| {
+            kustomize_image(text, &name, &fields).map_err(|e| format!("{file} {e}"))
+        })
+    }
+}
+
+/// The plan's edits: what differs from the fetched tree.
+fn changes(snap: &dyn Snapshot, changed: &BTreeMap<RepoPath, Option<String>>) -> Vec<Edit> {
     let mut out = vec![];
-    for (path, content) in &w.changed {
+    for (path, content) in changed {
         let before = match snap.get(path.as_str()) {
             Some(Entry::File(b)) => Some(b),
             _ => None,
@@ -418,6 +480,11 @@ pub fn plan(
             _ => {}
         }
     }
+    out
+}
+
+/// The apply files' objects, read from the tree as the edits leave it.
+fn objects(w: &Work, dir: &RepoPath, apply: &[RepoPath]) -> Result<Vec<plan::Object>, Error> {
     let mut objects = vec![];
     let mut budget = plan::ApplyBudget::default();
     for a in apply {
@@ -433,17 +500,7 @@ pub fn plan(
             .map_err(|e| fail(e.to_string()))?;
         objects.extend(found);
     }
-    let diff = plan::render_diff(snap, &out);
-    let unchanged_reason = out
-        .is_empty()
-        .then(|| "every edit is already in place".to_string());
-    Ok(Plan {
-        edits: out,
-        diff,
-        objects,
-        unchanged_reason,
-        warnings: vec![],
-    })
+    Ok(objects)
 }
 
 /// `kustomize edit set image NAME=NEWNAME:NEWTAG@DIGEST`, on the text: the `images` entry

@@ -13,7 +13,7 @@ use gix::{
     },
 };
 
-use super::{Error, Fetched, Remote, boxed, chain};
+use super::{BoxError, Error, Fetched, Remote, boxed, chain};
 use crate::plan::names::BranchName;
 
 /// What the push did.
@@ -54,17 +54,7 @@ pub fn push(
     let (mut transport, handshake) = super::connect(remote, Protocol::V1, Service::ReceivePack)
         .map_err(|e| push_err(e.as_ref()))?;
 
-    let current = handshake
-        .refs
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .find_map(|r| {
-            let (name, target, _) = r.unpack();
-            (name == refname.as_bytes())
-                .then(|| target.map(ObjectId::from))
-                .flatten()
-        });
+    let current = advertised(&handshake, &refname);
     if current != expected {
         // Someone moved the branch after our fetch; the server would refuse the swap anyway.
         return Err(Error::Rejected {
@@ -78,11 +68,48 @@ pub fn push(
         });
     }
 
-    let caps = &handshake.capabilities;
+    let command =
+        command(&handshake.capabilities, expected, new, &refname).map_err(|e| push_err(&e))?;
+    let lines = send(&mut transport, &command, &pack).map_err(|e| push_err(e.as_ref()))?;
+    match parse_report(lines.iter().map(Vec::as_slice), &refname) {
+        Report::Updated => Ok(PushOutcome::Updated),
+        Report::Unpack(reason) => Err(Error::Unpack { url, reason }),
+        Report::Refused(reason) => Err(Error::Rejected {
+            url,
+            refname,
+            reason,
+        }),
+        Report::Incomplete(what) => Err(push_err(&std::io::Error::other(what))),
+    }
+}
+
+/// Where the server says `refname` is (None: no such branch).
+fn advertised(handshake: &gix::protocol::Handshake, refname: &str) -> Option<ObjectId> {
+    handshake
+        .refs
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find_map(|r| {
+            let (name, target, _) = r.unpack();
+            (name == refname.as_bytes())
+                .then(|| target.map(ObjectId::from))
+                .flatten()
+        })
+}
+
+/// The one update command, with the capabilities we ask for; a server without
+/// report-status cannot confirm a push, so it is refused.
+fn command(
+    caps: &gix::protocol::transport::client::Capabilities,
+    expected: Option<ObjectId>,
+    new: ObjectId,
+    refname: &str,
+) -> Result<String, std::io::Error> {
     if !caps.contains("report-status") {
-        return Err(push_err(&std::io::Error::other(
+        return Err(std::io::Error::other(
             "the server does not offer report-status; cannot confirm a push",
-        )));
+        ));
     }
     let mut wanted = vec!["report-status".to_string()];
     for c in ["atomic", "quiet"] {
@@ -95,44 +122,38 @@ pub fn push(
     }
     wanted.push(format!("agent={}", crate::trust::http::USER_AGENT));
     let null = ObjectId::null(gix::hash::Kind::Sha1);
-    let command = format!(
+    Ok(format!(
         "{} {} {}\0{}\n",
         expected.unwrap_or(null),
         new,
         refname,
         wanted.join(" ")
-    );
+    ))
+}
 
+/// Sends the command and the pack; returns the server's report-status lines.
+fn send(
+    transport: &mut Box<dyn Transport + Send>,
+    command: &str,
+    pack: &[u8],
+) -> Result<Vec<Vec<u8>>, BoxError> {
     let mut writer = transport
         .request(WriteMode::Binary, MessageKind::Flush, false)
-        .map_err(|e| push_err(&e))?;
-    writer
-        .write_all(command.as_bytes())
-        .map_err(|e| push_err(&e))?;
-    writer
-        .write_message(MessageKind::Flush)
-        .map_err(|e| push_err(&e))?;
+        .map_err(boxed)?;
+    writer.write_all(command.as_bytes()).map_err(boxed)?;
+    writer.write_message(MessageKind::Flush).map_err(boxed)?;
     let (mut raw, mut reader) = writer.into_parts();
-    raw.write_all(&pack).map_err(|e| push_err(&e))?;
-    raw.flush().map_err(|e| push_err(&e))?;
+    raw.write_all(pack).map_err(boxed)?;
+    raw.flush().map_err(boxed)?;
     drop(raw);
 
     let mut lines = Vec::new();
     while let Some(line) = reader.readline() {
-        let line = line.map_err(|e| push_err(&e))?.map_err(|e| push_err(&e))?;
+        let line = line.map_err(boxed)?.map_err(boxed)?;
         let Some(text) = line.as_bstr() else { break };
         lines.push(text.to_vec());
     }
-    match parse_report(lines.iter().map(Vec::as_slice), &refname) {
-        Report::Updated => Ok(PushOutcome::Updated),
-        Report::Unpack(reason) => Err(Error::Unpack { url, reason }),
-        Report::Refused(reason) => Err(Error::Rejected {
-            url,
-            refname,
-            reason,
-        }),
-        Report::Incomplete(what) => Err(push_err(&std::io::Error::other(what))),
-    }
+    Ok(lines)
 }
 
 /// What the server's report-status says about our one ref.

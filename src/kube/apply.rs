@@ -116,75 +116,10 @@ pub async fn resolve(
     for o in objects {
         let key = (o.api_version.clone(), o.kind.clone());
         if !cache.contains_key(&key) {
-            let (group, version) = match o.api_version.split_once('/') {
-                Some((g, v)) => (g, v),
-                None => ("", o.api_version.as_str()),
-            };
-            let gvk = GroupVersionKind::gvk(group, version, &o.kind);
-            let found = crate::retry::retry(
-                "discovery",
-                || kube::discovery::pinned_kind(client, &gvk),
-                |e| {
-                    crate::kube::cluster::is_transient(e)
-                        && crate::kube::cluster::status(e) != Some(404)
-                },
-                |_| None,
-            )
-            .await;
-            let unknown = || Error::UnknownKind {
-                file: o.file.to_string(),
-                api_version: o.api_version.clone(),
-                kind: o.kind.clone(),
-            };
-            match found {
-                Ok((ar, caps)) => {
-                    cache.insert(key.clone(), (ar, caps.scope));
-                }
-                Err(e) if crate::kube::cluster::status(&e) == Some(404) => return Err(unknown()),
-                // kube reports "kind not in this group/version" as a discovery error of its own.
-                Err(kube::Error::Discovery(_)) => return Err(unknown()),
-                Err(e) => {
-                    return Err(Error::Discovery {
-                        file: o.file.to_string(),
-                        api_version: o.api_version.clone(),
-                        source: e,
-                    });
-                }
-            }
+            cache.insert(key.clone(), discover(client, &o).await?);
         }
         let (resource, scope) = cache[&key].clone();
-        let target = default_ns.or((!kube_ns.is_empty()).then_some(kube_ns.as_str()));
-        policy
-            .admit_kind(&o.api_version, &o.kind)
-            .and_then(|()| {
-                policy.admit_place(
-                    &o.api_version,
-                    &o.kind,
-                    o.namespace.as_deref(),
-                    target,
-                    scope == Scope::Cluster,
-                )
-            })
-            .map_err(|r| Error::Refused {
-                file: o.file.to_string(),
-                kind: o.kind.clone(),
-                name: o.name.clone(),
-                reason: r.0,
-            })?;
-        let namespace = match scope {
-            Scope::Cluster => None,
-            Scope::Namespaced => Some(
-                o.namespace
-                    .clone()
-                    .or_else(|| default_ns.map(str::to_string))
-                    .or_else(|| (!kube_ns.is_empty()).then(|| kube_ns.clone()))
-                    .ok_or_else(|| Error::NoNamespace {
-                        file: o.file.to_string(),
-                        kind: o.kind.clone(),
-                        name: o.name.clone(),
-                    })?,
-            ),
-        };
+        let namespace = place(&o, scope, default_ns, kube_ns, policy)?;
         out.push(Resolved {
             object: o,
             resource,
@@ -192,6 +127,81 @@ pub async fn resolve(
         });
     }
     Ok(out)
+}
+
+/// The resource and scope of `o`'s kind, from discovery (one request per group/version).
+async fn discover(client: &kube::Client, o: &Object) -> Result<(ApiResource, Scope), Error> {
+    let (group, version) = match o.api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", o.api_version.as_str()),
+    };
+    let gvk = GroupVersionKind::gvk(group, version, &o.kind);
+    let found = crate::retry::retry(
+        "discovery",
+        || kube::discovery::pinned_kind(client, &gvk),
+        |e| crate::kube::cluster::is_transient(e) && crate::kube::cluster::status(e) != Some(404),
+        |_| None,
+    )
+    .await;
+    let unknown = || Error::UnknownKind {
+        file: o.file.to_string(),
+        api_version: o.api_version.clone(),
+        kind: o.kind.clone(),
+    };
+    match found {
+        Ok((ar, caps)) => Ok((ar, caps.scope)),
+        Err(e) if crate::kube::cluster::status(&e) == Some(404) => Err(unknown()),
+        // kube reports "kind not in this group/version" as a discovery error of its own.
+        Err(kube::Error::Discovery(_)) => Err(unknown()),
+        Err(e) => Err(Error::Discovery {
+            file: o.file.to_string(),
+            api_version: o.api_version.clone(),
+            source: e,
+        }),
+    }
+}
+
+/// Where `o` goes (`None`: cluster-scoped), once the policy admits its kind and place.
+// The module's one error type, as `resolve` returns it; boxed at the crate's boundary.
+#[allow(clippy::result_large_err)]
+fn place(
+    o: &Object,
+    scope: Scope,
+    default_ns: Option<&str>,
+    kube_ns: &str,
+    policy: &Policy,
+) -> Result<Option<String>, Error> {
+    let target = default_ns.or((!kube_ns.is_empty()).then_some(kube_ns));
+    policy
+        .admit_kind(&o.api_version, &o.kind)
+        .and_then(|()| {
+            policy.admit_place(
+                &o.api_version,
+                &o.kind,
+                o.namespace.as_deref(),
+                target,
+                scope == Scope::Cluster,
+            )
+        })
+        .map_err(|r| Error::Refused {
+            file: o.file.to_string(),
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+            reason: r.0,
+        })?;
+    match scope {
+        Scope::Cluster => Ok(None),
+        Scope::Namespaced => o
+            .namespace
+            .clone()
+            .or_else(|| target.map(str::to_string))
+            .map(Some)
+            .ok_or_else(|| Error::NoNamespace {
+                file: o.file.to_string(),
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+            }),
+    }
 }
 
 impl Error {

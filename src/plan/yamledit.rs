@@ -383,88 +383,109 @@ fn splice(
     path: &[Seg],
 ) -> Result<(usize, usize, String), Error> {
     match target {
-        Target::Scalar(Node::Scalar {
-            style,
-            start,
-            end,
-            value: old,
-        }) => {
-            if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
-                return Err(Error::BlockScalar(show(path)));
-            }
-            // The span may include an anchor or tag before the value: keep them.
-            let raw = &text[*start..*end];
-            let skip = raw
-                .split_inclusive(char::is_whitespace)
-                .take_while(|t| t.starts_with('&') || t.starts_with('!'))
-                .map(str::len)
-                .sum::<usize>();
-            if old == value {
-                return Ok((*start, *start, String::new()));
-            }
-            // An empty value (`key:` with nothing after it) has no text to replace: write
-            // after the colon. Anything else without text (`? key`) is refused: writing
-            // there would merge with the key (found by the yaml_set fuzzer).
-            if start == end {
-                // The parser puts an empty value right after its key: find the colon.
-                let after = &text[*start..];
-                let rest = after.trim_start_matches([' ', '\t']);
-                if !rest.starts_with(':') {
-                    return Err(Error::NotScalar(show(path)));
-                }
-                let at = *start + (after.len() - rest.len()) + 1;
-                return Ok((at, at, format!(" {}", render(value, ScalarStyle::Plain))));
-            }
-            // The value keeps the original's type: a plain number stays a number (a port),
-            // a plain string stays a string (a tag like 1.10 gets quotes).
-            let text = if *style == ScalarStyle::Plain
-                && !plain_is_safe(old)
-                && !value.is_empty()
-                && !value.contains(['\n', '#'])
-                && !plain_is_safe(value)
-                && parses_plain(value)
-            {
-                value.to_string()
-            } else {
-                render(value, *style)
-            };
-            Ok((*start + skip, *end, text))
-        }
-        Target::Insert { map, rest } => {
-            let Node::Map { entries, block, .. } = map else {
-                unreachable!("inserts go under mappings")
-            };
-            if !block {
-                return Err(Error::Flow(show(path)));
-            }
-            let nl = eol(text);
-            // Indent like the mapping's first key; insert after its last entry's line.
-            let (indent, at) = match entries.first() {
-                Some((k, _)) => (
-                    k.start() - line_start(text, k.start()),
-                    next_line(text, map.last()),
-                ),
-                None => return Err(Error::Flow(show(path))),
-            };
-            let mut out = String::new();
-            if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
-                out.push_str(nl);
-            }
-            for (i, k) in rest.iter().enumerate() {
-                out.push_str(&" ".repeat(indent + 2 * i));
-                out.push_str(&render(k, ScalarStyle::Plain));
-                if i + 1 == rest.len() {
-                    out.push_str(": ");
-                    out.push_str(&render(value, ScalarStyle::Plain));
-                } else {
-                    out.push(':');
-                }
-                out.push_str(nl);
-            }
-            Ok((at, at, out))
-        }
+        Target::Scalar(node @ Node::Scalar { .. }) => replace_scalar(text, node, value, path),
+        Target::Insert { map, rest } => insert_keys(text, map, &rest, value, path),
         Target::Scalar(_) => unreachable!("resolve returns scalars only"),
     }
+}
+
+/// Replaces a scalar's text, keeping its anchor or tag, and its type where it can.
+fn replace_scalar(
+    text: &str,
+    node: &Node,
+    value: &str,
+    path: &[Seg],
+) -> Result<(usize, usize, String), Error> {
+    let Node::Scalar {
+        style,
+        start,
+        end,
+        value: old,
+    } = node
+    else {
+        unreachable!("called for scalars")
+    };
+    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+        return Err(Error::BlockScalar(show(path)));
+    }
+    // The span may include an anchor or tag before the value: keep them.
+    let raw = &text[*start..*end];
+    let skip = raw
+        .split_inclusive(char::is_whitespace)
+        .take_while(|t| t.starts_with('&') || t.starts_with('!'))
+        .map(str::len)
+        .sum::<usize>();
+    if old == value {
+        return Ok((*start, *start, String::new()));
+    }
+    // An empty value (`key:` with nothing after it) has no text to replace: write after the
+    // colon. Anything else without text (`? key`) is refused: writing there would merge with
+    // the key (found by the yaml_set fuzzer).
+    if start == end {
+        // The parser puts an empty value right after its key: find the colon.
+        let after = &text[*start..];
+        let rest = after.trim_start_matches([' ', '\t']);
+        if !rest.starts_with(':') {
+            return Err(Error::NotScalar(show(path)));
+        }
+        let at = *start + (after.len() - rest.len()) + 1;
+        return Ok((at, at, format!(" {}", render(value, ScalarStyle::Plain))));
+    }
+    // The value keeps the original's type: a plain number stays a number (a port), a plain
+    // string stays a string (a tag like 1.10 gets quotes).
+    let text = if *style == ScalarStyle::Plain
+        && !plain_is_safe(old)
+        && !value.is_empty()
+        && !value.contains(['\n', '#'])
+        && !plain_is_safe(value)
+        && parses_plain(value)
+    {
+        value.to_string()
+    } else {
+        render(value, *style)
+    };
+    Ok((*start + skip, *end, text))
+}
+
+/// Adds the missing keys `rest` (and the value) under a block mapping, indented like its
+/// first key, after its last entry's line.
+fn insert_keys(
+    text: &str,
+    map: &Node,
+    rest: &[String],
+    value: &str,
+    path: &[Seg],
+) -> Result<(usize, usize, String), Error> {
+    let Node::Map { entries, block, .. } = map else {
+        unreachable!("inserts go under mappings")
+    };
+    if !block {
+        return Err(Error::Flow(show(path)));
+    }
+    let nl = eol(text);
+    let (indent, at) = match entries.first() {
+        Some((k, _)) => (
+            k.start() - line_start(text, k.start()),
+            next_line(text, map.last()),
+        ),
+        None => return Err(Error::Flow(show(path))),
+    };
+    let mut out = String::new();
+    if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        out.push_str(nl);
+    }
+    for (i, k) in rest.iter().enumerate() {
+        out.push_str(&" ".repeat(indent + 2 * i));
+        out.push_str(&render(k, ScalarStyle::Plain));
+        if i + 1 == rest.len() {
+            out.push_str(": ");
+            out.push_str(&render(value, ScalarStyle::Plain));
+        } else {
+            out.push(':');
+        }
+        out.push_str(nl);
+    }
+    Ok((at, at, out))
 }
 
 /// The scalar values at `path`, one per document that has it.

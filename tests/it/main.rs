@@ -136,6 +136,35 @@ fn candidate_wins_the_branch_holds_the_real_runs_files_one_pr_is_opened_and_the_
 }
 
 #[test]
+fn the_report_times_every_step_the_run_took_whatever_rust_log_says() {
+    // The timings come from the steps' spans; a quiet log must not lose them.
+    let mut w = World::tutorial();
+    w.finishing_the_experiment();
+    w.set("RUST_LOG", Some("error"));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let timings = o.report()["timings_ms"].clone();
+    for step in [
+        "experiment",
+        "token",
+        "fetch",
+        "plan",
+        "discovery",
+        "commit",
+        "push",
+        "pull_request",
+        "apply",
+        "total",
+    ] {
+        assert!(
+            timings.get(step).is_some_and(|v| v.is_u64()),
+            "{step} in {timings}"
+        );
+    }
+    assert!(!o.stderr.contains("iter8_gitops::step"), "{}", o.stderr);
+}
+
+#[test]
 fn a_second_run_pushes_nothing_and_keeps_the_one_pr() {
     let w = World::tutorial();
     assert_code(&w.run(&[]), 0);

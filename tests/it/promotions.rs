@@ -447,3 +447,22 @@ fn a_new_tag_on_an_image_pinned_by_digest_replaces_the_digest_as_kustomize_rende
         );
     }
 }
+
+#[test]
+fn the_token_secret_is_read_once_for_the_file_and_every_commit() {
+    // The in-repo file is fetched with the token, then two commits (staging pushed, prod's
+    // PR) push with it: one read of the Secret serves all three.
+    let src = example("kustomize-env");
+    let w = world(&src, "experiments/productpage-v2.yaml");
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(o.report()["commits"].as_array().unwrap().len(), 2);
+    let reads = w
+        .kube
+        .server
+        .log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/iter8-token"))
+        .count();
+    assert_eq!(reads, 1, "the token Secret is read once per process");
+}

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod plan;
 pub mod retry;
 pub mod run;
+pub mod text;
 pub mod trust;
 
 pub use error::Error;

@@ -1,7 +1,7 @@
 //! What a promotion file read from the Env repo may set beyond the operator's own values
 //! (GITOPS_IN_REPO_ALLOW): the repo's contents are data, and authority stays with the operator.
 
-use super::{Args, check::Check};
+use super::{args::Args, check::Check};
 
 /// The target fields that widen authority: another repo or host, another token Secret, the
 /// synced branch or a branch to overwrite, pushing without review.

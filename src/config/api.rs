@@ -1,7 +1,7 @@
 //! The Git host's API: its kind (GITOPS_PROVIDER) and URL (GITOPS_API_URL), each worked out
 //! from the other or from the repo's host when not given.
 
-use super::{Args, Mode, check::Check};
+use super::{args::Args, check::Check, task::Mode};
 use crate::{
     host::Kind,
     plan::names::{RepoLocation, RepoSlug},

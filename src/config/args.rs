@@ -245,3 +245,17 @@ impl Args {
             .collect()
     }
 }
+
+/// What to say of a `GITOPS_*` name that is no input: the closest known one, if close.
+pub(super) fn unknown_variable(name: &str) -> String {
+    let closest = Args::variable_names()
+        .into_iter()
+        .map(|k| (strsim::damerau_levenshtein(name, &k), k))
+        .min();
+    match closest {
+        Some((d, k)) if d <= 3 => {
+            format!("is not a variable iter8-gitops knows; did you mean {k}? (see --help)")
+        }
+        _ => "is not a variable iter8-gitops knows; check its spelling (see --help)".into(),
+    }
+}

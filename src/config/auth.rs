@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::{
-    Args,
+    args::Args,
     check::{Check, is_dns_subdomain},
     defaults,
 };

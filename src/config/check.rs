@@ -3,7 +3,6 @@
 
 use std::{fmt, time::Duration};
 
-use super::args::Args;
 use crate::plan::names::{BranchName, RepoPath};
 
 /// One bad input: which variable, and what is wrong with it.
@@ -161,20 +160,6 @@ impl Check {
             .filter(|s| !s.is_empty())
             .filter_map(|s| self.path(input, s))
             .collect()
-    }
-}
-
-/// What to say of a `GITOPS_*` name that is no input: the closest known one, if close.
-pub(super) fn unknown_variable(name: &str) -> String {
-    let closest = Args::variable_names()
-        .into_iter()
-        .map(|k| (strsim::damerau_levenshtein(name, &k), k))
-        .min();
-    match closest {
-        Some((d, k)) if d <= 3 => {
-            format!("is not a variable iter8-gitops knows; did you mean {k}? (see --help)")
-        }
-        _ => "is not a variable iter8-gitops knows; check its spelling (see --help)".into(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! Application to refresh, and what may be server-side applied and under which manager.
 
 use super::{
-    Args,
+    args::Args,
     check::{Check, is_dns_label, is_dns_subdomain, parse_duration},
     defaults,
 };

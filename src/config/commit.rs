@@ -1,6 +1,6 @@
 //! The commit: its message and author.
 
-use super::{Args, Task, check::Check, defaults};
+use super::{args::Args, check::Check, defaults, task::Task};
 
 /// The commit part of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

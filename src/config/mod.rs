@@ -19,6 +19,7 @@ pub mod auth;
 pub mod check;
 pub mod cluster;
 pub mod commit;
+pub mod defaults;
 pub mod output;
 pub mod pr;
 pub mod promotion;
@@ -36,14 +37,14 @@ pub use self::{
     output::{Limits, LogFormat, Output},
     pr::Pr,
     repo::Repo,
-    schema::schema,
     task::{Mode, Promotion, PromotionSource, Rules, StartConfig, Task},
 };
 use crate::plan::{
     edits::EditSpec,
     names::{BranchName, RepoPath, RepoSlug},
 };
-use check::{Check, unknown_variable};
+use args::unknown_variable;
+use check::Check;
 
 /// Validated inputs: one typed struct per part, nothing as typed-in but a promotion file's
 /// base (see `Promotion::base`).
@@ -74,25 +75,6 @@ pub struct Target {
     pub edits: Vec<EditSpec>,
     /// Files to apply, from the repo root.
     pub apply: Vec<RepoPath>,
-}
-
-/// Defaults, named once.
-pub mod defaults {
-    pub const TOKEN_SECRET: &str = "iter8-token";
-    pub const TOKEN_KEY: &str = "token";
-    pub const GITHUB_APP_KEY: &str = "private-key";
-    pub const TEMPLATES: &str = "templates";
-    pub const USERNAME: &str = "x-access-token";
-    pub const PR_BRANCH: &str = "iter8_exp";
-    pub const PR_TITLE: &str = "Iter8 GitOps";
-    pub const COMMIT_MESSAGE: &str = "update baseline";
-    pub const AUTHOR_NAME: &str = "Iter8";
-    pub const AUTHOR_EMAIL: &str = "iter8@iter8.tools";
-    pub const API_URL: &str = "https://api.github.com";
-    pub const FIELD_MANAGER: &str = "iter8-gitops";
-    pub const WINNER_VARIABLE: &str = "filepath";
-    pub const TIMEOUT_SECS: u64 = 300;
-    pub const TERMINATION_LOG: &str = "/dev/termination-log";
 }
 
 impl TryFrom<Args> for Config {

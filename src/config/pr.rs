@@ -2,11 +2,12 @@
 //! host API it goes through.
 
 use super::{
-    Args, Mode,
     api::{self, Api},
+    args::Args,
     check::Check,
     defaults,
     repo::Repo,
+    task::Mode,
 };
 use crate::plan::names::{BranchName, RepoSlug};
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::allow::Allow;
 use crate::{
-    config::{self, Args, Config, Problem, Target},
+    config::{self, Config, Problem, Target, args::Args},
     plan::edits::EditSpec,
     plan::names::RepoPath,
 };

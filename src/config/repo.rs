@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Args, check::Check};
+use super::{args::Args, check::Check};
 use crate::plan::names::{BranchName, RepoLocation, RepoPath};
 
 /// The Env repo part of the configuration.

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::{
-    Args,
     allow::{self, Allow},
+    args::Args,
     check::Check,
     defaults,
 };

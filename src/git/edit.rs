@@ -3,7 +3,10 @@
 
 use gix::{ObjectId, objs::tree::EntryKind};
 
-use super::{Error, Fetched, boxed};
+use super::{
+    error::{Error, boxed},
+    fetch::Fetched,
+};
 use crate::plan::Edit;
 
 /// The commit made for a plan.

@@ -20,7 +20,10 @@ use gix::{
     },
 };
 
-use super::{BoxError, Error, Remote, boxed, chain};
+use super::{
+    error::{BoxError, Error, boxed, chain},
+    remote::{Remote, connect},
+};
 use crate::{
     plan::names::BranchName,
     plan::{Entry, Snapshot},
@@ -94,7 +97,7 @@ struct Conn {
 
 impl Conn {
     fn open(remote: &Remote) -> Result<Conn, BoxError> {
-        let (transport, handshake) = super::connect(remote, Protocol::V2, Service::UploadPack)?;
+        let (transport, handshake) = connect(remote, Protocol::V2, Service::UploadPack)?;
         Ok(Conn {
             transport,
             handshake,

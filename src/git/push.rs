@@ -13,7 +13,11 @@ use gix::{
     },
 };
 
-use super::{BoxError, Error, Fetched, Remote, boxed, chain};
+use super::{
+    error::{BoxError, Error, boxed, chain},
+    fetch::Fetched,
+    remote::{Remote, connect},
+};
 use crate::plan::names::BranchName;
 
 /// What the push did.
@@ -51,8 +55,8 @@ pub fn push(
     let pack = write_pack(&objects).map_err(|e| Error::Write { source: e })?;
 
     // receive-pack has no protocol v2.
-    let (mut transport, handshake) = super::connect(remote, Protocol::V1, Service::ReceivePack)
-        .map_err(|e| push_err(e.as_ref()))?;
+    let (mut transport, handshake) =
+        connect(remote, Protocol::V1, Service::ReceivePack).map_err(|e| push_err(e.as_ref()))?;
 
     let current = advertised(&handshake, &refname);
     if current != expected {

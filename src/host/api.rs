@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde::de::DeserializeOwned;
 
-use super::Error;
+use super::error::Error;
 
 use crate::trust::credential::Credential;
 

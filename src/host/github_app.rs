@@ -13,7 +13,10 @@ use jsonwebtoken::{
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{Api, Auth, github};
+use super::{
+    api::{Api, Auth},
+    github,
+};
 use crate::{trust::credential::Credential, trust::credential::Token};
 
 /// An App installation to act as.

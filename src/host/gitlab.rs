@@ -8,7 +8,11 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Api, Auth, Error, Host, Pr, Request};
+use super::{
+    api::{Api, Auth},
+    error::Error,
+    flow::{Host, Pr, Request},
+};
 use crate::plan::names::RepoSlug;
 use crate::trust::credential::Credential;
 

@@ -57,7 +57,7 @@ pub fn event(on: &Regarding, outcome: &Outcome, now: Timestamp) -> Event {
         reporting_instance: Some(instance.chars().take(128).collect()),
         action: Some(outcome.action.into()),
         reason: Some(outcome.reason.into()),
-        note: Some(crate::run::report::truncate(&outcome.note, 1024).to_string()),
+        note: Some(crate::text::truncate(&outcome.note, 1024).to_string()),
         type_: Some(if outcome.warning { "Warning" } else { "Normal" }.into()),
         regarding: Some(ObjectReference {
             api_version: Some(on.api_version.clone()),

@@ -1,7 +1,7 @@
 //! The diff a reviewer reads: git-style, unified, summarised where a line diff would cost
 //! more than it tells.
 
-use super::{Edit, Entry, MAX_DIFF_FILE_BYTES, Snapshot};
+use super::model::{Edit, Entry, MAX_DIFF_FILE_BYTES, Snapshot};
 
 /// A git-style unified diff of `edits` against `snap`.
 pub fn render_diff(snap: &dyn Snapshot, edits: &[Edit]) -> String {

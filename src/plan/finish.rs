@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{
-    Edit, Entry, Error, Plan, Snapshot, kind_name, lookup, objects::ApplyBudget, read_text,
-    render_diff,
+    diff::render_diff,
+    model::{Edit, Entry, Error, Object, Plan, Snapshot, kind_name, lookup, read_text},
+    objects::ApplyBudget,
 };
 use crate::plan::names::RepoPath;
 
@@ -232,7 +233,7 @@ fn objects(
     baseline: &RepoPath,
     final_baseline: Option<String>,
     removed: &[RepoPath],
-) -> Result<Vec<super::Object>, Error> {
+) -> Result<Vec<Object>, Error> {
     let mut objects = vec![];
     let mut budget = ApplyBudget::default();
     for a in &rules.apply {

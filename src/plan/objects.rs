@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Error, MAX_APPLY_BYTES, MAX_OBJECTS};
+use super::model::{Error, MAX_APPLY_BYTES, MAX_OBJECTS, Object};
 use crate::plan::names::RepoPath;
 
 /// What one run has parsed of its apply files so far, against the limits above.
@@ -37,43 +37,6 @@ impl ApplyBudget {
             });
         }
         Ok(found)
-    }
-}
-
-/// A Kubernetes object to server-side apply, as parsed from an apply file.
-#[derive(Debug, Clone)]
-pub struct Object {
-    /// The file it came from (relative to the repo root).
-    pub file: RepoPath,
-    /// `apiVersion`
-    pub api_version: String,
-    /// `kind`
-    pub kind: String,
-    /// `metadata.name`
-    pub name: String,
-    /// `metadata.namespace`, when the file sets one.
-    pub namespace: Option<String>,
-    /// The whole object, as compact JSON. NB: text, not a `Value`: a `Value` tree takes tens
-    /// of times the bytes of its text (a map of one key is a whole B-tree node), and a run
-    /// holds every object from planning to apply.
-    pub body: Box<serde_json::value::RawValue>,
-}
-
-impl PartialEq for Object {
-    fn eq(&self, other: &Object) -> bool {
-        (
-            &self.file,
-            &self.api_version,
-            &self.kind,
-            &self.name,
-            &self.namespace,
-        ) == (
-            &other.file,
-            &other.api_version,
-            &other.kind,
-            &other.name,
-            &other.namespace,
-        ) && self.body.get() == other.body.get()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use tracing::{info, warn};
 
-use super::{Context, promote::Landed, report::Report};
+use super::{context::Context, promote::Landed, report::Report};
 use crate::{
     Error,
     config::{Config, Mode},

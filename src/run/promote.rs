@@ -3,7 +3,7 @@
 
 use tracing::{info, warn};
 
-use super::{Context, context::Credentials, job::Job, report::Report};
+use super::{context::Context, context::Credentials, job::Job, report::Report};
 use crate::{
     Error,
     config::{Config, LogFormat, Mode},

@@ -3,7 +3,7 @@
 
 use tracing::info;
 
-use super::{Context, promote::Landed, report, report::Report};
+use super::{context::Context, promote::Landed, report, report::Report};
 use crate::{
     Error,
     config::{Config, Mode},

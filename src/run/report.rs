@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Instant};
 
 use serde::Serialize;
 
-use crate::{config::Config, host, kube::apply::Applied, plan::Plan};
+use crate::{config::Config, host, kube::apply::Applied, plan::Plan, text::truncate};
 
 /// What happened.
 #[derive(Debug, Default, Serialize)]
@@ -214,18 +214,6 @@ impl Report {
 /// The JSON line for a failed run.
 pub fn failure_json(message: &str, exit_code: u8) -> String {
     serde_json::json!({"error": message, "exit_code": exit_code}).to_string()
-}
-
-/// `s` cut to at most `max` bytes on a character boundary.
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Writes `json` to the termination log when the path is writable (in a Pod); elsewhere

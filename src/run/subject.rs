@@ -28,7 +28,7 @@ pub struct Subject {
 /// file's target with an Experiment for its variables).
 #[tracing::instrument(target = "iter8_gitops::step", name = "experiment", skip_all)]
 pub async fn read(
-    ctx: &super::Context,
+    ctx: &super::context::Context,
     cfg: &Config,
     report: &mut Report,
 ) -> Result<Subject, Error> {
@@ -76,7 +76,7 @@ pub async fn read(
 
 /// The winner the Experiment recommends: its version variable holds the file.
 async fn winner_of(
-    ctx: &super::Context,
+    ctx: &super::context::Context,
     cfg: &Config,
     exp: &experiment::ExperimentRef,
     report: &mut Report,

@@ -6,7 +6,9 @@ use std::{sync::Arc, time::Instant};
 
 use tracing::info;
 
-use super::{Context, config_error, outcome, report, report::Report, single, source_input};
+use super::{
+    context::Context, local::config_error, outcome, report, report::Report, single::single,
+};
 use crate::{
     Error,
     config::{Config, Promotion, PromotionSource, Target, promotion},
@@ -62,7 +64,7 @@ async fn load(ctx: &Context, cfg: &Config, p: &Promotion) -> Result<Vec<Config>,
 
 /// GITOPS_CONFIG_IN_REPO: the promotion file as GITOPS_BRANCH holds it.
 async fn from_repo(ctx: &Context, cfg: &Config, path: &RepoPath) -> Result<String, Error> {
-    super::local_repo_exists(cfg)?;
+    super::local::local_repo_exists(cfg)?;
     // As for a single promotion: a local repo needs no token, so no cluster either.
     let token = ctx.git_token(cfg, cfg.cluster.namespace.clone()).await?;
     let remote = ctx.remote(cfg, token.as_ref())?;
@@ -216,4 +218,12 @@ fn verdict(mut report: Report, total: usize) -> Result<Report, Error> {
         messages: failed.into_iter().map(|f| f.0).collect(),
         report: Box::new(report),
     })
+}
+
+/// Where the promotion file is read from, for its messages.
+fn source_input(source: &PromotionSource) -> &'static str {
+    match source {
+        PromotionSource::File(_) => "GITOPS_CONFIG",
+        PromotionSource::InRepo(_) => "GITOPS_CONFIG_IN_REPO",
+    }
 }

@@ -62,7 +62,8 @@ fn assert_same(want: &Value, got: &Value, path: &str) {
 
 #[test]
 fn schema_json_is_generated_from_the_config_code() {
-    let generated = serde_json::to_string_pretty(&iter8_gitops::config::schema()).unwrap() + "\n";
+    let generated =
+        serde_json::to_string_pretty(&iter8_gitops::config::schema::schema()).unwrap() + "\n";
     let path = spec("schema.json");
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
@@ -96,7 +97,7 @@ fn the_job_and_its_configmap_parse_and_follow_the_contract() {
     let d = docs(&spec("job.yaml"));
     let cm: ConfigMap = typed(&d[0]);
     // Every key of the ConfigMap is an input the tool knows (validated by the schema).
-    let schema = serde_json::to_value(iter8_gitops::config::schema()).unwrap();
+    let schema = serde_json::to_value(iter8_gitops::config::schema::schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let data = serde_json::to_value(cm.data.clone().unwrap()).unwrap();
     assert!(

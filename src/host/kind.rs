@@ -1,0 +1,84 @@
+//! The kind of Git host, and the API base each kind has for a repo's origin.
+
+/// The kind of Git host, which decides the API spoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    GitHub,
+    GitLab,
+    Gitea,
+}
+
+impl Kind {
+    /// Parses GITOPS_PROVIDER.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "github" => Some(Kind::GitHub),
+            "gitlab" => Some(Kind::GitLab),
+            "gitea" | "forgejo" => Some(Kind::Gitea),
+            _ => None,
+        }
+    }
+
+    /// The kind a well-known host name implies: github.com and GitHub Enterprise Cloud's
+    /// `*.ghe.com` (and their `api.` hosts), gitlab.com.
+    pub fn from_host(host: &str) -> Option<Kind> {
+        let host = host.to_ascii_lowercase();
+        let host = host.strip_prefix("api.").unwrap_or(&host);
+        if host == "github.com" || host.ends_with(".ghe.com") {
+            Some(Kind::GitHub)
+        } else if host == "gitlab.com" {
+            Some(Kind::GitLab)
+        } else {
+            None
+        }
+    }
+
+    /// The kind an API base URL's path implies: GitHub Enterprise Server's `/api/v3`,
+    /// GitLab's `/api/v4`, Gitea's and Forgejo's `/api/v1`.
+    pub fn from_api_path(path: &str) -> Option<Kind> {
+        let path = path.trim_end_matches('/');
+        if path.ends_with("/api/v3") {
+            Some(Kind::GitHub)
+        } else if path.ends_with("/api/v4") {
+            Some(Kind::GitLab)
+        } else if path.ends_with("/api/v1") {
+            Some(Kind::Gitea)
+        } else {
+            None
+        }
+    }
+
+    /// The API base for a repo on `origin` (`https://host[:port]`).
+    pub fn default_api(self, origin: &url::Url) -> url::Url {
+        let host = origin.host_str().unwrap_or_default().to_ascii_lowercase();
+        let at = |path: &str| {
+            let mut u = origin.clone();
+            u.set_path(path);
+            u.set_query(None);
+            u.set_fragment(None);
+            u
+        };
+        match self {
+            Kind::GitHub if host == "github.com" => {
+                url::Url::parse("https://api.github.com").expect("constant URL")
+            }
+            Kind::GitHub if host.ends_with(".ghe.com") => {
+                let mut u = at("/");
+                let _ = u.set_host(Some(&format!("api.{host}")));
+                u
+            }
+            Kind::GitHub => at("/api/v3"),
+            Kind::GitLab => at("/api/v4"),
+            Kind::Gitea => at("/api/v1"),
+        }
+    }
+
+    /// What the host calls the request, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::GitLab => "merge request",
+            _ => "pull request",
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The host the operator configured, chosen by its kind.
+
+use super::{
+    error::Error,
+    flow::{Opened, Request, open},
+    gitea, github, gitlab,
+    kind::Kind,
+};
+use crate::trust::credential::Credential;
+
+/// A Git host's request API.
+pub enum Provider {
+    GitHub(github::GitHub),
+    GitLab(gitlab::GitLab),
+    Gitea(gitea::Gitea),
+}
+
+impl Provider {
+    /// A client for `kind` at `base`, sending `token` the way that host wants it.
+    pub fn new(kind: Kind, http: reqwest::Client, base: &url::Url, token: Credential) -> Provider {
+        match kind {
+            Kind::GitHub => Provider::GitHub(github::GitHub::new(http, base, token)),
+            Kind::GitLab => Provider::GitLab(gitlab::GitLab::new(http, base, token)),
+            Kind::Gitea => Provider::Gitea(gitea::Gitea::new(http, base, token)),
+        }
+    }
+
+    /// Finds the open request for `req`; creates it if there is none, else updates its text;
+    /// adds missing labels and reviewers. With `dry_run`, only looks.
+    pub async fn open_pull_request(&self, req: &Request, dry_run: bool) -> Result<Opened, Error> {
+        match self {
+            Provider::GitHub(h) => open(h, req, dry_run).await,
+            Provider::GitLab(h) => open(h, req, dry_run).await,
+            Provider::Gitea(h) => open(h, req, dry_run).await,
+        }
+    }
+}

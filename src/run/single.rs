@@ -1,0 +1,55 @@
+//! One promotion (or start): experiment → credentials → fetch → plan → commit → push (again
+//! when the branch moved) → pull request → Argo CD → apply → Event → report.
+
+use std::time::Instant;
+
+use super::{
+    context::Context, deploy, job, local::local_repo_exists, outcome, promote, pull_request,
+    report::Report, subject, timings,
+};
+use crate::{
+    Error,
+    config::{self, Config},
+    host,
+};
+
+/// One promotion (or start): every step in order, the report filled as they go.
+pub async fn single(ctx: &Context, cfg: &Config) -> Result<Report, Error> {
+    let started = Instant::now();
+    let mut report = Report::new(cfg);
+    let (result, timings) = timings::collect(steps(ctx, cfg, &mut report)).await;
+    report.timings_ms = timings;
+    result?;
+    report.timing("total", started);
+    Ok(report)
+}
+
+async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), Error> {
+    let subject = subject::read(ctx, cfg, report).await?;
+    local_repo_exists(cfg)?;
+    let creds = ctx.credentials(cfg, subject.namespace.clone()).await?;
+    let text = pull_request::Text::new(cfg, &subject.vars)?;
+    let job = job::Job::new(cfg, &subject);
+    let ns = subject.namespace.as_deref();
+    let landed = promote::promote(ctx, cfg, &creds, &job, ns, report).await?;
+    report.promotes = landed.commit.is_some();
+    report.diff = landed.plan.diff.clone();
+    pull_request::open(ctx, cfg, creds.token.as_ref(), &landed, text, report).await?;
+    // What this run changed, as against what the promotion changes (`promotes`): a rerun
+    // that finds its commit pushed and its PR up to date changed nothing.
+    report.changed = report.pushed
+        || matches!(
+            report.pr_action,
+            Some(host::Action::Created | host::Action::Updated)
+        );
+    let app_uid = deploy::argocd(ctx, cfg, &landed, report).await?;
+    let promote::Landed { plan, resolved, .. } = landed;
+    deploy::apply(ctx, cfg, resolved, report).await?;
+    let uid = match cfg.task {
+        config::Task::Finish => subject.uid,
+        config::Task::Start(_) => app_uid,
+    };
+    report.summarize(&outcome::headline(cfg, &subject.winner, &plan));
+    outcome::tell(&ctx.cluster, cfg, report, &subject.winner, &plan, uid).await;
+    Ok(())
+}

@@ -204,3 +204,77 @@ fn github_app(c: &mut Check, a: &Args, provider: Option<Kind>) -> Option<GitHubA
         key: key.unwrap_or_else(|| defaults::GITHUB_APP_KEY.into()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pasted_token_is_trimmed_or_refused_without_being_echoed() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("ghp_abc", Some("ghp_abc")),
+            ("  ghp_abc\n", Some("ghp_abc")),
+            ("   ", None),
+            ("ghp_a bc", None),
+            ("ghp_a\u{7}bc", None),
+        ];
+        for (pasted, want) in table {
+            let a = Args {
+                token: Some(Token::new(pasted.to_string())),
+                ..Args::default()
+            };
+            let mut c = Check { problems: vec![] };
+            let auth = validate(&mut c, &a, None);
+            assert_eq!(auth.token.as_ref().map(Token::expose), *want, "{pasted:?}");
+            for p in &c.problems {
+                assert_eq!(p.input, "GITOPS_TOKEN");
+                assert!(!p.message.contains("ghp_a"), "{}", p.message);
+            }
+        }
+    }
+
+    #[test]
+    fn secret_names_keys_and_user_names_are_checked() {
+        let table: &[(Args, &[&str])] = &[
+            (Args::default(), &[]),
+            (
+                Args {
+                    token_secret: Some("Iter8_Token".into()),
+                    ..Args::default()
+                },
+                &["GITOPS_TOKEN_SECRET"],
+            ),
+            (
+                Args {
+                    token_key: Some("a/b".into()),
+                    username: Some("a:b".into()),
+                    ..Args::default()
+                },
+                &["GITOPS_TOKEN_KEY", "GITOPS_USERNAME"],
+            ),
+            (
+                Args {
+                    signing_key_secret: Some("k".into()),
+                    signing_key_file: Some("/k".into()),
+                    ..Args::default()
+                },
+                &["GITOPS_SIGNING_KEY_FILE"],
+            ),
+            (
+                Args {
+                    github_app_id: Some("1".into()),
+                    github_app_installation_id: Some("2".into()),
+                    ..Args::default()
+                },
+                // Not on GitHub (no provider given here).
+                &["GITOPS_GITHUB_APP_ID"],
+            ),
+        ];
+        for (a, want) in table {
+            let mut c = Check { problems: vec![] };
+            validate(&mut c, a, None);
+            let got: Vec<_> = c.problems.iter().map(|p| p.input.as_str()).collect();
+            assert_eq!(got, *want, "{a:?}");
+        }
+    }
+}

@@ -152,3 +152,60 @@ fn argocd_app(c: &mut Check, a: &Args) -> Option<ArgoApp> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_experiment_needs_both_names_and_argo_cd_is_namespace_slash_name() {
+        let table: &[(Args, &[&str])] = &[
+            (Args::default(), &[]),
+            (
+                Args {
+                    experiment_name: Some("exp".into()),
+                    experiment_namespace: Some("default".into()),
+                    argocd_app: Some("argocd/bookinfo".into()),
+                    argocd_wait: Some("2m".into()),
+                    ..Args::default()
+                },
+                &[],
+            ),
+            (
+                Args {
+                    experiment_name: Some("exp".into()),
+                    ..Args::default()
+                },
+                &["EXPERIMENT_NAMESPACE"],
+            ),
+            (
+                Args {
+                    argocd_app: Some("bookinfo".into()),
+                    ..Args::default()
+                },
+                &["GITOPS_ARGOCD_APP"],
+            ),
+            (
+                Args {
+                    argocd_wait: Some("2m".into()),
+                    ..Args::default()
+                },
+                &["GITOPS_ARGOCD_WAIT"],
+            ),
+            (
+                Args {
+                    namespace: Some("Prod".into()),
+                    apply_namespaces: Some("ok,Not_OK".into()),
+                    ..Args::default()
+                },
+                &["GITOPS_NAMESPACE", "GITOPS_APPLY_NAMESPACES"],
+            ),
+        ];
+        for (a, want) in table {
+            let mut c = Check { problems: vec![] };
+            validate(&mut c, a);
+            let got: Vec<_> = c.problems.iter().map(|p| p.input.as_str()).collect();
+            assert_eq!(got, *want, "{a:?}");
+        }
+    }
+}

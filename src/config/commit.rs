@@ -43,3 +43,46 @@ pub(super) fn validate(c: &mut Check, a: &Args, task: &Task) -> Commit {
         author_email,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StartConfig;
+
+    #[test]
+    fn the_message_follows_the_task_and_the_author_must_fit_a_signature() {
+        let start = Task::Start(StartConfig {
+            version: "abc123".into(),
+            templates: crate::plan::names::RepoPath::root(),
+            set: vec![],
+        });
+        // (inputs, task, the message or the inputs with problems)
+        type Row<'a> = (Args, &'a Task, Result<&'a str, &'a [&'a str]>);
+        let table: &[Row] = &[
+            (Args::default(), &Task::Finish, Ok("update baseline")),
+            (
+                Args::default(),
+                &start,
+                Ok("iter8 experiment: version abc123"),
+            ),
+            (
+                Args {
+                    author_name: Some("Eve <eve@x>".into()),
+                    author_email: Some("not-an-email".into()),
+                    ..Args::default()
+                },
+                &Task::Finish,
+                Err(&["GITOPS_AUTHOR_NAME", "GITOPS_AUTHOR_EMAIL"]),
+            ),
+        ];
+        for (a, task, want) in table {
+            let mut c = Check { problems: vec![] };
+            let commit = validate(&mut c, a, task);
+            let got: Vec<_> = c.problems.iter().map(|p| p.input.as_str()).collect();
+            match want {
+                Ok(message) => assert_eq!((commit.message.as_str(), got.len()), (*message, 0)),
+                Err(inputs) => assert_eq!(got, *inputs),
+            }
+        }
+    }
+}

@@ -80,3 +80,59 @@ pub(super) fn limits(c: &mut Check, a: &Args) -> Limits {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_booleans_and_formats_have_their_defaults_and_their_errors() {
+        /// (dry run, log format, timeout s, request timeout s), or `None` for a problem.
+        type Want = Option<(bool, LogFormat, u64, u64)>;
+        let table: &[(Args, Want)] = &[
+            (Args::default(), Some((false, LogFormat::Text, 300, 30))),
+            (
+                Args {
+                    dry_run: Some("yes".into()),
+                    log_format: Some("json".into()),
+                    timeout: Some("5m".into()),
+                    request_timeout: Some("10s".into()),
+                    ..Args::default()
+                },
+                Some((true, LogFormat::Json, 300, 10)),
+            ),
+            (
+                Args {
+                    dry_run: Some("maybe".into()),
+                    ..Args::default()
+                },
+                None,
+            ),
+            (
+                Args {
+                    timeout: Some("soon".into()),
+                    ..Args::default()
+                },
+                None,
+            ),
+            (
+                Args {
+                    log_format: Some("xml".into()),
+                    ..Args::default()
+                },
+                None,
+            ),
+        ];
+        for (a, want) in table {
+            let mut c = Check { problems: vec![] };
+            let (o, l) = (validate(&mut c, a), limits(&mut c, a));
+            let got = c.problems.is_empty().then_some((
+                o.dry_run,
+                o.log_format,
+                l.timeout.as_secs(),
+                l.request_timeout.as_secs(),
+            ));
+            assert_eq!(got, *want, "{a:?}: {:?}", c.problems);
+        }
+    }
+}

@@ -93,3 +93,57 @@ fn extras(c: &mut Check, a: &Args) -> (Vec<String>, Vec<String>) {
     }
     (labels, reviewers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::names::{RepoLocation, RepoPath};
+
+    #[test]
+    fn the_pr_branch_labels_and_reviewers_are_checked_against_the_repo_and_mode() {
+        let repo = Repo {
+            location: RepoLocation::Https("https://github.com/acme/env.git".parse().unwrap()),
+            branch: BranchName::parse("main").unwrap(),
+            dir: RepoPath::root(),
+        };
+        let table: &[(Args, Mode, &[&str])] = &[
+            (Args::default(), Mode::PullRequest, &[]),
+            (
+                Args {
+                    pr_branch: Some("main".into()),
+                    ..Args::default()
+                },
+                Mode::PullRequest,
+                &["GITOPS_PR_BRANCH"],
+            ),
+            // Pushing onto the synced branch needs no head branch of its own.
+            (
+                Args {
+                    pr_branch: Some("main".into()),
+                    ..Args::default()
+                },
+                Mode::Push,
+                &[],
+            ),
+            (
+                Args {
+                    pr_labels: Some(format!("ok,{}", "x".repeat(256))),
+                    pr_reviewers: Some("alice,bob smith".into()),
+                    pr_repo: Some("not a slug".into()),
+                    ..Args::default()
+                },
+                Mode::PullRequest,
+                &["GITOPS_PR_REPO", "GITOPS_PR_LABELS", "GITOPS_PR_REVIEWERS"],
+            ),
+        ];
+        for (a, mode, want) in table {
+            let mut c = Check { problems: vec![] };
+            let pr = validate(&mut c, a, Some(&repo), *mode);
+            let got: Vec<_> = c.problems.iter().map(|p| p.input.as_str()).collect();
+            assert_eq!(got, *want, "{a:?} {mode:?}");
+            if want.is_empty() {
+                assert_eq!(pr.unwrap().api.unwrap().kind, crate::host::Kind::GitHub);
+            }
+        }
+    }
+}

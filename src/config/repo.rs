@@ -113,3 +113,65 @@ pub(super) fn parse_repo(v: &str, c: &mut Check) -> Option<RepoLocation> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `validate` says of GITOPS_REPO, GITOPS_BRANCH and GITOPS_DIR.
+    fn check(repo: &str, branch: &str, dir: Option<&str>) -> (Option<Repo>, Vec<String>) {
+        let a = Args {
+            repo: Some(repo.into()),
+            branch: Some(branch.into()),
+            dir: dir.map(String::from),
+            ..Args::default()
+        };
+        let mut c = Check { problems: vec![] };
+        let r = validate(&mut c, &a);
+        (r, c.problems.into_iter().map(|p| p.input).collect())
+    }
+
+    #[test]
+    fn each_repo_input_is_checked_on_its_own() {
+        let table: &[(&str, &str, Option<&str>, &[&str])] = &[
+            ("https://github.com/acme/env.git", "main", None, &[]),
+            ("/srv/env.git", "main", Some("./"), &[]),
+            ("file:///srv/env.git", "main", Some("envs/prod/"), &[]),
+            (
+                "http://github.com/acme/env.git",
+                "main",
+                None,
+                &["GITOPS_REPO"],
+            ),
+            (
+                "https://me:tok@github.com/acme/env.git",
+                "main",
+                None,
+                &["GITOPS_REPO"],
+            ),
+            (
+                "git@github.com:acme/env.git",
+                "main",
+                None,
+                &["GITOPS_REPO"],
+            ),
+            (
+                "https://github.com/acme/env.git",
+                "a..b",
+                None,
+                &["GITOPS_BRANCH"],
+            ),
+            (
+                "https://github.com/acme/env.git",
+                "main",
+                Some("../up"),
+                &["GITOPS_DIR"],
+            ),
+        ];
+        for (repo, branch, dir, want) in table {
+            let (r, got) = check(repo, branch, *dir);
+            assert_eq!(got, *want, "{repo} {branch} {dir:?}");
+            assert_eq!(r.is_some(), want.is_empty(), "{repo}");
+        }
+    }
+}

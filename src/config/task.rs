@@ -292,3 +292,41 @@ pub(super) fn start(c: &mut Check, a: &Args, starting: bool) -> Task {
         set,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_task_and_mode_default_as_the_contract_says() {
+        // (GITOPS_TASK, GITOPS_MODE) → (starting, mode), or the input with a problem.
+        type Row<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<(bool, Mode), &'a str>,
+        );
+        let table: &[Row] = &[
+            (None, None, Ok((false, Mode::PullRequest))),
+            (Some("start"), None, Ok((true, Mode::Push))),
+            (Some("start"), Some("pr"), Ok((true, Mode::PullRequest))),
+            (Some("finish"), Some("push"), Ok((false, Mode::Push))),
+            (Some("stop"), None, Err("GITOPS_TASK")),
+            (None, Some("merge"), Err("GITOPS_MODE")),
+        ];
+        for (task, mode, want) in table {
+            let a = Args {
+                task: task.map(String::from),
+                mode: mode.map(String::from),
+                ..Args::default()
+            };
+            let mut c = Check { problems: vec![] };
+            let s = starting(&mut c, &a);
+            let m = self::mode(&mut c, &a, s);
+            let got = match c.problems.first() {
+                Some(p) => Err(p.input.as_str()),
+                None => Ok((s, m)),
+            };
+            assert_eq!(got, *want, "{task:?} {mode:?}");
+        }
+    }
+}

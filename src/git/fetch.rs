@@ -200,28 +200,7 @@ pub fn fetch(
             source: boxed(std::io::Error::other(chain(e.as_ref()))),
         })
     };
-    // 0700: the fetched tree and the objects written from it are the Env repo's (private
-    // repo content), and nothing else on the machine needs to read them.
-    let dir = tempfile::Builder::new()
-        .prefix("iter8-gitops-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .map_err(|e| Error::TempRepo {
-            dir: std::env::temp_dir(),
-            source: boxed(e),
-        })?;
-    // Isolated: $HOME and /etc/gitconfig must not change what a Job does.
-    let repo: gix::Repository = gix::ThreadSafeRepository::init_opts(
-        dir.path(),
-        gix::create::Kind::Bare,
-        gix::create::Options::default(),
-        gix::open::Options::isolated(),
-    )
-    .map_err(|e| Error::TempRepo {
-        dir: dir.path().into(),
-        source: boxed(e),
-    })?
-    .into();
+    let (dir, repo) = temp_repo()?;
     let mut conn = Conn::open(remote).map_err(fetch_err)?;
     if conn.handshake.server_protocol_version != Protocol::V2 {
         return Err(fetch_err(boxed(std::io::Error::other(
@@ -271,6 +250,33 @@ pub fn fetch(
         }
     }
     Ok(fetched)
+}
+
+/// An empty bare repo in a fresh temporary directory, isolated from the machine's git config.
+fn temp_repo() -> Result<(tempfile::TempDir, gix::Repository), Error> {
+    // 0700: the fetched tree and the objects written from it are the Env repo's (private
+    // repo content), and nothing else on the machine needs to read them.
+    let dir = tempfile::Builder::new()
+        .prefix("iter8-gitops-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| Error::TempRepo {
+            dir: std::env::temp_dir(),
+            source: boxed(e),
+        })?;
+    // Isolated: $HOME and /etc/gitconfig must not change what a Job does.
+    let repo: gix::Repository = gix::ThreadSafeRepository::init_opts(
+        dir.path(),
+        gix::create::Kind::Bare,
+        gix::create::Options::default(),
+        gix::open::Options::isolated(),
+    )
+    .map_err(|e| Error::TempRepo {
+        dir: dir.path().into(),
+        source: boxed(e),
+    })?
+    .into();
+    Ok((dir, repo))
 }
 
 /// Opens the temp repo afresh (so it sees the new packs) and reads the tips.

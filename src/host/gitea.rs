@@ -12,6 +12,7 @@ use super::{
     api::{Api, Auth},
     error::Error,
     flow::{Host, Pr, Request},
+    repos,
 };
 use crate::trust::credential::Credential;
 
@@ -71,7 +72,7 @@ impl Gitea {
     }
 
     fn path(req: &Request, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", req.target.owner(), req.target.repo())
+        repos::path(req, rest)
     }
 
     /// The head as Gitea reads it: the branch, or `owner:branch` from a fork.
@@ -123,15 +124,7 @@ impl Host for Gitea {
     }
 
     async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        let body = json!({"title": title, "body": req.body});
-        self.api
-            .act(
-                "update pull request",
-                Method::PATCH,
-                &Self::path(req, &format!("/pulls/{}", pr.number)),
-                &body,
-            )
-            .await
+        repos::update(&self.api, req, pr.number, title).await
     }
 
     /// 409 `pull request already exists for these targets [...]` (contracts/gitea/notes.md).
@@ -141,15 +134,7 @@ impl Host for Gitea {
 
     async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
         // issueAddLabel takes label names as well as ids (create takes only ids).
-        let body = json!({ "labels": labels });
-        self.api
-            .act(
-                "add labels",
-                Method::POST,
-                &Self::path(req, &format!("/issues/{}/labels", pr.number)),
-                &body,
-            )
-            .await
+        repos::add_labels(&self.api, req, pr.number, labels).await
     }
 
     async fn add_reviewers(
@@ -159,14 +144,7 @@ impl Host for Gitea {
         reviewers: &[String],
     ) -> Result<(), Error> {
         let body = json!({ "reviewers": reviewers });
-        self.api
-            .act(
-                "request reviewers",
-                Method::POST,
-                &Self::path(req, &format!("/pulls/{}/requested_reviewers", pr.number)),
-                &body,
-            )
-            .await
+        repos::request_reviewers(&self.api, req, pr.number, &body).await
     }
 
     fn draft_prefix(&self) -> Option<&'static str> {

@@ -12,6 +12,7 @@ use super::{
     api::{Api, Auth},
     error::Error,
     flow::{Host, Pr, Request},
+    repos,
 };
 use crate::trust::credential::Credential;
 
@@ -75,7 +76,7 @@ impl GitHub {
     }
 
     fn path(req: &Request, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", req.target.owner(), req.target.repo())
+        repos::path(req, rest)
     }
 
     /// `owner:branch`: GitHub's head, for the same repo and across forks alike.
@@ -121,15 +122,7 @@ impl Host for GitHub {
     }
 
     async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        let body = json!({"title": title, "body": req.body});
-        self.api
-            .act(
-                "update pull request",
-                Method::PATCH,
-                &Self::path(req, &format!("/pulls/{}", pr.number)),
-                &body,
-            )
-            .await
+        repos::update(&self.api, req, pr.number, title).await
     }
 
     /// GitHub's 422 "A pull request already exists for OWNER:BRANCH." (contracts/github/notes.md).
@@ -139,15 +132,7 @@ impl Host for GitHub {
 
     async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
         // A PR is an issue; labels live on the issue. Adding is idempotent.
-        let body = json!({ "labels": labels });
-        self.api
-            .act(
-                "add labels",
-                Method::POST,
-                &Self::path(req, &format!("/issues/{}/labels", pr.number)),
-                &body,
-            )
-            .await
+        repos::add_labels(&self.api, req, pr.number, labels).await
     }
 
     async fn add_reviewers(
@@ -164,13 +149,6 @@ impl Host for GitHub {
             .filter_map(|t| t.split_once('/').map(|(_, slug)| slug))
             .collect();
         let body = json!({ "reviewers": users, "team_reviewers": teams });
-        self.api
-            .act(
-                "request reviewers",
-                Method::POST,
-                &Self::path(req, &format!("/pulls/{}/requested_reviewers", pr.number)),
-                &body,
-            )
-            .await
+        repos::request_reviewers(&self.api, req, pr.number, &body).await
     }
 }

@@ -11,6 +11,7 @@ pub mod github_app;
 pub mod gitlab;
 pub mod kind;
 pub mod provider;
+mod repos;
 
 pub use error::Error;
 pub use flow::{Action, Opened, PullRequest, Request};

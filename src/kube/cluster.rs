@@ -208,6 +208,28 @@ async fn from_kubeconfig(kc: Kubeconfig, timeout: Duration) -> Result<Connection
         .and_then(|u| kc.users.iter().find(|a| &a.name == u))
         .and_then(|a| a.user.clone())
         .unwrap_or_default();
+    let auth = user_auth(&user, timeout).await?;
+    let tls_server_name = match cluster.tls_server_name.as_deref() {
+        Some(n) => Some(
+            rustls::pki_types::ServerName::try_from(n.trim_matches(['[', ']']).to_string())
+                .map_err(|_| {
+                    format!("the kubeconfig's tls-server-name {n:?} is not a host name")
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Connection {
+        server,
+        tls_server_name,
+        roots,
+        auth,
+        namespace: ctx.namespace.clone().unwrap_or_else(|| "default".into()),
+    })
+}
+
+/// How the kubeconfig's user authenticates: a token (or token file), a client certificate, or
+/// an exec plugin; a legacy auth-provider is refused with what to use instead.
+async fn user_auth(user: &kubeconfig::User, timeout: Duration) -> Result<Credential, BoxError> {
     let auth = if let Some(t) = &user.token {
         Credential::token(t.trim())
     } else if let Some(f) = &user.token_file {
@@ -230,22 +252,7 @@ async fn from_kubeconfig(kc: Kubeconfig, timeout: Duration) -> Result<Connection
     } else {
         Credential::None
     };
-    let tls_server_name = match cluster.tls_server_name.as_deref() {
-        Some(n) => Some(
-            rustls::pki_types::ServerName::try_from(n.trim_matches(['[', ']']).to_string())
-                .map_err(|_| {
-                    format!("the kubeconfig's tls-server-name {n:?} is not a host name")
-                })?,
-        ),
-        None => None,
-    };
-    Ok(Connection {
-        server,
-        tls_server_name,
-        roots,
-        auth,
-        namespace: ctx.namespace.clone().unwrap_or_else(|| "default".into()),
-    })
+    Ok(auth)
 }
 
 fn client_cert(cert: &[u8], key: &[u8]) -> Result<Credential, BoxError> {

@@ -89,14 +89,15 @@ impl Context {
     ) -> Result<Credentials, Error> {
         let needs_token =
             matches!(cfg.repo.location, RepoLocation::Https(_)) || cfg.pr.api.is_some();
+        // A token read here is registered with the redactor where it is read, once.
         let token = match &cfg.auth.token {
-            Some(t) => Some(t.clone()),
+            Some(t) => {
+                redact::register(t.expose());
+                Some(t.clone())
+            }
             None if needs_token => Some(self.token(cfg, namespace.clone()).await?),
             None => None,
         };
-        if let Some(t) = &token {
-            redact::register(t.expose());
-        }
         let signer = match &cfg.auth.signing {
             Some(key) => Some(self.signer(key, namespace).await?),
             None => None,

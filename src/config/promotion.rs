@@ -307,6 +307,19 @@ fn field(label: &str, input: &str) -> String {
     format!("{label}.{f}")
 }
 
+impl config::Promotion {
+    /// The file's targets, validated against the operator's inputs with the authority of
+    /// whoever wrote the file: the operator (GITOPS_CONFIG), or the Env repo
+    /// (GITOPS_CONFIG_IN_REPO, bounded by GITOPS_IN_REPO_ALLOW).
+    pub fn targets(&self, file: &File) -> Result<Vec<Config>, config::Error> {
+        let author = match &self.source {
+            config::PromotionSource::File(_) => Author::Operator,
+            config::PromotionSource::InRepo(_) => Author::Repo(&self.allow),
+        };
+        configs(&self.base, file, author)
+    }
+}
+
 /// Targets that share repo, branch, mode and pushed branch become one commit and one PR.
 pub fn groups(targets: Vec<Config>) -> Vec<Vec<Config>> {
     let mut groups: Vec<Vec<Config>> = vec![];

@@ -57,10 +57,10 @@ pub struct Rules {
 #[derive(Debug, Clone)]
 pub struct Promotion {
     pub source: PromotionSource,
-    /// The operator's inputs, which every target starts from. Kept as typed-in because a
-    /// target is validated as the operator's inputs with its fields over them, and an in-repo
-    /// file can only be read after the run has fetched it: see `promotion::configs`.
-    pub base: Box<Args>,
+    /// The operator's inputs, which every target starts from. Kept as typed because a target
+    /// is validated as the operator's inputs with its fields over them, and an in-repo file can
+    /// only be read after the run has fetched it. Read by `Promotion::targets` alone.
+    pub(super) base: Box<Args>,
     /// GITOPS_IN_REPO_ALLOW: what an in-repo file may set beyond the operator's values.
     pub allow: Allow,
 }

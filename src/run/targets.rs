@@ -55,11 +55,7 @@ async fn load(ctx: &Context, cfg: &Config, p: &Promotion) -> Result<Vec<Config>,
         PromotionSource::InRepo(path) => from_repo(ctx, cfg, &cfg.repo.dir.join(path)).await?,
     };
     let file = promotion::parse(source_input(&p.source), &text)?;
-    let author = match &p.source {
-        PromotionSource::File(_) => promotion::Author::Operator,
-        PromotionSource::InRepo(_) => promotion::Author::Repo(&p.allow),
-    };
-    Ok(promotion::configs(&p.base, &file, author)?)
+    Ok(p.targets(&file)?)
 }
 
 /// GITOPS_CONFIG_IN_REPO: the promotion file as GITOPS_BRANCH holds it.

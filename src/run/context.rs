@@ -165,36 +165,26 @@ impl Context {
         Ok(token)
     }
 
-    /// The commit signing key, read and checked before anything is fetched or written.
+    /// The commit signing key, read and checked before anything is fetched or written; once
+    /// per key however many targets sign with it.
     async fn signer(
         &self,
         key: &SigningKey,
         namespace: Option<String>,
     ) -> Result<Arc<Signer>, Error> {
-        const KEY: &str = "ssh-privatekey";
-        let (id, what, text) = match key {
-            SigningKey::File(path) => {
-                let what = format!("GITOPS_SIGNING_KEY_FILE {}", path.display());
-                match std::fs::read_to_string(path) {
-                    Ok(t) => (what.clone(), what, Token::new(t)),
-                    Err(e) => {
-                        return Err(Error::SigningKey {
-                            what,
-                            reason: format!("cannot be read ({e})"),
-                        });
-                    }
-                }
-            }
+        let ns = match key {
             SigningKey::Secret(name) => {
-                let ns = secret::namespace(&self.cluster, namespace, name).await?;
-                let id = format!("{ns}/{name}");
-                if let Some(s) = self.signers.lock().await.get(&id) {
-                    return Ok(s.clone());
-                }
-                let text = secret::read_pem(&self.cluster, &ns, name, KEY).await?;
-                (id, format!("in Secret {ns}/{name} (key {KEY})"), text)
+                Some(secret::namespace(&self.cluster, namespace, name).await?)
             }
+            SigningKey::File(_) => None,
         };
+        let id = format!("{key:?} {ns:?}");
+        // Held while reading: targets that share a key wait for the one read.
+        let mut signers = self.signers.lock().await;
+        if let Some(s) = signers.get(&id) {
+            return Ok(s.clone());
+        }
+        let (what, text) = self.signing_key(key, ns.as_deref()).await?;
         redact::register(text.expose());
         let signer = Signer::from_openssh(text.expose()).map_err(|e| Error::SigningKey {
             what,
@@ -202,7 +192,35 @@ impl Context {
         })?;
         info!(key = %signer.public_key(), "commits will be SSH-signed");
         let signer = Arc::new(signer);
-        self.signers.lock().await.insert(id, signer.clone());
+        signers.insert(id, signer.clone());
         Ok(signer)
+    }
+
+    /// The key's text, and what to call it in a message.
+    async fn signing_key(
+        &self,
+        key: &SigningKey,
+        ns: Option<&str>,
+    ) -> Result<(String, Token), Error> {
+        const KEY: &str = "ssh-privatekey";
+        match (key, ns) {
+            (SigningKey::Secret(name), Some(ns)) => {
+                let text = secret::read_pem(&self.cluster, ns, name, KEY).await?;
+                Ok((format!("in Secret {ns}/{name} (key {KEY})"), text))
+            }
+            (SigningKey::File(path), _) => {
+                let what = format!("GITOPS_SIGNING_KEY_FILE {}", path.display());
+                match std::fs::read_to_string(path) {
+                    Ok(t) => Ok((what, Token::new(t))),
+                    Err(e) => Err(Error::SigningKey {
+                        what,
+                        reason: format!("cannot be read ({e})"),
+                    }),
+                }
+            }
+            (SigningKey::Secret(_), None) => Err(Error::Internal(
+                "a signing key Secret without a namespace".into(),
+            )),
+        }
     }
 }

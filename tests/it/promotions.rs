@@ -466,3 +466,31 @@ fn the_token_secret_is_read_once_for_the_file_and_every_commit() {
         .count();
     assert_eq!(reads, 1, "the token Secret is read once per process");
 }
+
+#[test]
+fn both_commits_of_a_promotion_file_are_signed_with_the_key_read_once() {
+    let src = example("kustomize-env");
+    let mut w = world(&src, "experiments/productpage-v2.yaml");
+    let (private, public) = crate::signing::keygen(w.tmp.path(), &["-t", "ed25519"]);
+    w.kube
+        .add_secret("default", "iter8-signing", &[("ssh-privatekey", &private)]);
+    w.set("GITOPS_SIGNING_KEY_SECRET", Some("iter8-signing"));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let commits = o.report()["commits"].clone();
+    assert_eq!(commits.as_array().unwrap().len(), 2, "{commits}");
+    // Staging went straight onto the synced branch, prod onto its PR branch: both verify.
+    for c in commits.as_array().unwrap() {
+        let rev = c["report"]["commit"].as_str().expect("a commit per group");
+        let v = crate::signing::verify(&w, rev, &public);
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    }
+    let reads = w
+        .kube
+        .server
+        .log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/iter8-signing"))
+        .count();
+    assert_eq!(reads, 1, "the signing key is read once per process");
+}

@@ -5,7 +5,6 @@
 //! requested_reviewers; drafts are `WIP: ` titles (Gitea's default work-in-progress prefix).
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{
@@ -22,44 +21,6 @@ pub const DRAFT: &str = "WIP: ";
 /// A Gitea or Forgejo instance's pulls API.
 pub struct Gitea {
     api: Api,
-}
-
-#[derive(Deserialize)]
-struct Named {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    login: String,
-}
-
-#[derive(Deserialize)]
-struct Pull {
-    number: u64,
-    html_url: String,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    labels: Vec<Named>,
-    #[serde(default)]
-    requested_reviewers: Vec<Named>,
-}
-
-impl From<Pull> for Pr {
-    fn from(p: Pull) -> Pr {
-        Pr {
-            number: p.number,
-            url: p.html_url,
-            title: p.title,
-            body: p.body.unwrap_or_default(),
-            labels: p.labels.into_iter().map(|l| l.name).collect(),
-            reviewers: p.requested_reviewers.into_iter().map(|r| r.login).collect(),
-            reviewer_ids: vec![],
-        }
-    }
 }
 
 impl Gitea {
@@ -93,7 +54,7 @@ impl Host for Gitea {
         let path = Self::path(req, &format!("/pulls/{base}/{}", Self::head(req)));
         match self
             .api
-            .call::<Pull>("find pull request", Method::GET, &path, &[], None)
+            .call::<repos::Pull>("find pull request", Method::GET, &path, &[], None)
             .await
         {
             // The lookup also returns closed and merged requests: only an open one counts.
@@ -116,7 +77,7 @@ impl Host for Gitea {
             "title": title,
             "body": req.body,
         });
-        let p: Pull = self
+        let p: repos::Pull = self
             .api
             .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
             .await?;

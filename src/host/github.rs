@@ -5,7 +5,6 @@
 //! Accept, X-GitHub-Api-Version, Bearer).
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{
@@ -30,42 +29,6 @@ pub struct GitHub {
     api: Api,
 }
 
-#[derive(Deserialize)]
-struct Named {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    login: String,
-}
-
-#[derive(Deserialize)]
-struct Pull {
-    number: u64,
-    html_url: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    labels: Vec<Named>,
-    #[serde(default)]
-    requested_reviewers: Vec<Named>,
-}
-
-impl From<Pull> for Pr {
-    fn from(p: Pull) -> Pr {
-        Pr {
-            number: p.number,
-            url: p.html_url,
-            title: p.title,
-            body: p.body.unwrap_or_default(),
-            labels: p.labels.into_iter().map(|l| l.name).collect(),
-            reviewers: p.requested_reviewers.into_iter().map(|r| r.login).collect(),
-            reviewer_ids: vec![],
-        }
-    }
-}
-
 impl GitHub {
     /// A client on `api` (`https://api.github.com`, or GHES's `https://HOST/api/v3`).
     /// Authenticates with `Authorization: Bearer` and GitHub's API version headers.
@@ -88,7 +51,7 @@ impl GitHub {
 impl Host for GitHub {
     async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
         let head = Self::head(req);
-        let pulls: Vec<Pull> = self
+        let pulls: Vec<repos::Pull> = self
             .api
             .call(
                 "find pull request",
@@ -114,7 +77,7 @@ impl Host for GitHub {
             "body": req.body,
             "draft": req.draft,
         });
-        let p: Pull = self
+        let p: repos::Pull = self
             .api
             .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
             .await?;

@@ -1,11 +1,57 @@
 //! The `/repos/{owner}/{repo}` REST shape GitHub and Gitea (Forgejo) share: the same paths
 //! and bodies to update a pull request, label it (a PR is an issue) and ask for reviews.
-//! Each host keeps what differs (finding, creating, duplicates, team reviewers).
+//! Each host keeps what differs (finding, creating, duplicates, team reviewers). The pull
+//! request they answer with is the same too (Gitea's lookup also reads `state`).
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::json;
 
-use super::{api::Api, error::Error, flow::Request};
+use super::{
+    api::Api,
+    error::Error,
+    flow::{Pr, Request},
+};
+
+/// A label (`name`) or a user (`login`), as both hosts list them.
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    login: String,
+}
+
+/// A pull request as both hosts answer it.
+#[derive(Deserialize)]
+pub struct Pull {
+    number: u64,
+    html_url: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    labels: Vec<Named>,
+    #[serde(default)]
+    requested_reviewers: Vec<Named>,
+}
+
+impl From<Pull> for Pr {
+    fn from(p: Pull) -> Pr {
+        Pr {
+            number: p.number,
+            url: p.html_url,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            labels: p.labels.into_iter().map(|l| l.name).collect(),
+            reviewers: p.requested_reviewers.into_iter().map(|r| r.login).collect(),
+            reviewer_ids: vec![],
+        }
+    }
+}
 
 /// `/repos/{owner}/{repo}{rest}` on the repo the request is opened on.
 pub fn path(req: &Request, rest: &str) -> String {

@@ -64,7 +64,6 @@ pub enum Error {
     },
 }
 
-/// Reads the token under `key` of Secret `name` in `namespace`.
 /// The namespace the Secret `name` is read from: the run's, else the cluster configuration's.
 pub async fn namespace(
     cluster: &Cluster,
@@ -85,6 +84,7 @@ pub async fn namespace(
     }
 }
 
+/// Reads the token under `key` of Secret `name` in `namespace`.
 pub async fn read(
     cluster: &Cluster,
     namespace: &str,

@@ -55,8 +55,6 @@ pub enum Error {
 }
 
 /// Renders one template's text; `used` collects the GITOPS_SET keys it used.
-// ~84 lines: one pass over the template's lines with the substitution rules side by side;
-// split up, the rules would be read apart from the scanner they depend on.
 pub fn render(
     path: &str,
     text: &str,
@@ -67,17 +65,7 @@ pub fn render(
     let mut out = String::with_capacity(text.len() + 64);
     let mut doc = Doc::default();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    // The kind decides the rename, and `kind:` may come after `metadata:`: look ahead per doc.
-    let mut kinds = vec![];
-    let mut kind = None;
-    for l in &lines {
-        if is_separator(l) {
-            kinds.push(kind.take());
-        } else if let Some(k) = l.strip_prefix("kind:") {
-            kind = Some(k.trim().to_string());
-        }
-    }
-    kinds.push(kind);
+    let kinds = doc_kinds(&lines);
     let mut doc_no = 0;
     for l in lines {
         if is_separator(l) {
@@ -87,44 +75,9 @@ pub fn render(
             continue;
         }
         let (body, eol) = split_eol(l);
-        let mut line = body.to_string();
-        // metadata.name / generateName: two-space indented keys right under `metadata:`.
-        if !line.starts_with(' ') && !line.starts_with('#') && !line.trim().is_empty() {
-            doc.in_metadata = line.trim_end() == "metadata:";
-        } else if doc.in_metadata && !doc.renamed {
-            let is_experiment = kinds[doc_no].as_deref() == Some("Experiment");
-            if let Some(v) = line.strip_prefix("  generateName:") {
-                line = format!("  name: {}{version}", unquote(v));
-                doc.renamed = true;
-            } else if let Some(v) = line.strip_prefix("  name:") {
-                let name = unquote(v);
-                if name.ends_with('-') {
-                    line = format!("  name: {name}{version}");
-                    doc.renamed = true;
-                } else if is_experiment && !name.is_empty() {
-                    line = format!("  name: {name}-{version}");
-                    doc.renamed = true;
-                }
-            }
-        }
-        // Label values `version: v…`.
-        if let Some((indent, v)) = line.split_once("version: v")
-            && indent.trim().is_empty()
-            && !indent.is_empty()
-            && !v.contains(' ')
-        {
-            line = format!("{indent}version: v{version}");
-        }
-        for (key, value) in set {
-            if let Some(l) = replace_placeholder(&line, |k| (k == key).then_some(value.as_str())) {
-                line = l;
-                push_once(used, key);
-            }
-            if let Some(l) = replace_word(&line, key, value) {
-                line = l;
-                push_once(used, key);
-            }
-        }
+        let is_experiment = kinds[doc_no].as_deref() == Some("Experiment");
+        let line = rename(&mut doc, body.to_string(), is_experiment, version);
+        let line = substitute(label_version(line, version), set, used);
         if let Some(key) = placeholders(&line).into_iter().next() {
             return Err(Error::Missing {
                 path: path.into(),
@@ -140,6 +93,76 @@ pub fn render(
         reason: e.to_string(),
     })?;
     Ok(out)
+}
+
+/// Each document's `kind`: it decides the rename, and `kind:` may come after `metadata:`, so
+/// it is looked up ahead of the rendering.
+fn doc_kinds(lines: &[&str]) -> Vec<Option<String>> {
+    let mut kinds = vec![];
+    let mut kind = None;
+    for l in lines {
+        if is_separator(l) {
+            kinds.push(kind.take());
+        } else if let Some(k) = l.strip_prefix("kind:") {
+            kind = Some(k.trim().to_string());
+        }
+    }
+    kinds.push(kind);
+    kinds
+}
+
+/// metadata.name / generateName (two-space indented keys right under `metadata:`) get the
+/// version: `generateName: x-` and `name: x-` become `x-VERSION`, an Experiment's name
+/// `NAME-VERSION`; once per document.
+fn rename(doc: &mut Doc, line: String, is_experiment: bool, version: &str) -> String {
+    if !line.starts_with(' ') && !line.starts_with('#') && !line.trim().is_empty() {
+        doc.in_metadata = line.trim_end() == "metadata:";
+        return line;
+    }
+    if !doc.in_metadata || doc.renamed {
+        return line;
+    }
+    if let Some(v) = line.strip_prefix("  generateName:") {
+        doc.renamed = true;
+        return format!("  name: {}{version}", unquote(v));
+    }
+    if let Some(v) = line.strip_prefix("  name:") {
+        let name = unquote(v);
+        if name.ends_with('-') {
+            doc.renamed = true;
+            return format!("  name: {name}{version}");
+        }
+        if is_experiment && !name.is_empty() {
+            doc.renamed = true;
+            return format!("  name: {name}-{version}");
+        }
+    }
+    line
+}
+
+/// Label values `version: v…` become `version: vVERSION`.
+fn label_version(line: String, version: &str) -> String {
+    match line.split_once("version: v") {
+        Some((indent, v)) if indent.trim().is_empty() && !indent.is_empty() && !v.contains(' ') => {
+            format!("{indent}version: v{version}")
+        }
+        _ => line,
+    }
+}
+
+/// GITOPS_SET's values, as `${{ KEY }}` placeholders and as whole words.
+fn substitute(mut line: String, set: &[(String, String)], used: &mut Vec<String>) -> String {
+    for (key, value) in set {
+        if let Some(l) = replace_placeholder(&line, |k| (k == key).then_some(value.as_str())) {
+            line = l;
+            push_once(used, key);
+        }
+        if let Some(l) = replace_word(&line, key, value) {
+            line = l;
+            push_once(used, key);
+        }
+    }
+    line
 }
 
 #[derive(Default)]

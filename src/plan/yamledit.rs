@@ -110,8 +110,6 @@ pub enum Error {
 }
 
 /// Parses every document of `text`.
-// ~81 lines: one match over the parser's events, each arm a few lines; the stack it builds
-// is easiest checked whole.
 pub fn parse(text: &str) -> Result<Vec<Node>, Error> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Node> = vec![];
@@ -166,32 +164,43 @@ pub fn parse(text: &str) -> Result<Vec<Node>, Error> {
             Event::Alias(_) | Event::UnresolvedAlias(_) => Node::Alias { start },
             _ => continue,
         };
-        // Attach the finished node to its parent, or end a document.
-        match stack.last_mut() {
-            None => docs.push(node),
-            Some(Node::Seq { items, .. }) => items.push(node),
-            Some(Node::Map { entries, .. }) => {
-                let slot = keys.last_mut().expect("a key slot per open collection");
-                match slot.take() {
-                    None => *slot = Some(node),
-                    Some(k) => {
-                        // YAML forbids it, and tools disagree on which one counts (Helm
-                        // reads the last, an edit would change the first): refuse.
-                        if let Some(name) = k.as_str()
-                            && entries
-                                .iter()
-                                .any(|(other, _)| other.as_str() == Some(name))
-                        {
-                            return Err(Error::Duplicate(name.to_string()));
-                        }
-                        entries.push((k, node))
-                    }
-                }
-            }
-            Some(_) => unreachable!("only collections are on the stack"),
-        }
+        attach(&mut stack, &mut keys, &mut docs, node)?;
     }
     Ok(docs)
+}
+
+/// Attaches a finished node to its parent collection (as a key, or as the value of the key
+/// before it), or ends a document.
+fn attach(
+    stack: &mut [Node],
+    keys: &mut [Option<Node>],
+    docs: &mut Vec<Node>,
+    node: Node,
+) -> Result<(), Error> {
+    match stack.last_mut() {
+        None => docs.push(node),
+        Some(Node::Seq { items, .. }) => items.push(node),
+        Some(Node::Map { entries, .. }) => {
+            let slot = keys.last_mut().expect("a key slot per open collection");
+            match slot.take() {
+                None => *slot = Some(node),
+                Some(k) => {
+                    // YAML forbids it, and tools disagree on which one counts (Helm
+                    // reads the last, an edit would change the first): refuse.
+                    if let Some(name) = k.as_str()
+                        && entries
+                            .iter()
+                            .any(|(other, _)| other.as_str() == Some(name))
+                    {
+                        return Err(Error::Duplicate(name.to_string()));
+                    }
+                    entries.push((k, node))
+                }
+            }
+        }
+        Some(_) => unreachable!("only collections are on the stack"),
+    }
+    Ok(())
 }
 
 /// One step of a path.

@@ -445,4 +445,28 @@ mod tests {
             "# head\r\nkind: Job\r\nmetadata:\r\n  name: fortio-fc543e5\r\n---\r\n# second\r\nkind: Job\r\nmetadata:\r\n  name: other-fc543e5\r\n"
         );
     }
+
+    #[test]
+    fn a_rendered_file_is_not_written_over_a_folder_or_a_link() {
+        use crate::plan::tests::MapTree;
+        let rules = Rules {
+            dir: RepoPath::root(),
+            templates: RepoPath::parse("templates").unwrap(),
+            version: "fc543e5".into(),
+            set: vec![],
+        };
+        for (what, e) in [("directory", Entry::Dir), ("symlink", Entry::Symlink)] {
+            let tree = MapTree::default()
+                .entry("templates", Entry::Dir)
+                .file("templates/vs.yaml", "kind: VirtualService\n")
+                .entry("vs.yaml", e);
+            let err = plan(&tree, &rules).unwrap_err();
+            assert!(matches!(err, Error::Occupied { .. }), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!("GITOPS_TEMPLATES \"vs.yaml\" is a {what}, not a file")
+            );
+            assert_eq!(crate::Error::Start(err).exit_code(), 5);
+        }
+    }
 }

@@ -91,6 +91,7 @@ impl Error {
             | Error::NoNamespace { .. }
             | Error::Git(G::Auth { .. } | G::Misdirected { .. }) => 3,
             Error::Provider(e) if e.is_auth() => 3,
+            Error::Provider(e) if e.merge_code().is_some() => e.merge_code().unwrap_or(6),
             Error::App(e) => e.exit_code(),
             Error::SigningKey { .. } => 3,
             Error::Git(_) | Error::Contended { .. } => 4,
@@ -102,6 +103,14 @@ impl Error {
             Error::Experiment(_) => 8,
             Error::Deadline(_) => 9,
             Error::Argo(_) => 10,
+        }
+    }
+
+    /// The reason of the Event that tells of this failure.
+    pub fn event_reason(&self) -> &'static str {
+        match self {
+            Error::Provider(e) => e.merge_reason().unwrap_or("Failed"),
+            _ => "Failed",
         }
     }
 

@@ -38,6 +38,13 @@ fn fits(d: Duration) -> bool {
         .unwrap_or(true)
 }
 
+/// The time left before the run's deadline (`None` outside [`within`]).
+pub fn time_left() -> Option<Duration> {
+    DEADLINE
+        .try_with(|end| end.saturating_duration_since(Instant::now()))
+        .ok()
+}
+
 /// Runs `op` until it succeeds, fails with a non-transient error, or the attempts run out.
 /// `wait_hint` may ask for a longer wait (a server's Retry-After); when that wait would end
 /// past the run's deadline, the error is returned at once rather than sleeping into it.

@@ -4,8 +4,8 @@
 use super::{args::Args, check::Check};
 
 /// The target fields that widen authority: another repo or host, another token Secret, the
-/// synced branch or a branch to overwrite, pushing without review.
-pub const WIDENING: [&str; 8] = [
+/// synced branch or a branch to overwrite, pushing without review, merging without a person.
+pub const WIDENING: [&str; 9] = [
     "repo",
     "branch",
     "mode",
@@ -14,6 +14,7 @@ pub const WIDENING: [&str; 8] = [
     "pr.provider",
     "pr.repo",
     "pr.branch",
+    "pr.merge",
 ];
 
 /// GITOPS_IN_REPO_ALLOW: `FIELD=VALUE` pairs an in-repo promotion file may set beyond the

@@ -103,6 +103,15 @@ pub struct Args {
     /// true: open the PR as a draft (default: false) [GITOPS_PR_DRAFT]
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub pr_draft: Option<String>,
+    /// none: a person merges the PR (the default); auto: turn on the host's auto-merge (it merges when the required checks and reviews pass); now: merge it as soon as the host says it can be merged [GITOPS_MERGE]
+    #[arg(long)]
+    pub merge: Option<String>,
+    /// merge, squash or rebase (default: merge; GitLab: merge or squash, the project's merge method applies) [GITOPS_MERGE_METHOD]
+    #[arg(long)]
+    pub merge_method: Option<String>,
+    /// How long to wait for the PR to be merged (or closed), e.g. 10m; 0: do not wait (the default) [GITOPS_MERGE_WAIT]
+    #[arg(long)]
+    pub merge_wait: Option<String>,
     /// GitHub App id (or client id), to authenticate as the App instead of a token [GITOPS_GITHUB_APP_ID]
     #[arg(long)]
     pub github_app_id: Option<String>,
@@ -162,7 +171,7 @@ pub struct Args {
     /// namespace/name of the Argo CD Application to refresh after a push to GITOPS_BRANCH [GITOPS_ARGOCD_APP]
     #[arg(long)]
     pub argocd_app: Option<String>,
-    /// How long to wait for that Application to be Synced and Healthy at the pushed commit (e.g. 5m) [GITOPS_ARGOCD_WAIT]
+    /// How long to wait for that Application to be Synced and Healthy at the pushed or merged commit (e.g. 5m) [GITOPS_ARGOCD_WAIT]
     #[arg(long)]
     pub argocd_wait: Option<String>,
     /// Name of the Experiment, set by Iter8 on its handler Job [EXPERIMENT_NAME]

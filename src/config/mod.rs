@@ -20,6 +20,7 @@ pub mod check;
 pub mod cluster;
 pub mod commit;
 pub mod defaults;
+pub mod merge;
 pub mod output;
 pub mod pr;
 pub mod promotion;
@@ -85,6 +86,24 @@ impl TryFrom<Args> for Config {
     }
 }
 
+/// The waits (for the merge, then for Argo CD) run inside GITOPS_TIMEOUT, with room left
+/// for the rest of the run.
+fn waits_fit(c: &mut Check, pr: Option<&Pr>, cluster: &Cluster, limits: &Limits) {
+    let merge = pr.map_or(std::time::Duration::ZERO, |p| p.merge.wait);
+    let argocd = cluster.argocd.as_ref().and_then(|a| a.wait).unwrap_or_default();
+    if !merge.is_zero() && merge + argocd >= limits.timeout {
+        c.bad(
+            "GITOPS_MERGE_WAIT",
+            format!(
+                "({}s, plus GITOPS_ARGOCD_WAIT's {}s) must be shorter than GITOPS_TIMEOUT ({}s), which bounds the whole run; raise GITOPS_TIMEOUT (and the Job's activeDeadlineSeconds) or wait less",
+                merge.as_secs(),
+                argocd.as_secs(),
+                limits.timeout.as_secs()
+            ),
+        );
+    }
+}
+
 impl Config {
     /// Validates one target of a promotion file (its rules are its edits, not the variables).
     pub fn try_from_target(a: Args) -> Result<Config, Error> {
@@ -114,6 +133,7 @@ impl Config {
         let commit = commit::validate(&mut c, &a, &task);
         let output = output::validate(&mut c, &a);
         let limits = output::limits(&mut c, &a);
+        waits_fit(&mut c, pr.as_ref(), &cluster, &limits);
         c.finish()?;
         let some = "checked above: a missing value was reported as a problem";
         Ok(Config {

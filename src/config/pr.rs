@@ -1,11 +1,12 @@
-//! The pull request: its head branch, the repo it is opened on, its text and extras, and the
-//! host API it goes through.
+//! The pull request: its head branch, the repo it is opened on, its text and extras, its
+//! merge, and the host API it goes through.
 
 use super::{
     api::{self, Api},
     args::Args,
     check::Check,
     defaults,
+    merge::{self, Merge},
     repo::Repo,
     task::Mode,
 };
@@ -23,6 +24,8 @@ pub struct Pr {
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
     pub draft: bool,
+    /// Whether and how the PR is merged, and the wait for it.
+    pub merge: Merge,
     /// `None`: no pull request (a local repo without an API URL, or push mode on a host
     /// that is not known).
     pub api: Option<Api>,
@@ -55,6 +58,7 @@ pub(super) fn validate(c: &mut Check, a: &Args, repo: Option<&Repo>, mode: Mode)
     }
     let api = api::resolve(c, a, repo.map(|r| &r.location), pr_repo.as_ref(), mode);
     let (labels, reviewers) = extras(c, a);
+    let merge = merge::validate(c, a, mode, api.as_ref().map(|a| a.kind));
     Some(Pr {
         branch: branch?,
         repo: pr_repo,
@@ -65,6 +69,7 @@ pub(super) fn validate(c: &mut Check, a: &Args, repo: Option<&Repo>, mode: Mode)
         labels,
         reviewers,
         draft: c.flag("GITOPS_PR_DRAFT", &a.pr_draft),
+        merge,
         api,
     })
 }

@@ -71,6 +71,14 @@ pub struct PrSpec {
     pub reviewers: Vec<String>,
     #[serde(default)]
     pub draft: Option<bool>,
+    /// `none`, `auto` or `now` (GITOPS_MERGE).
+    #[serde(default)]
+    pub merge: Option<String>,
+    #[serde(default)]
+    pub merge_method: Option<String>,
+    /// A duration (GITOPS_MERGE_WAIT), as a string: `10m`, `0`.
+    #[serde(default)]
+    pub merge_wait: Option<String>,
 }
 
 /// Reads a promotion file (YAML, or JSON, which is YAML).
@@ -136,13 +144,15 @@ fn widened(t: &TargetSpec, base: &Args) -> Vec<(&'static str, String, String)> {
             &t.pr.branch,
             operator(&base.pr_branch, config::defaults::PR_BRANCH),
         ),
+        ("pr.merge", &t.pr.merge, operator(&base.merge, "none")),
     ];
     fields
         .into_iter()
         .filter_map(|(f, v, op)| {
             let v = v.as_deref()?.trim();
-            // Asking for review where the operator pushes narrows authority: always fine.
-            let narrower = f == "mode" && v == "pr";
+            // Asking for review where the operator pushes, or leaving the merge to a person,
+            // narrows authority: always fine.
+            let narrower = (f == "mode" && v == "pr") || (f == "pr.merge" && v == "none");
             (v != op && !narrower).then(|| (f, v.to_string(), op))
         })
         .collect()
@@ -269,6 +279,9 @@ fn overlay(base: &Args, t: &TargetSpec) -> Args {
     if let Some(d) = t.pr.draft {
         a.pr_draft = Some(d.to_string());
     }
+    set(&mut a.merge, &t.pr.merge);
+    set(&mut a.merge_method, &t.pr.merge_method);
+    set(&mut a.merge_wait, &t.pr.merge_wait);
     a
 }
 
@@ -302,6 +315,9 @@ fn field(label: &str, input: &str) -> String {
         "GITOPS_PR_TITLE" => "pr.title",
         "GITOPS_PR_LABELS" => "pr.labels",
         "GITOPS_PR_REVIEWERS" => "pr.reviewers",
+        "GITOPS_MERGE" => "pr.merge",
+        "GITOPS_MERGE_METHOD" => "pr.mergeMethod",
+        "GITOPS_MERGE_WAIT" => "pr.mergeWait",
         other => return format!("{label}: {other}"),
     };
     format!("{label}.{f}")
@@ -402,7 +418,11 @@ pub fn schema() -> serde_json::Value {
                     "body": s("may use ${winner…} and ${experiment…}"),
                     "labels": strings("labels"),
                     "reviewers": strings("reviewers"),
-                    "draft": {"type": "boolean"}
+                    "draft": {"type": "boolean"},
+                    "merge": {"enum": ["none", "auto", "now"],
+                        "description": "none: a person merges; auto: the host's auto-merge; now: merged once mergeable (default: GITOPS_MERGE). An in-repo file needs pr.merge in GITOPS_IN_REPO_ALLOW to turn merging on"},
+                    "mergeMethod": {"enum": ["merge", "squash", "rebase"], "description": "default: GITOPS_MERGE_METHOD"},
+                    "mergeWait": s("how long to wait for the merge, e.g. 10m; 0: no wait (default: GITOPS_MERGE_WAIT)")
                 }}
             }
         }}}

@@ -104,3 +104,10 @@ pub fn already_pushed(fetched: &Fetched, tree: ObjectId, signing: bool) -> bool 
     matches!(fetched.head_commit, Some((t, Some(p))) if t == tree && p == fetched.base_tip)
         && (fetched.head_signed || !signing)
 }
+
+/// Who made the PR branch's tip, as `Name <email>` (for a message about a head that moved).
+pub fn head_author(fetched: &Fetched) -> Option<String> {
+    let commit = fetched.repo.find_commit(fetched.head_tip?).ok()?;
+    let a = commit.author().ok()?;
+    Some(format!("{} <{}>", a.name, a.email))
+}

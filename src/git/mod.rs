@@ -13,7 +13,7 @@ mod push;
 pub mod remote;
 pub mod sign;
 
-pub use edit::{Commit, Identity, already_pushed, commit};
+pub use edit::{Commit, Identity, already_pushed, commit, head_author};
 pub use error::{BoxError, Error};
 pub use fetch::{Fetched, fetch};
 pub use push::{PushOutcome, Report, parse_report, push};

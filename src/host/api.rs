@@ -96,10 +96,17 @@ impl Api {
         })?;
         let status = resp.status();
         if status.is_success() {
-            return resp.json().await.map_err(|source| Error::Body {
+            let body = resp.bytes().await.map_err(|source| Error::Body {
+                method: m,
+                url: url.clone(),
+                source: source.without_url(),
+            })?;
+            // Some answers have no body (Gitea's merge: 200 or 201, empty): read as `null`.
+            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+            return serde_json::from_slice(body).map_err(|source| Error::Decode {
                 method: m,
                 url,
-                source: source.without_url(),
+                source,
             });
         }
         let headers = resp.headers().clone();

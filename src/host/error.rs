@@ -36,6 +36,13 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    #[error("{method} {url} answered with a body that is not what the API documents")]
+    Decode {
+        method: &'static str,
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error(
         "creating the request {head} -> {base} raced with another, but no open request was found afterwards; rerun"
     )]
@@ -59,7 +66,47 @@ pub enum Error {
         url: String,
         bound: String,
     },
+    #[error(
+        "the pull request {url} cannot be merged now: {message}; it needs its required checks and reviews and no conflicts (set GITOPS_MERGE_WAIT to wait for them, or GITOPS_MERGE=auto to let the host merge when they pass)"
+    )]
+    NotMergeable { url: String, message: String },
+    #[error("the host refused to merge {url} as asked: {message}; {hint}")]
+    NotAllowed {
+        url: String,
+        message: String,
+        hint: &'static str,
+    },
+    #[error(
+        "the pull request {url} was not merged: its head is now {now}{}, not {expected}, the commit this run pushed and checked; nothing was merged. Look at that commit, then merge by hand or rerun to propose the change again",
+        by.as_deref().map(|b| format!(" (by {b})")).unwrap_or_default()
+    )]
+    HeadMoved {
+        url: String,
+        expected: String,
+        now: String,
+        /// Who made the commit now at the head, when the run could read it.
+        by: Option<String>,
+    },
+    #[error("the pull request {url} was closed without being merged; nothing after it was done")]
+    Closed { url: String },
+    #[error(
+        "the pull request {url} was not merged within GITOPS_MERGE_WAIT ({}s); last seen: {last}. Nothing after the merge was done; rerun (or raise GITOPS_MERGE_WAIT) once it can merge",
+        .waited.as_secs()
+    )]
+    NotMerged {
+        url: String,
+        waited: Duration,
+        last: String,
+    },
 }
+
+/// What the user can do about a host's refusal to merge.
+pub const METHOD_HINT: &str = "set GITOPS_MERGE_METHOD to a method the repository allows, or allow this one in its settings";
+/// What the user can do when the repository has auto-merge off.
+pub const AUTO_HINT: &str = "turn auto-merge on in the repository's settings (GitHub: Settings > General > Allow auto-merge), or set GITOPS_MERGE=now";
+/// What the user can do when the token may not merge.
+pub const PERMISSION_HINT: &str =
+    "give the token's user the right to merge into the base branch, or merge by hand";
 
 /// Says how long a rate-limited server asked to wait: the run gives up rather than wait past
 /// its deadline, and the user needs to know when a rerun can work.
@@ -89,6 +136,9 @@ impl Error {
                     || source.is_body()
             }
             Error::Body { source, .. } => source.is_body() || source.is_decode(),
+            // A cut answer reads as bad JSON; a whole one that is wrong will be wrong again,
+            // but only a few times (bounded retries).
+            Error::Decode { .. } => true,
             _ => false,
         }
     }
@@ -99,6 +149,29 @@ impl Error {
             Error::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+
+    /// The exit code of a merge that did not happen (README's table); `None` for the rest.
+    pub fn merge_code(&self) -> Option<u8> {
+        match self {
+            Error::NotAllowed { .. } => Some(12),
+            Error::HeadMoved { .. } => Some(13),
+            Error::Closed { .. } => Some(14),
+            Error::NotMergeable { .. } => Some(15),
+            Error::NotMerged { .. } => Some(16),
+            _ => None,
+        }
+    }
+
+    /// The reason of the Event about a merge that did not happen.
+    pub fn merge_reason(&self) -> Option<&'static str> {
+        Some(match self.merge_code()? {
+            12 => "MergeRefused",
+            13 => "HeadMoved",
+            14 => "ClosedUnmerged",
+            15 => "NotMergeable",
+            _ => "NotMerged",
+        })
     }
 
     /// True when the token was refused, or withheld from another origin (exit code 3, not 6).

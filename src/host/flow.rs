@@ -10,6 +10,19 @@ use crate::plan::names::RepoSlug;
 pub struct PullRequest {
     pub number: u64,
     pub url: String,
+    /// GitHub's GraphQL id of the request (auto-merge is a GraphQL mutation); empty elsewhere.
+    #[serde(skip)]
+    pub node_id: String,
+}
+
+impl From<Pr> for PullRequest {
+    fn from(p: Pr) -> PullRequest {
+        PullRequest {
+            number: p.number,
+            url: p.url,
+            node_id: p.node_id,
+        }
+    }
 }
 
 /// What `open_pull_request` did.
@@ -75,6 +88,8 @@ pub struct Pr {
     pub reviewers: Vec<String>,
     /// GitLab only: the reviewers' user ids (its API sets reviewers by id).
     pub reviewer_ids: Vec<u64>,
+    /// GitHub only: the GraphQL id.
+    pub node_id: String,
 }
 
 /// The outcome of [`Provider::open_pull_request`].
@@ -126,10 +141,7 @@ pub(crate) async fn open<H: Host>(h: &H, req: &Request, dry_run: bool) -> Result
     if dry_run {
         return Ok(match existing {
             Some(p) => Opened {
-                pr: Some(PullRequest {
-                    number: p.number,
-                    url: p.url,
-                }),
+                pr: Some(p.into()),
                 action: Action::WouldKeep,
                 warnings: vec![],
             },
@@ -169,10 +181,7 @@ pub(crate) async fn open<H: Host>(h: &H, req: &Request, dry_run: bool) -> Result
         warnings.push(format!("reviewers {reviewers:?} not requested: {e}"));
     }
     Ok(Opened {
-        pr: Some(PullRequest {
-            number: pr.number,
-            url: pr.url,
-        }),
+        pr: Some(pr.into()),
         action,
         warnings,
     })

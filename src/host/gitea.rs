@@ -9,8 +9,9 @@ use serde_json::json;
 
 use super::{
     api::{Api, Auth},
-    error::Error,
-    flow::{Host, Pr, Request},
+    error::{Error, METHOD_HINT, PERMISSION_HINT},
+    flow::{Host, Pr, PullRequest, Request},
+    merge::{self, Ask, Auto, Merges, Status},
     repos,
 };
 use crate::trust::credential::Credential;
@@ -42,6 +43,99 @@ impl Gitea {
             format!("{}:{}", req.source.owner(), req.branch)
         } else {
             req.branch.clone()
+        }
+    }
+}
+
+/// `POST /pulls/{n}/merge` refusals (contracts/gitea/merge.notes.md): 405 for a style the
+/// repository does not allow or a user who may not merge, else not mergeable now; 409 "head
+/// out of date" for a moved head, other 409s (conflicts, a push out of date) not mergeable.
+fn merge_refusal(e: Error, pr: &PullRequest, ask: &Ask) -> Error {
+    match e {
+        Error::Status {
+            status: 405,
+            message,
+            ..
+        } if message.contains("User not allowed") => {
+            merge::not_allowed(pr, message, PERMISSION_HINT)
+        }
+        Error::Status {
+            status: 405,
+            message,
+            ..
+        } if message.contains("not allowed") => merge::not_allowed(pr, message, METHOD_HINT),
+        Error::Status {
+            status: 409,
+            message,
+            ..
+        } if message.contains("head out of date") => merge::moved(pr, ask),
+        Error::Status {
+            status: 405 | 409,
+            message,
+            ..
+        } => merge::not_mergeable(pr, message),
+        e => e,
+    }
+}
+
+impl Gitea {
+    /// One merge request; `auto` schedules it for when the checks pass. 200: merged now
+    /// (no body); 201: scheduled.
+    async fn post_merge(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+        auto: bool,
+    ) -> Result<(), Error> {
+        let mut body = json!({
+            "do": ask.method.name(),
+            "head_commit_id": ask.head,
+        });
+        if auto {
+            body["merge_when_checks_succeed"] = json!(true);
+        }
+        let _: serde_json::Value = self
+            .api
+            .send(
+                Method::POST,
+                &Self::path(req, &format!("/pulls/{}/merge", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await
+            .map_err(|e| merge_refusal(e, pr, ask))?;
+        Ok(())
+    }
+}
+
+impl Merges for Gitea {
+    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
+        repos::status(&self.api, req, pr).await
+    }
+
+    async fn merge(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+    ) -> Result<Option<String>, Error> {
+        // Gitea answers a merge with no body: the flow reads the commit from the request.
+        self.post_merge(req, pr, ask, false).await.map(|()| None)
+    }
+
+    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
+        match self.post_merge(req, pr, ask, true).await {
+            // 201 scheduled, or 200 merged at once (it could merge already): the state says.
+            Ok(()) => match repos::status(&self.api, req, pr).await? {
+                s if s.state == merge::State::Merged => Ok(Auto::Merged(s.merge_commit)),
+                _ => Ok(Auto::On),
+            },
+            // A rerun: it is scheduled already, and stays so (Gitea does not show it).
+            Err(Error::NotMergeable { message, .. }) if message.contains("already scheduled") => {
+                Ok(Auto::On)
+            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -9,8 +9,9 @@ use serde_json::json;
 
 use super::{
     api::{Api, Auth},
-    error::Error,
-    flow::{Host, Pr, Request},
+    error::{AUTO_HINT, Error, METHOD_HINT, PERMISSION_HINT},
+    flow::{Host, Pr, PullRequest, Request},
+    merge::{self, Ask, Auto, Merges, Status},
     repos,
 };
 use crate::trust::credential::Credential;
@@ -27,6 +28,8 @@ pub const HEADERS: &[(&str, &str)] = &[
 /// A GitHub repository's pulls API.
 pub struct GitHub {
     api: Api,
+    /// The GraphQL endpoint (auto-merge has no REST call).
+    graphql: Api,
 }
 
 impl GitHub {
@@ -34,7 +37,8 @@ impl GitHub {
     /// Authenticates with `Authorization: Bearer` and GitHub's API version headers.
     pub fn new(http: reqwest::Client, base: &url::Url, token: Credential) -> GitHub {
         GitHub {
-            api: Api::new(http, base, Auth::Bearer(token), HEADERS),
+            api: Api::new(http.clone(), base, Auth::Bearer(token.clone()), HEADERS),
+            graphql: Api::new(http, &graphql_url(base), Auth::Bearer(token), HEADERS),
         }
     }
 
@@ -45,6 +49,120 @@ impl GitHub {
     /// `owner:branch`: GitHub's head, for the same repo and across forks alike.
     fn head(req: &Request) -> String {
         format!("{}:{}", req.source.owner(), req.branch)
+    }
+}
+
+/// GitHub's GraphQL endpoint beside its REST base: `https://api.github.com/graphql`, and on
+/// Enterprise Server `https://HOST/api/graphql` beside `https://HOST/api/v3`.
+fn graphql_url(base: &url::Url) -> url::Url {
+    let mut u = base.clone();
+    let path = base.path().trim_end_matches('/');
+    match path.strip_suffix("/api/v3") {
+        Some(root) => u.set_path(&format!("{root}/api/graphql")),
+        None => u.set_path(&format!("{path}/graphql")),
+    }
+    u
+}
+
+/// `enablePullRequestAutoMerge` (contracts/github/graphql-automerge.graphql), with the head
+/// the run pushed as `expectedHeadOid`.
+const ENABLE_AUTO_MERGE: &str = "mutation($pr: ID!, $method: PullRequestMergeMethod, $head: GitObjectID) { enablePullRequestAutoMerge(input: {pullRequestId: $pr, mergeMethod: $method, expectedHeadOid: $head}) { clientMutationId } }";
+
+/// A GraphQL answer: HTTP 200, with `errors` when the mutation was refused.
+#[derive(serde::Deserialize)]
+struct GraphQl {
+    #[serde(default)]
+    errors: Vec<GraphQlError>,
+}
+
+#[derive(serde::Deserialize)]
+struct GraphQlError {
+    message: String,
+}
+
+/// `PUT /pulls/{n}/merge` refusals (contracts/github/merge.notes.md): 405 "not mergeable" (or
+/// "Merge commits are not allowed on this repository." for a method), 409 the head moved.
+fn merge_refusal(e: Error, pr: &PullRequest, ask: &Ask) -> Error {
+    match e {
+        Error::Status {
+            status: 405,
+            message,
+            ..
+        } if message.contains("not allowed") => merge::not_allowed(pr, message, METHOD_HINT),
+        Error::Status {
+            status: 405,
+            message,
+            ..
+        } => merge::not_mergeable(pr, message),
+        Error::Status { status: 409, .. } => merge::moved(pr, ask),
+        e => e,
+    }
+}
+
+impl Merges for GitHub {
+    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
+        repos::status(&self.api, req, pr).await
+    }
+
+    async fn merge(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+    ) -> Result<Option<String>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Result {
+            sha: String,
+        }
+        let body = json!({
+            "sha": ask.head,
+            "merge_method": ask.method.name(),
+        });
+        // Not retried: a lost answer is judged by reading the request again.
+        let r: Result = self
+            .api
+            .send(
+                Method::PUT,
+                &Self::path(req, &format!("/pulls/{}/merge", pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await
+            .map_err(|e| merge_refusal(e, pr, ask))?;
+        Ok(Some(r.sha))
+    }
+
+    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
+        let body = json!({
+            "query": ENABLE_AUTO_MERGE,
+            "variables": {
+                "pr": pr.node_id,
+                "method": ask.method.name().to_ascii_uppercase(),
+                "head": ask.head,
+            },
+        });
+        let answer: GraphQl = self
+            .graphql
+            .call("enable auto-merge", Method::POST, "", &[], Some(&body))
+            .await?;
+        let Some(e) = answer.errors.into_iter().next() else {
+            return Ok(Auto::On);
+        };
+        let m = e.message;
+        if m.contains("Auto merge is not allowed") {
+            Err(merge::not_allowed(pr, m, AUTO_HINT))
+        } else if m.contains("clean status") || m.contains("not in the correct state") {
+            // Nothing to wait for (its checks passed already): GitHub merges only now.
+            tracing::info!(pr = %pr.url, "auto-merge has nothing to wait for; merging now");
+            Ok(Auto::Merged(self.merge(req, pr, ask).await?))
+        } else if m.contains("not allowed to") {
+            Err(merge::not_allowed(pr, m, PERMISSION_HINT))
+        } else {
+            Err(Error::Answer {
+                what: "enable auto-merge".into(),
+                message: m,
+            })
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use serde_json::json;
 use super::{
     api::{Api, Auth},
     error::Error,
-    flow::{Host, Pr, Request},
+    flow::{Host, Pr, PullRequest, Request},
+    merge::{self, Ask, Auto, Method as MergeMethod, Merges, State, Status},
 };
 use crate::plan::names::RepoSlug;
 use crate::trust::credential::Credential;
@@ -62,6 +63,7 @@ impl From<MergeRequest> for Pr {
             labels: m.labels,
             reviewers: m.reviewers.iter().map(|r| r.username.clone()).collect(),
             reviewer_ids: m.reviewers.iter().map(|r| r.id).collect(),
+            node_id: String::new(),
         }
     }
 }
@@ -93,7 +95,127 @@ impl GitLab {
     }
 
     fn mr_path(req: &Request, pr: &Pr) -> String {
-        format!("{}/merge_requests/{}", project(&req.target), pr.number)
+        Self::pr_path(req, pr.number)
+    }
+
+    fn pr_path(req: &Request, iid: u64) -> String {
+        format!("{}/merge_requests/{iid}", project(&req.target))
+    }
+}
+
+/// A merge request's merge state (contracts/gitlab/merge.notes.md).
+#[derive(Deserialize)]
+struct MergeState {
+    state: String,
+    /// The source branch's head.
+    sha: String,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    squash_commit_sha: Option<String>,
+    /// "If `true`, the merge request is set to auto-merge."
+    #[serde(default)]
+    merge_when_pipeline_succeeds: bool,
+}
+
+impl From<MergeState> for Status {
+    fn from(m: MergeState) -> Status {
+        let state = match m.state.as_str() {
+            "merged" => State::Merged,
+            "opened" | "locked" => State::Open,
+            _ => State::Closed,
+        };
+        // A fast-forward merge has no merge commit: the head itself is on the base.
+        let merged = (state == State::Merged).then(|| {
+            m.merge_commit_sha
+                .or(m.squash_commit_sha)
+                .unwrap_or_else(|| m.sha.clone())
+        });
+        Status {
+            state,
+            head: m.sha,
+            merge_commit: merged,
+            auto_merge: m.merge_when_pipeline_succeeds,
+        }
+    }
+}
+
+/// `PUT .../merge` refusals: 405 and 422 cannot merge now, 409 the `sha` is not the head.
+fn merge_refusal(e: Error, pr: &PullRequest, ask: &Ask) -> Error {
+    match e {
+        Error::Status {
+            status: 405 | 422,
+            message,
+            ..
+        } => merge::not_mergeable(pr, message),
+        Error::Status { status: 409, .. } => merge::moved(pr, ask),
+        e => e,
+    }
+}
+
+impl GitLab {
+    /// One `PUT .../merge`; `auto` sets auto-merge (GitLab merges at once if it can).
+    async fn put_merge(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+        auto: bool,
+    ) -> Result<Status, Error> {
+        let mut body = json!({
+            "sha": ask.head,
+            // The project's merge method applies; squashing is per request.
+            "squash": ask.method == MergeMethod::Squash,
+        });
+        if auto {
+            // `auto_merge` since 17.11; `merge_when_pipeline_succeeds` for older servers.
+            body["auto_merge"] = json!(true);
+            body["merge_when_pipeline_succeeds"] = json!(true);
+        }
+        let m: MergeState = self
+            .api
+            .send(
+                Method::PUT,
+                &format!("{}/merge", Self::pr_path(req, pr.number)),
+                &[],
+                Some(&body),
+            )
+            .await
+            .map_err(|e| merge_refusal(e, pr, ask))?;
+        Ok(m.into())
+    }
+}
+
+impl Merges for GitLab {
+    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
+        let m: MergeState = self
+            .api
+            .call(
+                "read merge request",
+                Method::GET,
+                &Self::pr_path(req, pr.number),
+                &[],
+                None,
+            )
+            .await?;
+        Ok(m.into())
+    }
+
+    async fn merge(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+    ) -> Result<Option<String>, Error> {
+        Ok(self.put_merge(req, pr, ask, false).await?.merge_commit)
+    }
+
+    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
+        let s = self.put_merge(req, pr, ask, true).await?;
+        Ok(match s.state {
+            State::Merged => Auto::Merged(s.merge_commit),
+            _ => Auto::On,
+        })
     }
 }
 

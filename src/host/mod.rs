@@ -1,6 +1,7 @@
 //! Pull requests on the Git host. One implementation per host kind (GitHub and GitHub
 //! Enterprise Server, GitLab, Gitea and Forgejo) behind [`flow::Host`]; the flow is the same
-//! for all. Each host picks its own auth header from an origin-bound credential.
+//! for all, and so is the merge (`merge.rs`). Each host picks its own auth header from an
+//! origin-bound credential.
 
 mod api;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod github;
 pub mod github_app;
 pub mod gitlab;
 pub mod kind;
+pub mod merge;
 pub mod provider;
 mod repos;
 

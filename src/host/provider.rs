@@ -2,9 +2,10 @@
 
 use super::{
     error::Error,
-    flow::{Opened, Request, open},
+    flow::{Opened, PullRequest, Request, open},
     gitea, github, gitlab,
     kind::Kind,
+    merge::{self, Ask, Merged},
 };
 use crate::trust::credential::Credential;
 
@@ -32,6 +33,20 @@ impl Provider {
             Provider::GitHub(h) => open(h, req, dry_run).await,
             Provider::GitLab(h) => open(h, req, dry_run).await,
             Provider::Gitea(h) => open(h, req, dry_run).await,
+        }
+    }
+
+    /// Merges `pr`, or turns its auto-merge on, as `ask` says, and waits as long as it says.
+    pub async fn merge_pull_request(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+    ) -> Result<Merged, Error> {
+        match self {
+            Provider::GitHub(h) => merge::merge(h, req, pr, ask).await,
+            Provider::GitLab(h) => merge::merge(h, req, pr, ask).await,
+            Provider::Gitea(h) => merge::merge(h, req, pr, ask).await,
         }
     }
 }

@@ -10,7 +10,8 @@ use serde_json::json;
 use super::{
     api::Api,
     error::Error,
-    flow::{Pr, Request},
+    flow::{Pr, PullRequest, Request},
+    merge::{State, Status},
 };
 
 /// A label (`name`) or a user (`login`), as both hosts list them.
@@ -27,6 +28,8 @@ struct Named {
 pub struct Pull {
     number: u64,
     html_url: String,
+    #[serde(default)]
+    node_id: String,
     #[serde(default)]
     pub state: String,
     #[serde(default)]
@@ -49,6 +52,7 @@ impl From<Pull> for Pr {
             labels: p.labels.into_iter().map(|l| l.name).collect(),
             reviewers: p.requested_reviewers.into_iter().map(|r| r.login).collect(),
             reviewer_ids: vec![],
+            node_id: p.node_id,
         }
     }
 }
@@ -101,4 +105,48 @@ pub async fn request_reviewers(
         body,
     )
     .await
+}
+
+#[derive(Deserialize)]
+struct Head {
+    sha: String,
+}
+
+/// A pull request's merge state, as both hosts answer `GET /pulls/{n}`.
+#[derive(Deserialize)]
+struct PullStatus {
+    state: String,
+    #[serde(default)]
+    merged: bool,
+    /// GitHub fills it for an open request too (its test merge): read only once merged.
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    head: Head,
+    /// GitHub only: `null`, or how auto-merge will merge.
+    #[serde(default)]
+    auto_merge: Option<serde_json::Value>,
+}
+
+/// Where pull request `pr` stands.
+pub async fn status(api: &Api, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
+    let p: PullStatus = api
+        .call(
+            "read pull request",
+            Method::GET,
+            &path(req, &format!("/pulls/{}", pr.number)),
+            &[],
+            None,
+        )
+        .await?;
+    let state = match (p.merged, p.state.as_str()) {
+        (true, _) => State::Merged,
+        (false, "open") => State::Open,
+        (false, _) => State::Closed,
+    };
+    Ok(Status {
+        state,
+        head: p.head.sha,
+        merge_commit: p.merge_commit_sha.filter(|_| p.merged),
+        auto_merge: p.auto_merge.is_some_and(|a| !a.is_null()),
+    })
 }

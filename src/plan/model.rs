@@ -116,6 +116,14 @@ impl Plan {
         self.edits.is_empty()
     }
 
+    /// True when a newer experiment took over the files: the synced branch does not hold
+    /// this one's outcome, and never will.
+    pub fn is_superseded(&self) -> bool {
+        self.unchanged_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("superseded"))
+    }
+
     /// The files the edits touch, as `M path` / `D path` / `A path` lines.
     pub fn summary(&self, snapshot_had: impl Fn(&RepoPath) -> bool) -> Vec<String> {
         self.edits

@@ -1,5 +1,5 @@
-//! After the change lands: Argo CD told to refresh (and maybe waited for), then the final
-//! manifests server-side applied.
+//! After the change lands on the synced branch: Argo CD told to refresh (and maybe waited
+//! for), then the final manifests server-side applied.
 
 use tracing::{info, warn};
 
@@ -10,19 +10,36 @@ use crate::{
     kube::{apply, argocd},
 };
 
-/// Argo CD: the change is on the synced branch only in push mode (a PR lands when someone
-/// merges it); tell Argo CD now rather than in 3 minutes, and maybe wait for it. Returns the
-/// Application's uid, for the Events about it.
+/// The commit on the synced branch Argo CD should show: the one pushed (push mode), the
+/// merge commit (a merged PR), or the branch's tip when it already held the change (a rerun
+/// after the merge or the push). `None` while the change waits in a PR, and in a dry run.
+pub fn revision(
+    cfg: &Config,
+    landed: &Landed,
+    report: &Report,
+    merged: Option<String>,
+) -> Option<String> {
+    if cfg.output.dry_run || landed.plan.is_superseded() {
+        return None;
+    }
+    match (cfg.mode, &landed.commit, merged) {
+        (_, _, Some(m)) => Some(m),
+        (Mode::Push, Some(c), None) if report.pushed => Some(c.id.to_string()),
+        (_, None, None) => report.base_commit.clone(),
+        _ => None,
+    }
+}
+
+/// Argo CD told of `revision` on the synced branch now rather than in 3 minutes, and maybe
+/// waited for. Returns the Application's uid, for the Events about it.
 #[tracing::instrument(target = "iter8_gitops::step", name = "argocd", skip_all)]
 pub async fn argocd(
     ctx: &Context,
     cfg: &Config,
-    landed: &Landed,
+    revision: Option<&str>,
     report: &mut Report,
 ) -> Result<Option<String>, Error> {
-    let (Some(app), true, Some(c), Mode::Push) =
-        (&cfg.cluster.argocd, report.pushed, &landed.commit, cfg.mode)
-    else {
+    let (Some(app), Some(revision)) = (&cfg.cluster.argocd, revision) else {
         return Ok(None);
     };
     let mut uid = None;
@@ -36,7 +53,7 @@ pub async fn argocd(
         Err(e) => return Err(e.into()),
     }
     if let Some(within) = app.wait {
-        argocd::wait(&ctx.cluster, app, &c.id.to_string(), within).await?;
+        argocd::wait(&ctx.cluster, app, revision, within).await?;
         report.argocd_synced = Some(true);
     }
     Ok(uid)
@@ -59,4 +76,27 @@ pub async fn apply(
         report.applied = apply::apply(&ctx.cluster, &resolved, &cfg.cluster.field_manager).await?;
     }
     Ok(())
+}
+
+/// The Event for a merged change Argo CD now shows Synced and Healthy.
+pub async fn tell(
+    ctx: &Context,
+    cfg: &Config,
+    uid: Option<String>,
+    revision: Option<&str>,
+    report: &mut Report,
+) {
+    let (Some(_), Some(true), Some(rev), Some(app)) = (
+        &report.merge,
+        report.argocd_synced,
+        revision,
+        &cfg.cluster.argocd,
+    ) else {
+        return;
+    };
+    let note = format!(
+        "the Argo CD Application {}/{} is Synced and Healthy at {rev}",
+        app.namespace, app.name
+    );
+    super::outcome::progress(&ctx.cluster, cfg, uid, "Deployed", note, report).await;
 }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod deploy;
 pub mod job;
 pub mod local;
+pub mod merge;
 pub mod outcome;
 pub mod promote;
 pub mod pull_request;

@@ -14,7 +14,7 @@ use crate::{
 pub fn headline(cfg: &Config, winner: &RepoPath, plan: &Plan) -> String {
     let baseline = &cfg.rules.baseline;
     match (&cfg.task, &cfg.target, &plan.unchanged_reason) {
-        (_, _, Some(why)) if why.starts_with("superseded") => why.clone(),
+        (_, _, Some(why)) if plan.is_superseded() => why.clone(),
         (Task::Start(s), _, _) => {
             format!("rendered the experiment for version {}", s.version)
         }
@@ -47,6 +47,33 @@ pub async fn tell(
     }
 }
 
+/// Tells the Experiment (or the Application) news from a step (`Merged`, `Deployed`) as it
+/// happens; a refused Event is a warning in the report.
+pub async fn progress(
+    cluster: &Cluster,
+    cfg: &Config,
+    uid: Option<String>,
+    reason: &'static str,
+    note: String,
+    report: &mut Report,
+) {
+    if cfg.output.dry_run {
+        return;
+    }
+    let Some(on) = regarding(cfg, uid) else {
+        return;
+    };
+    let outcome = events::Outcome {
+        warning: false,
+        action: action(cfg),
+        reason,
+        note: redact::text(&note),
+    };
+    if let Some(w) = events::post(cluster, &on, &outcome).await {
+        report.warnings.push(w);
+    }
+}
+
 /// Tells the Experiment (or the Application) that the run failed; `about` names the
 /// promotion file's targets it was for. Bounded: the run has failed already, and may have
 /// failed on the cluster itself.
@@ -64,7 +91,7 @@ pub async fn tell_failure(cluster: &Cluster, cfg: &Config, about: Option<&str>, 
     let outcome = events::Outcome {
         warning: true,
         action: action(cfg),
-        reason: "Failed",
+        reason: e.event_reason(),
         note: redact::text(&note),
     };
     let _ = tokio::time::timeout(

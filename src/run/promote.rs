@@ -78,6 +78,40 @@ pub async fn promote(
     }
 }
 
+/// Whose commit is at the PR branch's tip now.
+pub enum Holder {
+    /// This run's change (the same tree on the same base): its id.
+    Ours(String),
+    /// Someone else's: its id and author, when they could be read.
+    Other {
+        tip: Option<String>,
+        author: Option<String>,
+    },
+}
+
+/// Fetches again and judges the PR branch's tip by this run's rules: a tip with the tree
+/// this run committed, on the same base, is its change (another run of it pushed it).
+pub async fn pr_branch_holder(
+    ctx: &Context,
+    cfg: &Config,
+    creds: &Credentials,
+    job: &Job,
+    tree: gix::ObjectId,
+) -> Result<Holder, Error> {
+    let remote = ctx.remote(cfg, creds.token.as_ref())?;
+    let fetched = fetch(&remote, cfg, job).await?;
+    let tip = fetched.head_tip.map(|c| c.to_string());
+    if git::already_pushed(&fetched, tree, creds.signer.is_some())
+        && let Some(tip) = tip
+    {
+        return Ok(Holder::Ours(tip));
+    }
+    Ok(Holder::Other {
+        tip,
+        author: git::head_author(&fetched),
+    })
+}
+
 /// Plans on the fetched tree and records what the report says of it; the first round also
 /// shows the diff and the warnings.
 fn planned(

@@ -46,6 +46,13 @@ impl Text {
     }
 }
 
+/// An open pull request, and the host and request it was opened with (for the merge).
+pub struct Proposal {
+    pub provider: host::Provider,
+    pub req: host::Request,
+    pub pr: host::PullRequest,
+}
+
 /// Opens or updates the PR for a change that was committed; push mode needs none.
 #[tracing::instrument(target = "iter8_gitops::step", name = "pull_request", skip_all)]
 pub async fn open(
@@ -55,19 +62,19 @@ pub async fn open(
     landed: &Landed,
     text: Text,
     report: &mut Report,
-) -> Result<(), Error> {
+) -> Result<Option<Proposal>, Error> {
     if landed.commit.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     if cfg.mode == Mode::Push {
         info!(branch = %cfg.repo.branch, "push mode: the change is on the synced branch, no pull request");
-        return Ok(());
+        return Ok(None);
     }
     let (Some(api), Some(target), Some(token)) = (&cfg.pr.api, cfg.pr_slug(), token) else {
         info!(
             "no Git host API for this repo (a local path without GITOPS_API_URL): skipping the pull request"
         );
-        return Ok(());
+        return Ok(None);
     };
     // The API token goes to the API's origin only (the operator's GITOPS_API_URL, or the one
     // derived from the repo's host); the host decides how it is sent.
@@ -91,8 +98,8 @@ pub async fn open(
     if let Some(pr) = &opened.pr {
         info!(pr.number = pr.number, pr.url = %pr.url, action = ?opened.action, "{}", api.kind.noun());
     }
-    report.pr = opened.pr;
+    report.pr = opened.pr.clone();
     report.pr_action = Some(opened.action);
     report.warnings.extend(opened.warnings);
-    Ok(())
+    Ok(opened.pr.map(|pr| Proposal { provider, req, pr }))
 }

@@ -40,6 +40,9 @@ pub struct Report {
     pub pr: Option<host::PullRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr_action: Option<host::Action>,
+    /// What became of the merge, when one was asked for (GITOPS_MERGE, GITOPS_MERGE_WAIT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeReport>,
     /// True when Argo CD reported the pushed commit Synced and Healthy (GITOPS_ARGOCD_WAIT).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub argocd_synced: Option<bool>,
@@ -66,6 +69,55 @@ pub struct Report {
     /// ...and per commit (targets on one repo, branch and PR branch share one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub commits: Vec<CommitResult>,
+}
+
+/// The merge: as asked, and where it stands.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MergeReport {
+    pub policy: host::merge::Policy,
+    pub method: host::merge::Method,
+    pub state: MergeState,
+    /// The commit that put the change on the base branch (merged), or the base branch's tip
+    /// that already holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// Where the merge stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeState {
+    /// Merged, by this run or (while it waited) by the host or a person.
+    Merged,
+    /// The host's auto-merge is on; the host merges when the checks pass.
+    AutoMerge,
+    /// Auto-merge was already on (a rerun): not asked for twice.
+    AutoMergeKept,
+    /// The base branch already holds the change (a rerun after the merge).
+    AlreadyMerged,
+    /// A dry run: nothing asked of the host.
+    DryRun,
+}
+
+impl MergeReport {
+    /// For the summary line: `merged 1a2b3c4 (squash)`.
+    fn words(&self) -> String {
+        let short = self.commit.as_deref().map(|c| c.get(..7).unwrap_or(c));
+        let method = self.method.name();
+        match (self.state, short) {
+            (MergeState::Merged, Some(c)) => format!("merged {c} ({method})"),
+            (MergeState::Merged, None) => format!("merged ({method})"),
+            (MergeState::AutoMerge, _) => format!("auto-merge on ({method})"),
+            (MergeState::AutoMergeKept, _) => "auto-merge already on".into(),
+            (MergeState::AlreadyMerged, Some(c)) => format!("already merged at {c}"),
+            (MergeState::AlreadyMerged, None) => "already merged".into(),
+            (MergeState::DryRun, _) => match self.policy {
+                host::merge::Policy::None => "would wait for the merge".into(),
+                host::merge::Policy::Auto => format!("would turn auto-merge on ({method})"),
+                host::merge::Policy::Now => format!("would merge ({method})"),
+            },
+        }
+    }
 }
 
 /// How one target of a promotion file went.
@@ -139,6 +191,12 @@ impl Report {
             parts.push(format!("PR #{} ({})", pr.number, action.words()));
         } else if self.pr_action == Some(host::Action::WouldCreate) {
             parts.push("a PR would be created".into());
+        }
+        if let Some(m) = &self.merge {
+            parts.push(m.words());
+            if self.argocd_synced == Some(true) {
+                parts.push("Argo CD synced and healthy".into());
+            }
         }
         if !self.applied.is_empty() {
             parts.push(format!("applied {} object(s)", self.applied.len()));

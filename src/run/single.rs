@@ -1,11 +1,11 @@
 //! One promotion (or start): experiment → credentials → fetch → plan → commit → push (again
-//! when the branch moved) → pull request → Argo CD → apply → Event → report.
+//! when the branch moved) → pull request → merge → Argo CD → apply → Event → report.
 
 use std::time::Instant;
 
 use super::{
-    context::Context, deploy, job, local::local_repo_exists, outcome, promote, pull_request,
-    report::Report, subject, timings,
+    context::Context, deploy, job, local::local_repo_exists, merge, outcome, promote,
+    pull_request, report::Report, subject, timings,
 };
 use crate::{
     Error,
@@ -34,7 +34,8 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
     let landed = promote::promote(ctx, cfg, &creds, &job, ns, report).await?;
     report.promotes = landed.commit.is_some();
     report.diff = landed.plan.diff.clone();
-    pull_request::open(ctx, cfg, creds.token.as_ref(), &landed, text, report).await?;
+    let proposal =
+        pull_request::open(ctx, cfg, creds.token.as_ref(), &landed, text, report).await?;
     // What this run changed, as against what the promotion changes (`promotes`): a rerun
     // that finds its commit pushed and its PR up to date changed nothing.
     report.changed = report.pushed
@@ -42,7 +43,12 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
             report.pr_action,
             Some(host::Action::Created | host::Action::Updated)
         );
-    let app_uid = deploy::argocd(ctx, cfg, &landed, report).await?;
+    let merged = merge::merge(ctx, cfg, &creds, &job, proposal.as_ref(), &landed, report).await?;
+    let experiment_uid = subject.uid.clone();
+    merge::tell(ctx, cfg, experiment_uid.clone(), report).await;
+    let revision = deploy::revision(cfg, &landed, report, merged);
+    let app_uid = deploy::argocd(ctx, cfg, revision.as_deref(), report).await?;
+    deploy::tell(ctx, cfg, experiment_uid, revision.as_deref(), report).await;
     let promote::Landed { plan, resolved, .. } = landed;
     deploy::apply(ctx, cfg, resolved, report).await?;
     let uid = match cfg.task {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     github::Pull,
+    merging::{Merging, Refusal},
     server::{Req, Resp, Server, Tls},
 };
 
@@ -20,20 +21,37 @@ const SWAGGER: &str = "https://gitea.test/api/swagger";
 pub struct GiteaFake {
     pub server: Server,
     pulls: Arc<Mutex<Vec<Pull>>>,
+    merging: Merging,
 }
 
 impl GiteaFake {
     /// Serves the pulls of `slug` (`owner/repo`), accepting `token`.
     pub fn start(tls: &Tls, slug: &str, token: &str) -> GiteaFake {
         let pulls: Arc<Mutex<Vec<Pull>>> = Arc::default();
-        let (p, slug, token) = (pulls.clone(), slug.to_string(), token.to_string());
+        let merging = Merging::default();
+        let (p, m, slug, token) = (
+            pulls.clone(),
+            merging.clone(),
+            slug.to_string(),
+            token.to_string(),
+        );
         let server = Server::start(tls, move |req| {
             match req.path.strip_prefix(&format!("/api/v1/repos/{slug}")) {
-                Some(rest) => handle(req, rest, &slug, &token, &mut p.lock().unwrap()),
+                Some(rest) => handle(req, rest, &slug, &token, &mut p.lock().unwrap(), &m),
                 None => error(404, "not found"),
             }
         });
-        GiteaFake { server, pulls }
+        GiteaFake {
+            server,
+            pulls,
+            merging,
+        }
+    }
+
+    /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
+    pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
+        self.merging.set(|r| r.bare = Some(bare.to_path_buf()));
+        self.merging.clone()
     }
 
     /// The API base URL to give as GITOPS_API_URL.
@@ -55,15 +73,17 @@ fn error(status: u16, message: &str) -> Resp {
     Resp::json(status, &json!({ "message": message, "url": SWAGGER }))
 }
 
-fn pull_json(p: &Pull, slug: &str) -> Value {
+fn pull_json(p: &Pull, slug: &str, m: &Merging) -> Value {
     json!({
+        "merged": p.merge.merged.is_some(),
+        "merge_commit_sha": p.merge.merged,
         "id": 100 + p.number,
         "number": p.number,
         "state": if p.open { "open" } else { "closed" },
         "title": p.title,
         "body": p.body,
         "html_url": format!("https://gitea.test/{slug}/pulls/{}", p.number),
-        "head": {"label": p.head, "ref": p.head.split_once(':').map_or(p.head.as_str(), |x| x.1)},
+        "head": {"label": p.head, "ref": p.head.split_once(':').map_or(p.head.as_str(), |x| x.1), "sha": m.head(&p.head)},
         "base": {"label": p.base, "ref": p.base},
         "draft": p.title.starts_with("WIP:"),
         "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
@@ -71,7 +91,14 @@ fn pull_json(p: &Pull, slug: &str) -> Value {
     })
 }
 
-fn handle(req: &Req, rest: &str, slug: &str, token: &str, pulls: &mut Vec<Pull>) -> Resp {
+fn handle(
+    req: &Req,
+    rest: &str,
+    slug: &str,
+    token: &str,
+    pulls: &mut Vec<Pull>,
+    m: &Merging,
+) -> Resp {
     let auth = req.header("authorization").unwrap_or("");
     let ok = auth.split_once(' ').is_some_and(|(scheme, t)| {
         (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
@@ -108,7 +135,7 @@ fn handle(req: &Req, rest: &str, slug: &str, token: &str, pulls: &mut Vec<Pull>)
                 .rev()
                 .find(|p| p.base == base && p.head == head)
             {
-                Some(p) => Resp::json(200, &pull_json(p, slug)),
+                Some(p) => Resp::json(200, &pull_json(p, slug, m)),
                 None => error(404, "not found"),
             }
         }
@@ -145,13 +172,27 @@ fn handle(req: &Req, rest: &str, slug: &str, token: &str, pulls: &mut Vec<Pull>)
                 title: text("title").unwrap_or_default(),
                 body: text("body").unwrap_or_default(),
                 open: true,
-                labels: vec![],
-                reviewers: vec![],
-                draft: false,
+                ..Pull::default()
             };
-            let v = pull_json(&p, slug);
+            let v = pull_json(&p, slug, m);
             pulls.push(p);
             Resp::json(201, &v)
+        }
+        ("GET", ["pulls", n]) => {
+            let Some(p) = number(n).and_then(|n| pulls.iter_mut().find(|p| p.number == n)) else {
+                return error(404, "not found");
+            };
+            if p.open {
+                m.settle(&mut p.merge, &p.base, &p.head, &p.title);
+                p.open = p.merge.merged.is_none();
+            }
+            Resp::json(200, &pull_json(p, slug, m))
+        }
+        ("POST", ["pulls", n, "merge"]) => {
+            let Some(p) = number(n).and_then(|n| pulls.iter_mut().find(|p| p.number == n)) else {
+                return error(404, "not found");
+            };
+            merge(&body, p, m)
         }
         // repoEditPullRequest answers 201 (sic, in the swagger).
         ("PATCH", ["pulls", n]) => {
@@ -164,7 +205,7 @@ fn handle(req: &Req, rest: &str, slug: &str, token: &str, pulls: &mut Vec<Pull>)
             if let Some(b) = text("body") {
                 p.body = b;
             }
-            Resp::json(201, &pull_json(p, slug))
+            Resp::json(201, &pull_json(p, slug, m))
         }
         ("POST", ["issues", n, "labels"]) => {
             let Some(p) = number(n).and_then(|n| pulls.iter_mut().find(|p| p.number == n)) else {
@@ -203,5 +244,50 @@ fn handle(req: &Req, rest: &str, slug: &str, token: &str, pulls: &mut Vec<Pull>)
             Resp::json(201, &json!([]))
         }
         _ => error(404, "not found"),
+    }
+}
+
+/// `POST /pulls/{n}/merge` (contracts/gitea/merge.notes.md): 404 closed, 405 a style the
+/// repository does not allow or not ready, 409 "head out of date", 201 scheduled for when
+/// the checks pass (409 if it was already), 200 merged; both with no body.
+fn merge(body: &Value, p: &mut Pull, m: &Merging) -> Resp {
+    let Some(style) = body.get("do").and_then(Value::as_str) else {
+        return error(422, "[Do]: Required");
+    };
+    let empty = |status| Resp {
+        status,
+        headers: vec![],
+        body: vec![],
+    };
+    if !p.open {
+        return error(404, "not found");
+    }
+    let auto = body.get("merge_when_checks_succeed").and_then(Value::as_bool) == Some(true);
+    let sha = body.get("head_commit_id").and_then(Value::as_str);
+    let title = format!("Merge pull request '{}' (#{}) from {}", p.title, p.number, p.head);
+    match m.merge(&mut p.merge, &p.base, &p.head, style, sha, &title) {
+        Ok(_) => {
+            p.open = false;
+            empty(200)
+        }
+        Err(Refusal::Pending) if auto && p.merge.auto.is_some() => error(
+            409,
+            &format!(
+                "pull request is already scheduled to auto merge when checks succeed [pull_id: {}]",
+                100 + p.number
+            ),
+        ),
+        Err(Refusal::Pending) if auto => {
+            p.merge.auto = Some(style.into());
+            empty(201)
+        }
+        Err(Refusal::Pending) => error(405, "Not all required status checks successful"),
+        Err(Refusal::MethodNotAllowed) => error(
+            405,
+            &format!("{style} is not allowed an allowed merge style for this repository"),
+        ),
+        Err(Refusal::Stale) => error(409, "head out of date"),
+        Err(Refusal::Conflict(e)) => error(409, &e),
+        Err(Refusal::NotServed) => error(405, "Please try again later"),
     }
 }

@@ -10,10 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::server::{Req, Resp, Server, Tls};
+use crate::{
+    merging::{MergeState, Merging, Refusal},
+    server::{Req, Resp, Server, Tls},
+};
 
 /// A pull request the fake holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Pull {
     pub number: u64,
     /// Always `owner:branch`.
@@ -25,6 +28,7 @@ pub struct Pull {
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
     pub draft: bool,
+    pub merge: MergeState,
 }
 
 /// A GitHub App the fake knows: its id, its installation, its public key (PKCS#1 DER), and
@@ -43,6 +47,23 @@ pub struct GitHubFake {
     pulls: Arc<Mutex<Vec<Pull>>>,
     app: Arc<Mutex<Option<App>>>,
     prefix: String,
+    merging: Merging,
+}
+
+/// The fields of `EnablePullRequestAutoMergeInput`, read from the published schema.
+fn auto_merge_input_fields() -> Vec<String> {
+    let path = crate::shared_dir().join("contracts/github/graphql-automerge.graphql");
+    let text = std::fs::read_to_string(path).expect("the GraphQL contract");
+    let start = text
+        .find("input EnablePullRequestAutoMergeInput {")
+        .expect("the input type");
+    let body = &text[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('"') && l.contains(':'))
+        .map(|l| l.split(':').next().unwrap().trim().to_string())
+        .collect()
 }
 
 impl GitHubFake {
@@ -55,24 +76,50 @@ impl GitHubFake {
     pub fn start_at(tls: &Tls, slug: &str, token: &str, prefix: &str) -> GitHubFake {
         let pulls: Arc<Mutex<Vec<Pull>>> = Arc::default();
         let app: Arc<Mutex<Option<App>>> = Arc::default();
-        let (p, a, slug, token, pre) = (
+        let merging = Merging::default();
+        let (p, a, m, slug, token, pre) = (
             pulls.clone(),
             app.clone(),
+            merging.clone(),
             slug.to_string(),
             token.to_string(),
             prefix.to_string(),
         );
-        let server = Server::start(tls, move |req| match req.path.strip_prefix(&pre) {
-            Some(path) => handle(req, path, &slug, &token, &p, &a),
-            None => error(404, "Not Found"),
+        // GraphQL beside REST: `/graphql`, or `/api/graphql` beside GHES's `/api/v3`.
+        let graphql = match prefix.strip_suffix("/v3") {
+            Some(api) => format!("{api}/graphql"),
+            None => format!("{prefix}/graphql"),
+        };
+        let inputs = auto_merge_input_fields();
+        let server = Server::start(tls, move |req| {
+            let ctx = Ctx {
+                slug: &slug,
+                token: &token,
+                merging: &m,
+            };
+            if req.path == graphql {
+                return graphql_handle(req, &ctx, &p, &inputs);
+            }
+            match req.path.strip_prefix(&pre) {
+                Some(path) => handle(req, path, &ctx, &p, &a),
+                None => error(404, "Not Found"),
+            }
         });
         GitHubFake {
             server,
             pulls,
             app,
             prefix: prefix.into(),
+            merging,
         }
     }
+
+    /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
+    pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
+        self.merging.set(|r| r.bare = Some(bare.to_path_buf()));
+        self.merging.clone()
+    }
+
 
     /// Makes the fake know a GitHub App (the token exchange answers only for it).
     pub fn add_app(&self, app: App) {
@@ -118,13 +165,17 @@ impl PullsHandle {
             head: head.into(),
             base: base.into(),
             title: title.into(),
-            body: String::new(),
             open: true,
-            labels: vec![],
-            reviewers: vec![],
-            draft: false,
+            ..Pull::default()
         });
         number
+    }
+
+    /// Closes pull request `number` without merging it, as a person would.
+    pub fn close(&self, number: u64) {
+        if let Some(p) = self.0.lock().unwrap().iter_mut().find(|p| p.number == number) {
+            p.open = false;
+        }
     }
 }
 
@@ -135,15 +186,31 @@ fn error(status: u16, message: &str) -> Resp {
     )
 }
 
-fn pull_json(p: &Pull, base_url: &str, slug: &str) -> Value {
+/// What every handler needs of the fake.
+struct Ctx<'a> {
+    slug: &'a str,
+    token: &'a str,
+    merging: &'a Merging,
+}
+
+fn pull_json(p: &Pull, base_url: &str, slug: &str, m: &Merging) -> Value {
+    let auto = p.merge.auto.as_ref().map(|method| {
+        json!({"enabled_by": {"login": "iter8-bot"}, "merge_method": method,
+               "commit_title": p.title, "commit_message": ""})
+    });
     json!({
         "number": p.number,
+        "node_id": format!("PR_kwDOfake{}", p.number),
+        "merged": p.merge.merged.is_some(),
+        // GitHub fills it for an open request too (its test merge commit).
+        "merge_commit_sha": p.merge.merged.clone().unwrap_or_else(|| "0".repeat(40)),
+        "auto_merge": auto,
         "state": if p.open { "open" } else { "closed" },
         "title": p.title,
         "body": p.body,
         "html_url": format!("{base_url}/{slug}/pull/{}", p.number),
         "url": format!("{base_url}/repos/{slug}/pulls/{}", p.number),
-        "head": {"label": p.head, "ref": p.head.split_once(':').map(|x| x.1).unwrap_or(&p.head)},
+        "head": {"label": p.head, "ref": p.head.split_once(':').map(|x| x.1).unwrap_or(&p.head), "sha": m.head(&p.head)},
         "base": {"label": p.base, "ref": p.base},
         "draft": p.draft,
         "labels": p.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
@@ -154,11 +221,11 @@ fn pull_json(p: &Pull, base_url: &str, slug: &str) -> Value {
 fn handle(
     req: &Req,
     path: &str,
-    slug: &str,
-    token: &str,
+    ctx: &Ctx,
     pulls: &Mutex<Vec<Pull>>,
     app: &Mutex<Option<App>>,
 ) -> Resp {
+    let (slug, token) = (ctx.slug, ctx.token);
     // Troubleshooting docs: "Requests without a valid User-Agent header will be rejected."
     if req.header("user-agent").is_none_or(str::is_empty) {
         return error(
@@ -205,7 +272,7 @@ fn handle(
                 // `head` filters by `user:ref-name`.
                 .filter(|p| q.get("head").is_none_or(|h| *h == p.head))
                 .filter(|p| q.get("base").is_none_or(|b| *b == p.base))
-                .map(|p| pull_json(p, base_url, slug))
+                .map(|p| pull_json(p, base_url, slug, ctx.merging))
                 .collect();
             Resp::json(200, &Value::Array(list))
         }
@@ -252,11 +319,10 @@ fn handle(
                 title,
                 body: field("body").unwrap_or_default(),
                 open: true,
-                labels: vec![],
-                reviewers: vec![],
                 draft: body.get("draft").and_then(Value::as_bool).unwrap_or(false),
+                ..Pull::default()
             };
-            let v = pull_json(&p, base_url, slug);
+            let v = pull_json(&p, base_url, slug, ctx.merging);
             pulls.push(p);
             Resp::json(201, &v)
         }
@@ -311,7 +377,28 @@ fn handle(
                     pull.reviewers.push(r);
                 }
             }
-            Resp::json(201, &pull_json(pull, base_url, slug))
+            Resp::json(201, &pull_json(pull, base_url, slug, ctx.merging))
+        }
+        ("GET", p) if p.starts_with(&format!("{base_path}/")) => {
+            let n = p[base_path.len() + 1..].parse::<u64>().ok();
+            let Some(pull) = n.and_then(|n| pulls.iter_mut().find(|x| x.number == n)) else {
+                return error(404, "Not Found");
+            };
+            if pull.open {
+                ctx.merging
+                    .settle(&mut pull.merge, &pull.base, &pull.head, &pull.title);
+                pull.open = pull.merge.merged.is_none();
+            }
+            Resp::json(200, &pull_json(pull, base_url, slug, ctx.merging))
+        }
+        ("PUT", p) if p.starts_with(&format!("{base_path}/")) && p.ends_with("/merge") => {
+            let n = p[base_path.len() + 1..p.len() - "/merge".len()]
+                .parse::<u64>()
+                .ok();
+            let Some(pull) = n.and_then(|n| pulls.iter_mut().find(|x| x.number == n)) else {
+                return error(404, "Not Found");
+            };
+            merge(req, pull, ctx.merging)
         }
         ("PATCH", p) if p.starts_with(&format!("{base_path}/")) => {
             let Ok(n) = p[base_path.len() + 1..].parse::<u64>() else {
@@ -329,10 +416,113 @@ fn handle(
             if let Some(b) = body.get("body").and_then(Value::as_str) {
                 pull.body = b.into();
             }
-            Resp::json(200, &pull_json(pull, base_url, slug))
+            Resp::json(200, &pull_json(pull, base_url, slug, ctx.merging))
         }
         _ => error(404, "Not Found"),
     }
+}
+
+/// `PUT /pulls/{n}/merge` (contracts/github/merge.notes.md): 405 not mergeable or a method
+/// the repository does not allow, 409 a `sha` that is not the head, 200 merged.
+fn merge(req: &Req, pull: &mut Pull, m: &Merging) -> Resp {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    let method = body["merge_method"].as_str().unwrap_or("merge");
+    if !["merge", "squash", "rebase"].contains(&method) {
+        return error(422, "Validation Failed");
+    }
+    if !pull.open {
+        return error(405, "Pull Request is not mergeable");
+    }
+    let title = format!("Merge pull request #{} from {}", pull.number, pull.head);
+    match m.merge(
+        &mut pull.merge,
+        &pull.base,
+        &pull.head,
+        method,
+        body["sha"].as_str(),
+        &title,
+    ) {
+        Ok(sha) => {
+            pull.open = false;
+            Resp::json(
+                200,
+                &json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}),
+            )
+        }
+        Err(Refusal::MethodNotAllowed) => error(
+            405,
+            match method {
+                "squash" => "Squash merges are not allowed on this repository.",
+                "rebase" => "Rebase merges are not allowed on this repository.",
+                _ => "Merge commits are not allowed on this repository.",
+            },
+        ),
+        Err(Refusal::Stale) => error(
+            409,
+            "Head branch was modified. Review and try the merge again.",
+        ),
+        Err(_) => error(405, "Pull Request is not mergeable"),
+    }
+}
+
+fn graphql_error(message: &str) -> Resp {
+    Resp::json(
+        200,
+        &json!({"data": {"enablePullRequestAutoMerge": null},
+                "errors": [{"message": message, "path": ["enablePullRequestAutoMerge"]}]}),
+    )
+}
+
+/// `POST /graphql`: only `enablePullRequestAutoMerge`, its input fields checked against the
+/// published schema. A repository without auto-merge and a request with nothing to wait for
+/// answer as GitHub does (HTTP 200 with `errors`).
+fn graphql_handle(req: &Req, ctx: &Ctx, pulls: &Mutex<Vec<Pull>>, inputs: &[String]) -> Resp {
+    if req.header("authorization") != Some(&format!("Bearer {}", ctx.token)) {
+        return error(401, "Bad credentials");
+    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    let query = body["query"].as_str().unwrap_or("");
+    let Some(at) = query.find("enablePullRequestAutoMerge(input: {") else {
+        return graphql_error("only enablePullRequestAutoMerge is served");
+    };
+    let input = &query[at + "enablePullRequestAutoMerge(input: {".len()..];
+    let input = &input[..input.find('}').unwrap_or(0)];
+    for field in input.split(',').filter_map(|f| f.split(':').next()) {
+        if !inputs.iter().any(|i| i == field.trim()) {
+            return graphql_error(&format!(
+                "InputObject 'EnablePullRequestAutoMergeInput' doesn't accept argument '{}'",
+                field.trim()
+            ));
+        }
+    }
+    let v = &body["variables"];
+    let method = v["method"].as_str().unwrap_or("MERGE").to_ascii_lowercase();
+    let mut pulls = pulls.lock().unwrap();
+    let id = v["pr"].as_str().unwrap_or("");
+    let Some(pull) = pulls
+        .iter_mut()
+        .find(|p| format!("PR_kwDOfake{}", p.number) == id)
+    else {
+        return graphql_error(&format!("Could not resolve to a node with the global id of '{id}'"));
+    };
+    let rules = ctx.merging.rules();
+    if !rules.auto_merge {
+        return graphql_error("Auto merge is not allowed for this repository");
+    }
+    if !pull.open {
+        return graphql_error("Pull request Pull request is closed");
+    }
+    if v["head"].as_str().is_some_and(|h| h != ctx.merging.head(&pull.head)) {
+        return graphql_error("Expected head OID does not match the pull request's head");
+    }
+    if rules.pending_reads == 0 {
+        return graphql_error("Pull request Pull request is in clean status");
+    }
+    pull.merge.auto = Some(method);
+    Resp::json(
+        200,
+        &json!({"data": {"enablePullRequestAutoMerge": {"clientMutationId": null}}}),
+    )
 }
 
 /// `POST /app/installations/{id}/access_tokens`: only with a valid App JWT (RS256 by the

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     github::Pull,
+    merging::{MergeState, Merging, Refusal},
     server::{Req, Resp, Server, Tls},
 };
 
@@ -27,6 +28,9 @@ struct Mr {
     open: bool,
     labels: Vec<String>,
     reviewer_ids: Vec<u64>,
+    merge: MergeState,
+    /// Merged as a squash: the commit is `squash_commit_sha`.
+    squashed: bool,
 }
 
 #[derive(Default)]
@@ -36,6 +40,7 @@ struct State {
     /// User names; a user's id is its index + 100.
     users: Vec<String>,
     mrs: Vec<Mr>,
+    merging: Merging,
 }
 
 /// The fake, serving `/api/v4`.
@@ -51,6 +56,7 @@ impl GitLabFake {
             projects: projects.iter().map(|p| p.to_string()).collect(),
             users: vec!["alice".into(), "bob".into()],
             mrs: vec![],
+            merging: Merging::default(),
         }));
         let (st, token) = (state.clone(), token.to_string());
         let server = Server::start(tls, move |req| match req.path.strip_prefix("/api/v4") {
@@ -58,6 +64,13 @@ impl GitLabFake {
             None => error(404, "404 Not Found"),
         });
         GitLabFake { server, state }
+    }
+
+    /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
+    pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
+        let m = self.state.lock().unwrap().merging.clone();
+        m.set(|r| r.bare = Some(bare.to_path_buf()));
+        m
     }
 
     /// A function that opens a merge request as someone else would (for races):
@@ -84,6 +97,8 @@ impl GitLabFake {
                 open: true,
                 labels: vec![],
                 reviewer_ids: vec![],
+                merge: MergeState::default(),
+                squashed: false,
             });
         }
     }
@@ -116,6 +131,7 @@ impl GitLabFake {
                         .map(|id| st.users[(id - 100) as usize].clone())
                         .collect(),
                     draft: m.title.starts_with("Draft:"),
+                    merge: m.merge.clone(),
                 }
             })
             .collect()
@@ -139,7 +155,15 @@ fn mr_json(m: &Mr, st: &State, base: &str) -> Value {
         "project_id": m.project,
         "title": m.title,
         "description": m.description,
-        "state": if m.open { "opened" } else { "closed" },
+        "state": match (&m.merge.merged, m.open) {
+            (Some(_), _) => "merged",
+            (None, true) => "opened",
+            (None, false) => "closed",
+        },
+        "sha": st.merging.head(&m.source_branch),
+        "merge_when_pipeline_succeeds": m.merge.auto.is_some(),
+        "merge_commit_sha": m.merge.merged.as_ref().filter(|_| !m.squashed),
+        "squash_commit_sha": m.merge.merged.as_ref().filter(|_| m.squashed),
         "source_branch": m.source_branch,
         "target_branch": m.target_branch,
         "source_project_id": m.source_project,
@@ -290,10 +314,49 @@ fn handle(req: &Req, path: &str, token: &str, st: &mut State) -> Resp {
                 open: true,
                 labels,
                 reviewer_ids: vec![],
+                merge: MergeState::default(),
+                squashed: false,
             };
             let v = mr_json(&mr, st, base);
             st.mrs.push(mr);
             Resp::json(201, &v)
+        }
+        ("GET", ["projects", id, "merge_requests", iid]) => {
+            let Some(project) = project_id(st, id) else {
+                return error(404, "404 Project Not Found");
+            };
+            let merging = st.merging.clone();
+            let Some(mr) = st
+                .mrs
+                .iter_mut()
+                .find(|m| m.project == project && iid.parse() == Ok(m.iid))
+            else {
+                return error(404, "404 Not found");
+            };
+            if mr.open {
+                merging.settle(&mut mr.merge, &mr.target_branch, &mr.source_branch, &mr.title);
+                mr.open = mr.merge.merged.is_none();
+            }
+            let mr = mr.clone();
+            Resp::json(200, &mr_json(&mr, st, base))
+        }
+        ("PUT", ["projects", id, "merge_requests", iid, "merge"]) => {
+            let Some(project) = project_id(st, id) else {
+                return error(404, "404 Project Not Found");
+            };
+            let merging = st.merging.clone();
+            let Some(mr) = st
+                .mrs
+                .iter_mut()
+                .find(|m| m.project == project && iid.parse() == Ok(m.iid))
+            else {
+                return error(404, "404 Not found");
+            };
+            if let Err(r) = merge(&body, mr, &merging) {
+                return r;
+            }
+            let mr = mr.clone();
+            Resp::json(200, &mr_json(&mr, st, base))
         }
         ("PUT", ["projects", id, "merge_requests", iid]) => {
             let Some(project) = project_id(st, id) else {
@@ -349,5 +412,51 @@ fn handle(req: &Req, path: &str, token: &str, st: &mut State) -> Resp {
             Resp::json(200, &mr_json(&mr, st, base))
         }
         _ => error(404, "404 Not Found"),
+    }
+}
+
+/// The attributes of `PUT .../merge` (contracts/gitlab/merge.notes.md). GitLab ignores others;
+/// the fake refuses them, so that a misspelt one cannot go unnoticed.
+const MERGE_ATTRIBUTES: &[&str] = &[
+    "auto_merge",
+    "merge_commit_message",
+    "merge_when_pipeline_succeeds",
+    "sha",
+    "should_remove_source_branch",
+    "squash_commit_message",
+    "squash",
+];
+
+/// `PUT .../merge`: 409 a `sha` that is not the head, 405 cannot merge now (unless auto-merge
+/// is asked: then it is set), 422 git could not merge; else merged.
+fn merge(body: &Value, mr: &mut Mr, m: &Merging) -> Result<(), Resp> {
+    if let Some(k) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !MERGE_ATTRIBUTES.contains(&k.as_str())))
+    {
+        return Err(Resp::json(400, &json!({"error": format!("{k} is not an attribute of this endpoint")})));
+    }
+    if !mr.open {
+        return Err(error(405, "405 Method Not Allowed"));
+    }
+    let flag = |k: &str| body.get(k).and_then(Value::as_bool) == Some(true);
+    let auto = flag("auto_merge") || flag("merge_when_pipeline_succeeds");
+    let method = if flag("squash") { "squash" } else { "merge" };
+    let title = format!("Merge branch '{}' into '{}'", mr.source_branch, mr.target_branch);
+    let sha = body.get("sha").and_then(Value::as_str);
+    match m.merge(&mut mr.merge, &mr.target_branch, &mr.source_branch, method, sha, &title) {
+        Ok(_) => {
+            mr.open = false;
+            mr.squashed = method == "squash";
+            Ok(())
+        }
+        Err(Refusal::Stale) => Err(error(409, "SHA does not match HEAD of source branch")),
+        Err(Refusal::Pending) if auto => {
+            mr.merge.auto = Some(method.into());
+            mr.squashed = method == "squash";
+            Ok(())
+        }
+        Err(Refusal::Conflict(_)) => Err(error(422, "Branch cannot be merged")),
+        Err(_) => Err(error(405, "405 Method Not Allowed")),
     }
 }

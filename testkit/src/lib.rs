@@ -15,6 +15,7 @@ mod gitea;
 mod github;
 mod gitlab;
 mod kube;
+mod merging;
 mod server;
 
 pub use git::{GitServer, copy_dir};
@@ -22,6 +23,7 @@ pub use gitea::GiteaFake;
 pub use github::{App, GitHubFake, Pull};
 pub use gitlab::GitLabFake;
 pub use kube::KubeFake;
+pub use merging::{MergeState, Merging, Rules};
 pub use server::{Fault, FaultKind, Recorded, Req, Resp, Server, Tls};
 
 use std::path::PathBuf;

@@ -7,6 +7,7 @@ mod first_day;
 mod hostile;
 mod image;
 mod lifecycle;
+mod merging;
 mod promotions;
 mod providers;
 mod races;

@@ -328,7 +328,7 @@ fn a_github_app_signs_a_jwt_and_uses_its_installation_token_for_git_and_the_api(
 /// Every request in `log` is an operation of the published contract at `spec` (OpenAPI 3 or
 /// Swagger 2), and every body field it sends is one the operation declares, with the required
 /// ones present: a misspelled or invented field would be silently ignored by the real server.
-fn follows_the_contract(spec: &str, prefix: &str, log: &[testkit::Recorded]) {
+pub(crate) fn follows_the_contract(spec: &str, prefix: &str, log: &[testkit::Recorded]) {
     let spec: serde_json::Value = serde_json::from_slice(
         &std::fs::read(testkit::shared_dir().join("contracts").join(spec)).unwrap(),
     )

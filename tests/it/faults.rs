@@ -15,10 +15,20 @@ struct Step {
     name: &'static str,
     server: fn(&World) -> &Server,
     matches: &'static str,
-    setup: fn(&World),
+    setup: fn(&mut World),
 }
 
-fn nothing(_: &World) {}
+fn nothing(_: &mut World) {}
+
+/// The PR merged by the tool (`now`) or by the host's auto-merge, waited for.
+fn merging(w: &mut World, policy: &str) {
+    w.set("GITOPS_MERGE", Some(policy));
+    let m = w.github.serve_merges(&w.bare());
+    if policy == "auto" {
+        m.set(|r| r.pending_reads = 2);
+        w.set("GITOPS_MERGE_WAIT", Some("20s"));
+    }
+}
 
 const STEPS: &[Step] = &[
     Step {
@@ -79,6 +89,24 @@ const STEPS: &[Step] = &[
         },
     },
     Step {
+        name: "merge",
+        server: |w| &w.github.server,
+        matches: "PUT /api/v3/repos/acme/env/pulls/1/merge",
+        setup: |w| merging(w, "now"),
+    },
+    Step {
+        name: "auto-merge",
+        server: |w| &w.github.server,
+        matches: "POST /api/graphql",
+        setup: |w| merging(w, "auto"),
+    },
+    Step {
+        name: "merge wait",
+        server: |w| &w.github.server,
+        matches: "GET /api/v3/repos/acme/env/pulls/1",
+        setup: |w| merging(w, "auto"),
+    },
+    Step {
         name: "apply",
         server: |w| &w.kube.server,
         matches: "PATCH /apis/networking.istio.io",
@@ -132,6 +160,13 @@ fn converged(w: &World) -> Result<(), String> {
     if w.applied_vs().is_none() {
         return Err("not applied".into());
     }
+    if w.env.iter().any(|(k, _)| k == "GITOPS_MERGE") {
+        let base = w.checkout(BRANCH);
+        let merged = std::panic::catch_unwind(|| assert_same_tree(&base.path().join(DIR), &after()));
+        if merged.is_err() || pulls[0].open {
+            return Err("not merged".into());
+        }
+    }
     Ok(())
 }
 
@@ -155,8 +190,8 @@ impl Outcome {
 
 /// Runs one cell in a world of its own; `Err` says why it is broken.
 fn cell(step: &Step, kind: &str, times: usize) -> Result<Outcome, String> {
-    let w = world();
-    (step.setup)(&w);
+    let mut w = world();
+    (step.setup)(&mut w);
     (step.server)(&w).fault(fault(kind, step.matches, times));
     let o = run_binary(&w.env, &[], &[TOKEN, KUBE_TOKEN]);
     if o.code == 0 {

@@ -163,4 +163,48 @@ mod tests {
         .collect();
         assert_eq!(codes, [2, 3, 4, 5, 8, 9, 1]);
     }
+
+    #[test]
+    fn each_merge_refusal_has_its_own_exit_code_and_event_reason() {
+        use crate::host::Error as H;
+        let url = || "https://github.test/acme/env/pull/1".to_string();
+        let refusals = [
+            H::NotAllowed {
+                url: url(),
+                message: "m".into(),
+                hint: "h",
+            },
+            H::HeadMoved {
+                url: url(),
+                expected: "a".into(),
+                now: "b".into(),
+                by: None,
+            },
+            H::Closed { url: url() },
+            H::NotMergeable {
+                url: url(),
+                message: "m".into(),
+            },
+            H::NotMerged {
+                url: url(),
+                waited: Duration::from_secs(1),
+                last: "open".into(),
+            },
+        ];
+        let got: Vec<(u8, &str)> = refusals
+            .into_iter()
+            .map(Error::Provider)
+            .map(|e| (e.exit_code(), e.event_reason()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (12, "MergeRefused"),
+                (13, "HeadMoved"),
+                (14, "ClosedUnmerged"),
+                (15, "NotMergeable"),
+                (16, "NotMerged")
+            ]
+        );
+    }
 }

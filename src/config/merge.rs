@@ -32,7 +32,10 @@ pub(super) fn validate(c: &mut Check, a: &Args, mode: Mode, kind: Option<Kind>) 
         Some("auto") => Policy::Auto,
         Some("now") => Policy::Now,
         Some(other) => {
-            c.bad("GITOPS_MERGE", format!("{other:?} is not none, auto or now"));
+            c.bad(
+                "GITOPS_MERGE",
+                format!("{other:?} is not none, auto or now"),
+            );
             Policy::None
         }
     };
@@ -113,8 +116,18 @@ mod tests {
             (args("auto", "squash", "10m"), Mode::PullRequest, gh, &[]),
             (args("now", "rebase", "0"), Mode::PullRequest, gh, &[]),
             // Waiting for a person to merge needs a host to ask.
-            (args("none", "merge", "5m"), Mode::PullRequest, None, &["GITOPS_MERGE_WAIT"]),
-            (args("auto", "merge", "0"), Mode::Push, gh, &["GITOPS_MERGE"]),
+            (
+                args("none", "merge", "5m"),
+                Mode::PullRequest,
+                None,
+                &["GITOPS_MERGE_WAIT"],
+            ),
+            (
+                args("auto", "merge", "0"),
+                Mode::Push,
+                gh,
+                &["GITOPS_MERGE"],
+            ),
             (
                 args("now", "rebase", "0"),
                 Mode::PullRequest,
@@ -135,7 +148,12 @@ mod tests {
             assert_eq!(got, *want, "{a:?} {mode:?} {kind:?}");
         }
         let mut c = Check { problems: vec![] };
-        let m = validate(&mut c, &args("auto", "squash", "90s"), Mode::PullRequest, gh);
+        let m = validate(
+            &mut c,
+            &args("auto", "squash", "90s"),
+            Mode::PullRequest,
+            gh,
+        );
         assert_eq!(
             (m.policy, m.method, m.wait),
             (Policy::Auto, Method::Squash, Duration::from_secs(90))

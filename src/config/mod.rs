@@ -90,7 +90,11 @@ impl TryFrom<Args> for Config {
 /// for the rest of the run.
 fn waits_fit(c: &mut Check, pr: Option<&Pr>, cluster: &Cluster, limits: &Limits) {
     let merge = pr.map_or(std::time::Duration::ZERO, |p| p.merge.wait);
-    let argocd = cluster.argocd.as_ref().and_then(|a| a.wait).unwrap_or_default();
+    let argocd = cluster
+        .argocd
+        .as_ref()
+        .and_then(|a| a.wait)
+        .unwrap_or_default();
     if !merge.is_zero() && merge + argocd >= limits.timeout {
         c.bad(
             "GITOPS_MERGE_WAIT",

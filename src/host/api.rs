@@ -96,18 +96,7 @@ impl Api {
         })?;
         let status = resp.status();
         if status.is_success() {
-            let body = resp.bytes().await.map_err(|source| Error::Body {
-                method: m,
-                url: url.clone(),
-                source: source.without_url(),
-            })?;
-            // Some answers have no body (Gitea's merge: 200 or 201, empty): read as `null`.
-            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
-            return serde_json::from_slice(body).map_err(|source| Error::Decode {
-                method: m,
-                url,
-                source,
-            });
+            return decode(m, url, resp).await;
         }
         let headers = resp.headers().clone();
         // The client followed no redirect to another origin (it would have carried, or lost,
@@ -181,6 +170,26 @@ impl Api {
         let _: serde_json::Value = self.call(what, method, path, &[], Some(body)).await?;
         Ok(())
     }
+}
+
+/// A 2xx answer's JSON body. Some answers have none (Gitea's merge: 200 or 201, empty),
+/// read as `null`.
+async fn decode<T: DeserializeOwned>(
+    m: &'static str,
+    url: String,
+    resp: reqwest::Response,
+) -> Result<T, Error> {
+    let body = resp.bytes().await.map_err(|source| Error::Body {
+        method: m,
+        url: url.clone(),
+        source: source.without_url(),
+    })?;
+    let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+    serde_json::from_slice(body).map_err(|source| Error::Decode {
+        method: m,
+        url,
+        source,
+    })
 }
 
 fn method_name(m: &Method) -> &'static str {

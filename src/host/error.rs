@@ -101,7 +101,8 @@ pub enum Error {
 }
 
 /// What the user can do about a host's refusal to merge.
-pub const METHOD_HINT: &str = "set GITOPS_MERGE_METHOD to a method the repository allows, or allow this one in its settings";
+pub const METHOD_HINT: &str =
+    "set GITOPS_MERGE_METHOD to a method the repository allows, or allow this one in its settings";
 /// What the user can do when the repository has auto-merge off.
 pub const AUTO_HINT: &str = "turn auto-merge on in the repository's settings (GitHub: Settings > General > Allow auto-merge), or set GITOPS_MERGE=now";
 /// What the user can do when the token may not merge.

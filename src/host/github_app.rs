@@ -54,8 +54,9 @@ pub enum Error {
     Exchange {
         app_id: String,
         installation_id: u64,
+        /// Boxed: the host's errors are large, and every `Result` of the run carries this.
         #[source]
-        source: super::Error,
+        source: Box<super::Error>,
     },
 }
 
@@ -114,7 +115,7 @@ pub async fn installation_token(
         .map_err(|source| Error::Exchange {
             app_id: app.app_id.clone(),
             installation_id: app.installation_id,
-            source,
+            source: Box::new(source),
         })?;
     Ok(Token::new(t.token))
 }

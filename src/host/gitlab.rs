@@ -12,7 +12,7 @@ use super::{
     api::{Api, Auth},
     error::Error,
     flow::{Host, Pr, PullRequest, Request},
-    merge::{self, Ask, Auto, Method as MergeMethod, Merges, State, Status},
+    merge::{self, Ask, Auto, Merges, Method as MergeMethod, State, Status},
 };
 use crate::plan::names::RepoSlug;
 use crate::trust::credential::Credential;

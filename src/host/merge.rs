@@ -111,8 +111,12 @@ pub(crate) trait Merges {
     /// Merges now if the head is still `ask.head`; the merge commit when the host says it.
     /// A host's refusals become [`Error::NotMergeable`], [`Error::NotAllowed`] and
     /// [`Error::HeadMoved`] (its `now` left empty: the flow reads it).
-    async fn merge(&self, req: &Request, pr: &PullRequest, ask: &Ask)
-    -> Result<Option<String>, Error>;
+    async fn merge(
+        &self,
+        req: &Request,
+        pr: &PullRequest,
+        ask: &Ask,
+    ) -> Result<Option<String>, Error>;
     /// Turns on the host's auto-merge for `ask.head`.
     async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error>;
 }

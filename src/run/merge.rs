@@ -137,7 +137,12 @@ fn wait(cfg: &Config) -> Duration {
     if asked.is_zero() {
         return asked;
     }
-    let after = cfg.cluster.argocd.as_ref().and_then(|a| a.wait).unwrap_or_default();
+    let after = cfg
+        .cluster
+        .argocd
+        .as_ref()
+        .and_then(|a| a.wait)
+        .unwrap_or_default();
     match retry::time_left() {
         Some(left) => asked.min(left.saturating_sub(after + Duration::from_secs(2))),
         None => asked,
@@ -151,7 +156,11 @@ pub async fn tell(ctx: &Context, cfg: &Config, uid: Option<String>, report: &mut
         return;
     }
     let note = match (&report.pr, &m.commit) {
-        (Some(pr), Some(c)) => format!("pull request {} merged as {c} ({})", pr.url, m.method.name()),
+        (Some(pr), Some(c)) => format!(
+            "pull request {} merged as {c} ({})",
+            pr.url,
+            m.method.name()
+        ),
         (Some(pr), None) => format!("pull request {} merged ({})", pr.url, m.method.name()),
         _ => "merged".into(),
     };

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use super::{
-    context::Context, deploy, job, local::local_repo_exists, merge, outcome, promote,
-    pull_request, report::Report, subject, timings,
+    context::Context, deploy, job, local::local_repo_exists, merge, outcome, promote, pull_request,
+    report::Report, subject, timings,
 };
 use crate::{
     Error,

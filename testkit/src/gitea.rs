@@ -262,9 +262,15 @@ fn merge(body: &Value, p: &mut Pull, m: &Merging) -> Resp {
     if !p.open {
         return error(404, "not found");
     }
-    let auto = body.get("merge_when_checks_succeed").and_then(Value::as_bool) == Some(true);
+    let auto = body
+        .get("merge_when_checks_succeed")
+        .and_then(Value::as_bool)
+        == Some(true);
     let sha = body.get("head_commit_id").and_then(Value::as_str);
-    let title = format!("Merge pull request '{}' (#{}) from {}", p.title, p.number, p.head);
+    let title = format!(
+        "Merge pull request '{}' (#{}) from {}",
+        p.title, p.number, p.head
+    );
     match m.merge(&mut p.merge, &p.base, &p.head, style, sha, &title) {
         Ok(_) => {
             p.open = false;

@@ -120,7 +120,6 @@ impl GitHubFake {
         self.merging.clone()
     }
 
-
     /// Makes the fake know a GitHub App (the token exchange answers only for it).
     pub fn add_app(&self, app: App) {
         *self.app.lock().unwrap() = Some(app);
@@ -173,7 +172,13 @@ impl PullsHandle {
 
     /// Closes pull request `number` without merging it, as a person would.
     pub fn close(&self, number: u64) {
-        if let Some(p) = self.0.lock().unwrap().iter_mut().find(|p| p.number == number) {
+        if let Some(p) = self
+            .0
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p.number == number)
+        {
             p.open = false;
         }
     }
@@ -503,7 +508,9 @@ fn graphql_handle(req: &Req, ctx: &Ctx, pulls: &Mutex<Vec<Pull>>, inputs: &[Stri
         .iter_mut()
         .find(|p| format!("PR_kwDOfake{}", p.number) == id)
     else {
-        return graphql_error(&format!("Could not resolve to a node with the global id of '{id}'"));
+        return graphql_error(&format!(
+            "Could not resolve to a node with the global id of '{id}'"
+        ));
     };
     let rules = ctx.merging.rules();
     if !rules.auto_merge {
@@ -512,7 +519,10 @@ fn graphql_handle(req: &Req, ctx: &Ctx, pulls: &Mutex<Vec<Pull>>, inputs: &[Stri
     if !pull.open {
         return graphql_error("Pull request Pull request is closed");
     }
-    if v["head"].as_str().is_some_and(|h| h != ctx.merging.head(&pull.head)) {
+    if v["head"]
+        .as_str()
+        .is_some_and(|h| h != ctx.merging.head(&pull.head))
+    {
         return graphql_error("Expected head OID does not match the pull request's head");
     }
     if rules.pending_reads == 0 {

@@ -334,7 +334,12 @@ fn handle(req: &Req, path: &str, token: &str, st: &mut State) -> Resp {
                 return error(404, "404 Not found");
             };
             if mr.open {
-                merging.settle(&mut mr.merge, &mr.target_branch, &mr.source_branch, &mr.title);
+                merging.settle(
+                    &mut mr.merge,
+                    &mr.target_branch,
+                    &mr.source_branch,
+                    &mr.title,
+                );
                 mr.open = mr.merge.merged.is_none();
             }
             let mr = mr.clone();
@@ -434,7 +439,10 @@ fn merge(body: &Value, mr: &mut Mr, m: &Merging) -> Result<(), Resp> {
         .as_object()
         .and_then(|o| o.keys().find(|k| !MERGE_ATTRIBUTES.contains(&k.as_str())))
     {
-        return Err(Resp::json(400, &json!({"error": format!("{k} is not an attribute of this endpoint")})));
+        return Err(Resp::json(
+            400,
+            &json!({"error": format!("{k} is not an attribute of this endpoint")}),
+        ));
     }
     if !mr.open {
         return Err(error(405, "405 Method Not Allowed"));
@@ -442,9 +450,19 @@ fn merge(body: &Value, mr: &mut Mr, m: &Merging) -> Result<(), Resp> {
     let flag = |k: &str| body.get(k).and_then(Value::as_bool) == Some(true);
     let auto = flag("auto_merge") || flag("merge_when_pipeline_succeeds");
     let method = if flag("squash") { "squash" } else { "merge" };
-    let title = format!("Merge branch '{}' into '{}'", mr.source_branch, mr.target_branch);
+    let title = format!(
+        "Merge branch '{}' into '{}'",
+        mr.source_branch, mr.target_branch
+    );
     let sha = body.get("sha").and_then(Value::as_str);
-    match m.merge(&mut mr.merge, &mr.target_branch, &mr.source_branch, method, sha, &title) {
+    match m.merge(
+        &mut mr.merge,
+        &mr.target_branch,
+        &mr.source_branch,
+        method,
+        sha,
+        &title,
+    ) {
         Ok(_) => {
             mr.open = false;
             mr.squashed = method == "squash";

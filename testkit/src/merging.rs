@@ -78,7 +78,12 @@ pub enum Refusal {
 /// The tip of `branch` in `bare`, if any.
 pub fn tip(bare: &Path, branch: &str) -> Option<String> {
     let out = std::process::Command::new("git")
-        .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")])
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ])
         .current_dir(bare)
         .output()
         .ok()?;

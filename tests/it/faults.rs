@@ -162,7 +162,8 @@ fn converged(w: &World) -> Result<(), String> {
     }
     if w.env.iter().any(|(k, _)| k == "GITOPS_MERGE") {
         let base = w.checkout(BRANCH);
-        let merged = std::panic::catch_unwind(|| assert_same_tree(&base.path().join(DIR), &after()));
+        let merged =
+            std::panic::catch_unwind(|| assert_same_tree(&base.path().join(DIR), &after()));
         if merged.is_err() || pulls[0].open {
             return Err("not merged".into());
         }

@@ -55,8 +55,7 @@ fn base_is_promoted(w: &World) {
 }
 
 #[test]
-fn auto_merge_lands_the_squashed_change_then_argo_cd_is_synced_at_it_and_the_experiment_is_told()
-{
+fn auto_merge_lands_the_squashed_change_then_argo_cd_is_synced_at_it_and_the_experiment_is_told() {
     let (mut w, m) = merging_world("auto");
     // The checks pass after two looks at the PR: auto-merge is on meanwhile.
     m.set(|r| r.pending_reads = 2);
@@ -136,10 +135,17 @@ fn merge_now_makes_a_merge_commit_of_the_pushed_head_and_a_rerun_finds_it_merged
     let tip = w.rev("refs/heads/gitops").unwrap();
     assert_eq!(r["merge"]["state"], "already_merged");
     assert_eq!(r["merge"]["commit"], tip);
-    assert_eq!((r["changed"].as_bool(), r["argocd_synced"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (r["changed"].as_bool(), r["argocd_synced"].as_bool()),
+        (Some(false), Some(true))
+    );
     assert_eq!(w.pushes(), pushes);
     assert_eq!(w.github.pulls().len(), 1);
-    assert!(r["summary"].as_str().unwrap().contains("already merged at"), "{}", r["summary"]);
+    assert!(
+        r["summary"].as_str().unwrap().contains("already merged at"),
+        "{}",
+        r["summary"]
+    );
 }
 
 #[test]
@@ -147,11 +153,19 @@ fn a_head_moved_by_someone_else_is_never_merged() {
     let (w, _m) = merging_world("now");
     let bare = w.bare();
     // Just before the merge, someone pushes to the PR branch.
-    w.github.server.before("PUT /api/v3/repos/acme/env/pulls/1/merge", move || {
-        commit_as_someone_else(&bare, "iter8_exp", "refs/heads/iter8_exp", "sneaky", |root| {
-            std::fs::write(root.join(DIR).join("extra.yaml"), "kind: Secret\n").unwrap();
+    w.github
+        .server
+        .before("PUT /api/v3/repos/acme/env/pulls/1/merge", move || {
+            commit_as_someone_else(
+                &bare,
+                "iter8_exp",
+                "refs/heads/iter8_exp",
+                "sneaky",
+                |root| {
+                    std::fs::write(root.join(DIR).join("extra.yaml"), "kind: Secret\n").unwrap();
+                },
+            );
         });
-    });
     let base = w.rev("refs/heads/gitops").unwrap();
     let o = w.run(&[]);
     assert_code(&o, 13);
@@ -169,15 +183,24 @@ fn a_head_moved_to_the_same_change_by_another_run_is_merged_at_the_new_head() {
     let (w, _m) = merging_world("now");
     let bare = w.bare();
     // Another run of the same promotion: the same tree on the same base, another commit.
-    w.github.server.before("PUT /api/v3/repos/acme/env/pulls/1/merge", move || {
-        let tree = testkit::git(&bare, &["rev-parse", "iter8_exp^{tree}"]);
-        let parent = testkit::git(&bare, &["rev-parse", "iter8_exp^"]);
-        let other = testkit::git(
-            &bare,
-            &["commit-tree", tree.trim(), "-p", parent.trim(), "-m", "the other run"],
-        );
-        testkit::git(&bare, &["update-ref", "refs/heads/iter8_exp", other.trim()]);
-    });
+    w.github
+        .server
+        .before("PUT /api/v3/repos/acme/env/pulls/1/merge", move || {
+            let tree = testkit::git(&bare, &["rev-parse", "iter8_exp^{tree}"]);
+            let parent = testkit::git(&bare, &["rev-parse", "iter8_exp^"]);
+            let other = testkit::git(
+                &bare,
+                &[
+                    "commit-tree",
+                    tree.trim(),
+                    "-p",
+                    parent.trim(),
+                    "-m",
+                    "the other run",
+                ],
+            );
+            testkit::git(&bare, &["update-ref", "refs/heads/iter8_exp", other.trim()]);
+        });
     let o = w.run(&[]);
     assert_code(&o, 0);
     let now = w.rev("refs/heads/iter8_exp").unwrap();
@@ -196,7 +219,11 @@ fn a_pr_closed_while_waiting_exits_14_and_tells_the_experiment() {
         .before("GET /api/v3/repos/acme/env/pulls/1", move || pulls.close(1));
     let o = w.run(&[]);
     assert_code(&o, 14);
-    assert!(o.stderr.contains("was closed without being merged"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("was closed without being merged"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(reasons(&w), ["ClosedUnmerged"]);
 }
 
@@ -208,7 +235,12 @@ fn a_wait_that_runs_out_exits_16_and_changes_nothing_else() {
     let base = w.rev("refs/heads/gitops").unwrap();
     let o = w.run(&[]);
     assert_code(&o, 16);
-    assert!(o.stderr.contains("was not merged within GITOPS_MERGE_WAIT (3s)"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("was not merged within GITOPS_MERGE_WAIT (3s)"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("last seen: open at"), "{}", o.stderr);
     assert_eq!(w.rev("refs/heads/gitops").unwrap(), base);
     assert_eq!(w.applies(), 0);
@@ -222,7 +254,12 @@ fn auto_merge_pending_is_reported_and_a_rerun_does_not_ask_for_it_twice() {
     let o = w.run(&[]);
     assert_code(&o, 0);
     assert_eq!(o.report()["merge"]["state"], "auto_merge");
-    assert!(o.report()["summary"].as_str().unwrap().contains("auto-merge on (merge)"));
+    assert!(
+        o.report()["summary"]
+            .as_str()
+            .unwrap()
+            .contains("auto-merge on (merge)")
+    );
     let again = w.run(&[]);
     assert_code(&again, 0);
     assert_eq!(again.report()["merge"]["state"], "auto_merge_kept");
@@ -244,7 +281,11 @@ fn a_squash_only_repo_refuses_a_merge_commit_with_exit_12_and_takes_a_squash() {
     m.set(|r| r.methods = vec!["squash".into()]);
     let o = w.run(&[]);
     assert_code(&o, 12);
-    assert!(o.stderr.contains("Merge commits are not allowed"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Merge commits are not allowed"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("GITOPS_MERGE_METHOD"), "{}", o.stderr);
     assert_eq!(reasons(&w), ["MergeRefused"]);
     w.set("GITOPS_MERGE_METHOD", Some("squash"));
@@ -263,7 +304,11 @@ fn a_repo_without_auto_merge_is_refused_with_what_to_do() {
     });
     let o = w.run(&[]);
     assert_code(&o, 12);
-    assert!(o.stderr.contains("Auto merge is not allowed"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Auto merge is not allowed"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("Allow auto-merge"), "{}", o.stderr);
 }
 
@@ -275,7 +320,11 @@ fn merge_inputs_are_checked_before_anything_is_contacted() {
     let o = w.run(&[]);
     assert_code(&o, 2);
     assert!(o.stderr.contains("GITOPS_MERGE"), "{}", o.stderr);
-    assert!(o.stderr.contains("must be shorter than GITOPS_TIMEOUT"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("must be shorter than GITOPS_TIMEOUT"),
+        "{}",
+        o.stderr
+    );
     assert!(w.github.server.log().is_empty() && w.git.server.log().is_empty());
 }
 
@@ -308,7 +357,11 @@ fn gitlab_and_gitea_merge_now_and_by_auto_merge_into_the_served_repo() {
             let r = o.report();
             let what = format!("{host} {policy} {method}");
             assert_eq!(r["merge"]["state"], "merged", "{what}");
-            assert_eq!(r["merge"]["commit"], w.rev("refs/heads/gitops").unwrap().as_str(), "{what}");
+            assert_eq!(
+                r["merge"]["commit"],
+                w.rev("refs/heads/gitops").unwrap().as_str(),
+                "{what}"
+            );
             let n = parents(&w, "gitops").len();
             assert_eq!(n, if method == "squash" { 1 } else { 2 }, "{what}");
             assert_ne!(w.rev("refs/heads/gitops").unwrap(), base);
@@ -338,14 +391,20 @@ fn gitlab_and_gitea_refuse_a_stale_head_and_gitea_a_style_the_repo_does_not_allo
         .set("GITOPS_MERGE", Some("now"));
     let o = w.run(&[]);
     assert_code(&o, 12);
-    assert!(o.stderr.contains("merge is not allowed an allowed merge style"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("merge is not allowed an allowed merge style"),
+        "{}",
+        o.stderr
+    );
     w.set("GITOPS_MERGE_METHOD", Some("rebase"));
     let bare = w.bare();
-    gt.server.before("POST /api/v1/repos/acme/env/pulls/1/merge", move || {
-        commit_as_someone_else(&bare, "iter8_exp", "refs/heads/iter8_exp", "x", |root| {
-            std::fs::write(root.join("x"), "x").unwrap();
+    gt.server
+        .before("POST /api/v1/repos/acme/env/pulls/1/merge", move || {
+            commit_as_someone_else(&bare, "iter8_exp", "refs/heads/iter8_exp", "x", |root| {
+                std::fs::write(root.join("x"), "x").unwrap();
+            });
         });
-    });
     let o = w.run(&[]);
     assert_code(&o, 13);
 
@@ -370,7 +429,11 @@ fn every_merge_request_follows_the_github_and_gitea_contracts() {
     let (w, m) = merging_world("none");
     m.set(|r| r.pending_reads = 1);
     let o = run_binary(
-        &[w.env.clone(), vec![("GITOPS_MERGE_WAIT".into(), "2s".into())]].concat(),
+        &[
+            w.env.clone(),
+            vec![("GITOPS_MERGE_WAIT".into(), "2s".into())],
+        ]
+        .concat(),
         &[],
         &[TOKEN, KUBE_TOKEN],
     );
@@ -404,5 +467,91 @@ fn every_merge_request_follows_the_github_and_gitea_contracts() {
         .partition(|q| q.path.ends_with("/merge"));
     assert!(!merges.is_empty());
     crate::providers::follows_the_contract("gitea/gitea.swagger-v1.trimmed.json", "/api/v1", &rest);
-    crate::providers::follows_the_contract("gitea/merge.swagger-v1.trimmed.json", "/api/v1", &merges);
+    crate::providers::follows_the_contract(
+        "gitea/merge.swagger-v1.trimmed.json",
+        "/api/v1",
+        &merges,
+    );
+}
+
+/// A promotion file's target that renames the product page (a change to merge).
+const RENAME: &str = "targets:\n- name: prod\n  edits: [{replace: {file: productpage.yaml, from: 'name: productpage', to: 'name: productpage-v2'}}]\n";
+
+#[test]
+fn a_promotion_files_target_merges_as_its_pr_says_and_an_in_repo_file_only_when_allowed() {
+    // The operator's own file may turn merging on.
+    let (mut w, _m) = merging_world("none");
+    w.without_single_rules();
+    let path = w.tmp.path().join("promotion.yaml");
+    std::fs::write(
+        &path,
+        format!("{RENAME}  pr: {{merge: now, mergeMethod: squash}}\n"),
+    )
+    .unwrap();
+    w.set("GITOPS_CONFIG", Some(path.to_str().unwrap()));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let r = o.report();
+    assert_eq!(r["commits"][0]["report"]["merge"]["state"], "merged", "{r}");
+    let page = testkit::git(
+        &w.bare(),
+        &["show", &format!("gitops:{DIR}/productpage.yaml")],
+    );
+    assert!(page.contains("name: productpage-v2"));
+
+    // One read from the Env repo may not, unless the operator allows exactly that.
+    for (allow, code) in [(None, 2), (Some("pr.merge=auto"), 0)] {
+        let (mut w, _m) = merging_world("none");
+        commit_as_someone_else(&w.bare(), BRANCH, BRANCH, "promotion rules", |work| {
+            let text = format!("{RENAME}  pr: {{merge: auto}}\n");
+            std::fs::write(work.join(DIR).join("iter8-promotion.yaml"), text).unwrap();
+        });
+        w.without_single_rules();
+        w.set("GITOPS_CONFIG_IN_REPO", Some("iter8-promotion.yaml"))
+            .set("GITOPS_IN_REPO_ALLOW", allow);
+        let o = w.run(&[]);
+        assert_code(&o, code);
+        if code == 2 {
+            assert!(o.stderr.contains("(prod).pr.merge"), "{}", o.stderr);
+            assert!(
+                o.stderr.contains("pr.merge=auto to GITOPS_IN_REPO_ALLOW"),
+                "{}",
+                o.stderr
+            );
+            assert_eq!(w.pushes(), 0);
+        } else {
+            assert_eq!(
+                o.report()["commits"][0]["report"]["merge"]["state"],
+                "merged"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_dry_run_says_what_it_would_merge_and_asks_nothing_of_the_host() {
+    let (mut w, _m) = merging_world("now");
+    w.set("GITOPS_DRY_RUN", Some("true"))
+        .set("GITOPS_MERGE_METHOD", Some("rebase"));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    let r = o.report();
+    assert_eq!(
+        r["merge"],
+        json!({"policy": "now", "method": "rebase", "state": "dry_run"})
+    );
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .contains("would merge (rebase)")
+    );
+    assert!(
+        w.github
+            .server
+            .log()
+            .iter()
+            .all(|q| q.method == "GET" && !q.path.ends_with("/pulls/1"))
+    );
+    assert!(w.kube.events().is_empty());
 }

@@ -130,7 +130,7 @@ fn the_job_and_its_configmap_parse_and_follow_the_contract() {
     assert_eq!(fail_fast.action, "FailJob");
     assert_eq!(
         fail_fast.on_exit_codes.as_ref().unwrap().values,
-        vec![1, 2, 3, 5]
+        vec![1, 2, 3, 5, 12, 13, 14]
     );
     let sc = c.security_context.as_ref().unwrap();
     assert_eq!(sc.read_only_root_filesystem, Some(true));

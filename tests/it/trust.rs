@@ -222,6 +222,7 @@ fn an_in_repo_promotion_file_may_not_send_credentials_elsewhere_or_bypass_review
 - {{name: synced-branch, branch: main, {edit}}}
 - {{name: overwrite, pr: {{branch: release}}, {edit}}}
 - {{name: fork, pr: {{repo: evil/env}}, {edit}}}
+- {{name: self-merge, pr: {{merge: now}}, {edit}}}
 "
         ),
     );
@@ -236,6 +237,7 @@ fn an_in_repo_promotion_file_may_not_send_credentials_elsewhere_or_bypass_review
         "targets[5] (synced-branch).branch",
         "targets[6] (overwrite).pr.branch",
         "targets[7] (fork).pr.repo",
+        "targets[8] (self-merge).pr.merge",
     ] {
         assert!(
             o.stderr.contains(&format!("{field} ")),

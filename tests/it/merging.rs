@@ -555,3 +555,34 @@ fn a_dry_run_says_what_it_would_merge_and_asks_nothing_of_the_host() {
     );
     assert!(w.kube.events().is_empty());
 }
+
+#[test]
+fn gitlab_and_gitea_reruns_while_auto_merge_is_pending_do_not_schedule_it_twice() {
+    let mut w = World::tutorial();
+    let gl = GitLabFake::start(&w.tls, &["acme/env"], TOKEN);
+    gl.serve_merges(&w.bare()).set(|r| r.pending_reads = 1000);
+    w.set("GITOPS_API_URL", Some(&gl.api_url()))
+        .set("GITOPS_MERGE", Some("auto"));
+    assert_code(&w.run(&[]), 0);
+    let again = w.run(&[]);
+    assert_code(&again, 0);
+    // GitLab shows it (`merge_when_pipeline_succeeds`): not asked again.
+    assert_eq!(again.report()["merge"]["state"], "auto_merge_kept");
+    let puts =
+        |log: Vec<testkit::Recorded>| log.iter().filter(|q| q.path.ends_with("/merge")).count();
+    assert_eq!(puts(gl.server.log()), 1);
+
+    let mut w = World::tutorial();
+    let gt = GiteaFake::start(&w.tls, "acme/env", TOKEN);
+    gt.serve_merges(&w.bare()).set(|r| r.pending_reads = 1000);
+    w.set("GITOPS_API_URL", Some(&gt.api_url()))
+        .set("GITOPS_MERGE", Some("auto"));
+    assert_code(&w.run(&[]), 0);
+    let again = w.run(&[]);
+    assert_code(&again, 0);
+    // Gitea does not show it: the second request is answered "already scheduled" (409),
+    // which the run reads as on.
+    assert_eq!(again.report()["merge"]["state"], "auto_merge");
+    assert_eq!(gt.pulls()[0].merge.auto.as_deref(), Some("merge"));
+    assert_eq!(puts(gt.server.log()), 2);
+}

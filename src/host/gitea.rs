@@ -11,7 +11,7 @@ use super::{
     api::{Api, Auth},
     error::{Error, METHOD_HINT, PERMISSION_HINT},
     flow::{Host, Pr, PullRequest, Request},
-    merge::{self, Ask, Auto, Merges, Status},
+    merge::{self, Ask, Auto, Merges, Reading, Status},
     repos,
 };
 use crate::trust::credential::Credential;
@@ -47,36 +47,20 @@ impl Gitea {
     }
 }
 
-/// `POST /pulls/{n}/merge` refusals (contracts/gitea/merge.notes.md): 405 for a style the
-/// repository does not allow or a user who may not merge, else not mergeable now; 409 "head
-/// out of date" for a moved head, other 409s (conflicts, a push out of date) not mergeable.
-fn merge_refusal(e: Error, pr: &PullRequest, ask: &Ask) -> Error {
-    match e {
-        Error::Status {
-            status: 405,
-            message,
-            ..
-        } if message.contains("User not allowed") => {
-            merge::not_allowed(pr, message, PERMISSION_HINT)
-        }
-        Error::Status {
-            status: 405,
-            message,
-            ..
-        } if message.contains("not allowed") => merge::not_allowed(pr, message, METHOD_HINT),
-        Error::Status {
-            status: 409,
-            message,
-            ..
-        } if message.contains("head out of date") => merge::moved(pr, ask),
-        Error::Status {
-            status: 405 | 409,
-            message,
-            ..
-        } => merge::not_mergeable(pr, message),
-        e => e,
-    }
-}
+/// `POST /pulls/{n}/merge` refusals (contracts/gitea/merge.notes.md): 405 for a user who may
+/// not merge or a style the repository does not allow, else not mergeable now; 409 "head out
+/// of date" for a moved head, other 409s (conflicts, a push out of date) not mergeable.
+const REFUSALS: &[(u16, &str, Reading)] = &[
+    (
+        405,
+        "User not allowed",
+        Reading::NotAllowed(PERMISSION_HINT),
+    ),
+    (405, "not allowed", Reading::NotAllowed(METHOD_HINT)),
+    (409, "head out of date", Reading::Moved),
+    (405, "", Reading::NotMergeable),
+    (409, "", Reading::NotMergeable),
+];
 
 impl Gitea {
     /// One merge request; `auto` schedules it for when the checks pass. 200: merged now
@@ -104,7 +88,7 @@ impl Gitea {
                 Some(&body),
             )
             .await
-            .map_err(|e| merge_refusal(e, pr, ask))?;
+            .map_err(|e| merge::read_refusal(e, pr, ask, REFUSALS))?;
         Ok(())
     }
 }

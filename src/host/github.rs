@@ -11,7 +11,7 @@ use super::{
     api::{Api, Auth},
     error::{AUTO_HINT, Error, METHOD_HINT, PERMISSION_HINT},
     flow::{Host, Pr, PullRequest, Request},
-    merge::{self, Ask, Auto, Merges, Status},
+    merge::{self, Ask, Auto, Merges, Reading, Status},
     repos,
 };
 use crate::trust::credential::Credential;
@@ -82,22 +82,11 @@ struct GraphQlError {
 
 /// `PUT /pulls/{n}/merge` refusals (contracts/github/merge.notes.md): 405 "not mergeable" (or
 /// "Merge commits are not allowed on this repository." for a method), 409 the head moved.
-fn merge_refusal(e: Error, pr: &PullRequest, ask: &Ask) -> Error {
-    match e {
-        Error::Status {
-            status: 405,
-            message,
-            ..
-        } if message.contains("not allowed") => merge::not_allowed(pr, message, METHOD_HINT),
-        Error::Status {
-            status: 405,
-            message,
-            ..
-        } => merge::not_mergeable(pr, message),
-        Error::Status { status: 409, .. } => merge::moved(pr, ask),
-        e => e,
-    }
-}
+const REFUSALS: &[(u16, &str, Reading)] = &[
+    (405, "not allowed", Reading::NotAllowed(METHOD_HINT)),
+    (405, "", Reading::NotMergeable),
+    (409, "", Reading::Moved),
+];
 
 impl Merges for GitHub {
     async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
@@ -128,7 +117,7 @@ impl Merges for GitHub {
                 Some(&body),
             )
             .await
-            .map_err(|e| merge_refusal(e, pr, ask))?;
+            .map_err(|e| merge::read_refusal(e, pr, ask, REFUSALS))?;
         Ok(Some(r.sha))
     }
 

@@ -12,7 +12,7 @@ use super::{
     api::{Api, Auth},
     error::Error,
     flow::{Host, Pr, PullRequest, Request},
-    merge::{self, Ask, Auto, Merges, Method as MergeMethod, State, Status},
+    merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
 };
 use crate::plan::names::RepoSlug;
 use crate::trust::credential::Credential;
@@ -141,17 +141,11 @@ impl From<MergeState> for Status {
 }
 
 /// `PUT .../merge` refusals: 405 and 422 cannot merge now, 409 the `sha` is not the head.
-fn merge_refusal(e: Error, pr: &PullRequest, ask: &Ask) -> Error {
-    match e {
-        Error::Status {
-            status: 405 | 422,
-            message,
-            ..
-        } => merge::not_mergeable(pr, message),
-        Error::Status { status: 409, .. } => merge::moved(pr, ask),
-        e => e,
-    }
-}
+const REFUSALS: &[(u16, &str, Reading)] = &[
+    (405, "", Reading::NotMergeable),
+    (422, "", Reading::NotMergeable),
+    (409, "", Reading::Moved),
+];
 
 impl GitLab {
     /// One `PUT .../merge`; `auto` sets auto-merge (GitLab merges at once if it can).
@@ -181,7 +175,7 @@ impl GitLab {
                 Some(&body),
             )
             .await
-            .map_err(|e| merge_refusal(e, pr, ask))?;
+            .map_err(|e| merge::read_refusal(e, pr, ask, REFUSALS))?;
         Ok(m.into())
     }
 }

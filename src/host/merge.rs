@@ -260,6 +260,43 @@ fn short(id: &str) -> &str {
     id.get(..7).unwrap_or(id)
 }
 
+/// How the flow reads a host's refusal to merge.
+#[derive(Debug, Clone, Copy)]
+pub enum Reading {
+    /// Not like this (a method or auto-merge the repository does not allow, no right to
+    /// merge): the hint says what to change.
+    NotAllowed(&'static str),
+    /// Not now (checks, reviews, conflicts).
+    NotMergeable,
+    /// Not this head.
+    Moved,
+}
+
+/// A host's refusal in the flow's terms, by the first row of `rules` that matches its
+/// status and whose text its message contains ("" matches any); other errors pass through.
+pub fn read_refusal(
+    e: Error,
+    pr: &PullRequest,
+    ask: &Ask,
+    rules: &[(u16, &str, Reading)],
+) -> Error {
+    let Error::Status {
+        status, message, ..
+    } = &e
+    else {
+        return e;
+    };
+    let row = rules
+        .iter()
+        .find(|(s, text, _)| s == status && message.contains(text));
+    match row.map(|r| r.2) {
+        Some(Reading::NotAllowed(hint)) => not_allowed(pr, message.clone(), hint),
+        Some(Reading::NotMergeable) => not_mergeable(pr, message.clone()),
+        Some(Reading::Moved) => moved(pr, ask),
+        None => e,
+    }
+}
+
 /// A host's "not mergeable now" (checks, reviews, conflicts), in the flow's terms.
 pub fn not_mergeable(pr: &PullRequest, message: String) -> Error {
     Error::NotMergeable {

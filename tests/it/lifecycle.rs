@@ -196,22 +196,6 @@ fn start_for_a_new_version_while_the_old_finish_runs_loses_no_commit() {
     assert!(read(&co.path().join(DIR), "experiment.yaml").contains("gitops-exp-9b1c2d3"));
 }
 
-/// An Application whose status follows the refresh annotation: once refreshed, Synced at the
-/// synced branch's tip and `health` (Healthy, or stuck in Progressing).
-fn argo_app(w: &World, health: &'static str) {
-    let bare = w.bare();
-    w.kube.add_application("argocd", "bookinfo", move |app| {
-        let refreshed = app
-            .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
-            .is_some();
-        if !refreshed {
-            return json!({"sync": {"status": "OutOfSync", "revision": "old"}, "health": {"status": "Healthy"}});
-        }
-        let tip = testkit::git(&bare, &["rev-parse", "refs/heads/gitops"]);
-        json!({"sync": {"status": "Synced", "revision": tip.trim()}, "health": {"status": health}})
-    });
-}
-
 #[test]
 fn start_refreshes_argo_cd_waits_until_synced_and_healthy_and_tells_the_application() {
     let (mut w, _t) = clean_world();

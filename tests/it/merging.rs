@@ -18,17 +18,7 @@ fn merging_world(policy: &str) -> (World, Merging) {
 
 /// An Application that, once refreshed, is Synced and Healthy at the synced branch's tip.
 fn argo_app(w: &mut World) {
-    let bare = w.bare();
-    w.kube.add_application("argocd", "bookinfo", move |app| {
-        let refreshed = app
-            .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
-            .is_some();
-        if !refreshed {
-            return json!({"sync": {"status": "OutOfSync", "revision": "old"}, "health": {"status": "Healthy"}});
-        }
-        let tip = testkit::git(&bare, &["rev-parse", "refs/heads/gitops"]);
-        json!({"sync": {"status": "Synced", "revision": tip.trim()}, "health": {"status": "Healthy"}})
-    });
+    crate::util::argo_app(w, "Healthy");
     w.set("GITOPS_ARGOCD_APP", Some("argocd/bookinfo"))
         .set("GITOPS_ARGOCD_WAIT", Some("20s"));
 }
@@ -585,4 +575,41 @@ fn gitlab_and_gitea_reruns_while_auto_merge_is_pending_do_not_schedule_it_twice(
     assert_eq!(again.report()["merge"]["state"], "auto_merge");
     assert_eq!(gt.pulls()[0].merge.auto.as_deref(), Some("merge"));
     assert_eq!(puts(gt.server.log()), 2);
+}
+
+#[test]
+fn a_pr_whose_checks_are_pending_is_not_merged_now_and_exits_15_on_every_host() {
+    let (w, m) = merging_world("now");
+    m.set(|r| r.pending_reads = 1000);
+    let o = w.run(&[]);
+    assert_code(&o, 15);
+    assert!(
+        o.stderr
+            .contains("cannot be merged now: Pull Request is not mergeable"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("GITOPS_MERGE_WAIT"), "{}", o.stderr);
+    assert_eq!(reasons(&w), ["NotMergeable"]);
+
+    let mut w = World::tutorial();
+    let gl = GitLabFake::start(&w.tls, &["acme/env"], TOKEN);
+    gl.serve_merges(&w.bare()).set(|r| r.pending_reads = 1000);
+    w.set("GITOPS_API_URL", Some(&gl.api_url()))
+        .set("GITOPS_MERGE", Some("now"));
+    assert_code(&w.run(&[]), 15);
+
+    let mut w = World::tutorial();
+    let gt = GiteaFake::start(&w.tls, "acme/env", TOKEN);
+    gt.serve_merges(&w.bare()).set(|r| r.pending_reads = 1000);
+    w.set("GITOPS_API_URL", Some(&gt.api_url()))
+        .set("GITOPS_MERGE", Some("now"));
+    let o = w.run(&[]);
+    assert_code(&o, 15);
+    assert!(
+        o.stderr
+            .contains("Not all required status checks successful"),
+        "{}",
+        o.stderr
+    );
 }

@@ -413,3 +413,19 @@ pub fn tutorial_experiment(recommended: Option<&str>) -> Value {
     }
     e
 }
+
+/// An Argo CD Application whose status follows the refresh annotation: once refreshed, Synced
+/// at the synced branch's tip and `health` (Healthy, or stuck in Progressing).
+pub fn argo_app(w: &World, health: &'static str) {
+    let bare = w.bare();
+    w.kube.add_application("argocd", "bookinfo", move |app| {
+        let refreshed = app
+            .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+            .is_some();
+        if !refreshed {
+            return serde_json::json!({"sync": {"status": "OutOfSync", "revision": "old"}, "health": {"status": "Healthy"}});
+        }
+        let tip = testkit::git(&bare, &["rev-parse", "refs/heads/gitops"]);
+        serde_json::json!({"sync": {"status": "Synced", "revision": tip.trim()}, "health": {"status": health}})
+    });
+}

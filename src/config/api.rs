@@ -47,7 +47,7 @@ pub(super) fn resolve(
             c.bad(
                 "GITOPS_PROVIDER",
                 format!(
-                    "is required: {} is not github.com, *.ghe.com or gitlab.com; set github (GitHub Enterprise Server too), gitlab, or gitea (Forgejo too)",
+                    "is required: {} is not github.com, *.ghe.com, gitlab.com or dev.azure.com; set github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) or azure-devops (Azure DevOps Server too)",
                     u.host_str().unwrap_or("the host")
                 ),
             );
@@ -58,7 +58,7 @@ pub(super) fn resolve(
         c.bad(
             "GITOPS_PROVIDER",
             format!(
-                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab or gitea"
+                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab, gitea or azure-devops"
             ),
         );
         return None;
@@ -77,7 +77,9 @@ fn provider(c: &mut Check, a: &Args) -> Result<Option<Kind>, ()> {
         None => {
             c.bad(
                 "GITOPS_PROVIDER",
-                format!("{v:?} is not github, gitlab or gitea (gitea also covers Forgejo)"),
+                format!(
+                    "{v:?} is not github, gitlab, gitea (gitea also covers Forgejo) or azure-devops"
+                ),
             );
             Err(())
         }
@@ -141,6 +143,9 @@ fn check_repo_names(
     if kind == Kind::GitLab {
         return;
     }
+    if kind == Kind::AzureDevOps {
+        return azure_names(c, repo, pr_repo);
+    }
     for (input, slug) in [
         ("GITOPS_PR_REPO", pr_repo.cloned()),
         ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
@@ -149,6 +154,22 @@ fn check_repo_names(
             c.bad(
                 input,
                 format!("{s} has nested groups, which only GitLab has; give owner/repo"),
+            );
+        }
+    }
+}
+
+/// Azure DevOps names a repo `{org}/{project}/_git/{repo}` (or `{org}/_git/{repo}` when the
+/// project has the repo's name; `{project}/_git/{repo}` on `{org}.visualstudio.com`).
+fn azure_names(c: &mut Check, repo: Option<&RepoLocation>, pr_repo: Option<&RepoSlug>) {
+    for (input, slug) in [
+        ("GITOPS_PR_REPO", pr_repo.cloned()),
+        ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
+    ] {
+        if let Some(s) = slug.filter(|s| !(s.owner() == "_git" || s.owner().ends_with("/_git"))) {
+            c.bad(
+                input,
+                format!("{s} is not an Azure DevOps repo: give the path of its clone URL, {{org}}/{{project}}/_git/{{repo}}"),
             );
         }
     }

@@ -252,6 +252,35 @@ mod tests {
             ]),
             (gh, Some("https://ghes.corp.example/api/v3".into()))
         );
+        // Azure DevOps: the organization (and project) are in each call's path.
+        let az = Some(Kind::AzureDevOps);
+        for repo in [
+            "https://dev.azure.com/acme/platform/_git/env",
+            "https://dev.azure.com/acme/_git/env",
+        ] {
+            assert_eq!(
+                with(&[("GITOPS_REPO", repo)]),
+                (az, Some("https://dev.azure.com/".into())),
+                "{repo}"
+            );
+        }
+        assert_eq!(
+            with(&[(
+                "GITOPS_REPO",
+                "https://acme.visualstudio.com/platform/_git/env"
+            )]),
+            (az, Some("https://acme.visualstudio.com/".into()))
+        );
+        assert_eq!(
+            with(&[
+                (
+                    "GITOPS_REPO",
+                    "https://tfs.corp.example/DefaultCollection/platform/_git/env"
+                ),
+                ("GITOPS_PROVIDER", "azure-devops")
+            ]),
+            (az, Some("https://tfs.corp.example/".into()))
+        );
         // Push mode on an unknown host needs no API at all.
         assert_eq!(
             with(&[

@@ -21,12 +21,15 @@ pub enum Auth {
     PrivateToken(Credential),
     /// `Authorization: token <t>` (Gitea's and Forgejo's documented form).
     Token(Credential),
+    /// `Authorization: Basic base64(":" + t)`: an empty user name and the token (an Azure
+    /// DevOps personal access token).
+    Basic(Credential),
 }
 
 impl Auth {
     fn credential(&self) -> &Credential {
         match self {
-            Auth::Bearer(c) | Auth::PrivateToken(c) | Auth::Token(c) => c,
+            Auth::Bearer(c) | Auth::PrivateToken(c) | Auth::Token(c) | Auth::Basic(c) => c,
         }
     }
 }
@@ -38,6 +41,8 @@ pub struct Api {
     base: String,
     auth: Auth,
     headers: &'static [(&'static str, &'static str)],
+    /// Query parameters every request carries (Azure DevOps' `api-version`).
+    query: &'static [(&'static str, &'static str)],
 }
 
 impl Api {
@@ -52,7 +57,14 @@ impl Api {
             base: base.as_str().trim_end_matches('/').to_string(),
             auth,
             headers,
+            query: &[],
         }
+    }
+
+    /// The same API, with `query` on every request.
+    pub fn with_query(mut self, query: &'static [(&'static str, &'static str)]) -> Api {
+        self.query = query;
+        self
     }
 
     /// The full URL of `path` (which starts with `/`).
@@ -77,7 +89,11 @@ impl Api {
                 bound: self.auth.credential().origin(),
             });
         };
-        let mut req = self.http.request(method, &url).query(query);
+        let mut req = self
+            .http
+            .request(method, &url)
+            .query(self.query)
+            .query(query);
         for (k, v) in self.headers {
             req = req.header(*k, *v);
         }
@@ -85,6 +101,7 @@ impl Api {
             Auth::Bearer(_) => req.bearer_auth(secret),
             Auth::PrivateToken(_) => req.header("PRIVATE-TOKEN", secret),
             Auth::Token(_) => req.header("Authorization", format!("token {secret}")),
+            Auth::Basic(_) => req.basic_auth("", Some(secret)),
         };
         if let Some(b) = body {
             req = req.json(b);
@@ -198,6 +215,7 @@ fn method_name(m: &Method) -> &'static str {
         Method::POST => "POST",
         Method::PATCH => "PATCH",
         Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
         _ => "HTTP",
     }
 }

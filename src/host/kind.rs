@@ -7,6 +7,9 @@ pub enum Kind {
     GitHub,
     GitLab,
     Gitea,
+    /// Azure DevOps Services and Server (`azure-devops`).
+    #[serde(rename = "azure-devops")]
+    AzureDevOps,
 }
 
 impl Kind {
@@ -16,6 +19,7 @@ impl Kind {
             "github" => Some(Kind::GitHub),
             "gitlab" => Some(Kind::GitLab),
             "gitea" | "forgejo" => Some(Kind::Gitea),
+            "azure-devops" | "azure" | "azuredevops" => Some(Kind::AzureDevOps),
             _ => None,
         }
     }
@@ -29,6 +33,8 @@ impl Kind {
             Some(Kind::GitHub)
         } else if host == "gitlab.com" {
             Some(Kind::GitLab)
+        } else if host == "dev.azure.com" || host.ends_with(".visualstudio.com") {
+            Some(Kind::AzureDevOps)
         } else {
             None
         }
@@ -71,6 +77,8 @@ impl Kind {
             Kind::GitHub => at("/api/v3"),
             Kind::GitLab => at("/api/v4"),
             Kind::Gitea => at("/api/v1"),
+            // The organization (or collection) and project are in each call's path.
+            Kind::AzureDevOps => at("/"),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The host the operator configured, chosen by its kind.
 
 use super::{
+    azure_devops,
     error::Error,
     flow::{Opened, PullRequest, Request, open},
     gitea, github, gitlab,
@@ -14,6 +15,7 @@ pub enum Provider {
     GitHub(github::GitHub),
     GitLab(gitlab::GitLab),
     Gitea(gitea::Gitea),
+    AzureDevOps(azure_devops::AzureDevOps),
 }
 
 impl Provider {
@@ -23,6 +25,9 @@ impl Provider {
             Kind::GitHub => Provider::GitHub(github::GitHub::new(http, base, token)),
             Kind::GitLab => Provider::GitLab(gitlab::GitLab::new(http, base, token)),
             Kind::Gitea => Provider::Gitea(gitea::Gitea::new(http, base, token)),
+            Kind::AzureDevOps => {
+                Provider::AzureDevOps(azure_devops::AzureDevOps::new(http, base, token))
+            }
         }
     }
 
@@ -33,6 +38,7 @@ impl Provider {
             Provider::GitHub(h) => open(h, req, dry_run).await,
             Provider::GitLab(h) => open(h, req, dry_run).await,
             Provider::Gitea(h) => open(h, req, dry_run).await,
+            Provider::AzureDevOps(h) => open(h, req, dry_run).await,
         }
     }
 
@@ -47,6 +53,7 @@ impl Provider {
             Provider::GitHub(h) => merge::merge(h, req, pr, ask).await,
             Provider::GitLab(h) => merge::merge(h, req, pr, ask).await,
             Provider::Gitea(h) => merge::merge(h, req, pr, ask).await,
+            Provider::AzureDevOps(h) => merge::merge(h, req, pr, ask).await,
         }
     }
 }

@@ -59,6 +59,11 @@ impl GitServer {
         self.root.path().join(format!("{slug}.git"))
     }
 
+    /// The clone URL of the repo at `path` below the root.
+    pub fn url_of(&self, path: &str) -> String {
+        format!("{}/{path}", self.server.base_url())
+    }
+
     /// The clone URL of `owner/repo`.
     pub fn url(&self, slug: &str) -> String {
         format!("{}/{slug}.git", self.server.base_url())
@@ -67,6 +72,18 @@ impl GitServer {
     /// Creates `owner/repo` with one commit on `branch` holding `files` (from a directory);
     /// returns the bare repo's path.
     pub fn create_repo(&self, slug: &str, branch: &str, content: &Path, subdir: &str) -> PathBuf {
+        self.create_repo_at(&format!("{slug}.git"), branch, content, subdir)
+    }
+
+    /// As [`GitServer::create_repo`], at `path` below the root as is (Azure DevOps serves
+    /// `org/project/_git/repo`, without `.git`); its clone URL is [`GitServer::url_of`].
+    pub fn create_repo_at(
+        &self,
+        path: &str,
+        branch: &str,
+        content: &Path,
+        subdir: &str,
+    ) -> PathBuf {
         let work = tempfile::tempdir().expect("tempdir");
         crate::git(work.path(), &["init", "-q", "-b", branch]);
         let dest = work.path().join(subdir);
@@ -74,7 +91,7 @@ impl GitServer {
         copy_dir(content, &dest);
         crate::git(work.path(), &["add", "-A"]);
         crate::git(work.path(), &["commit", "-q", "-m", "iter8 experiment"]);
-        let bare = self.repo_path(slug);
+        let bare = self.root.path().join(path);
         std::fs::create_dir_all(bare.parent().expect("parent")).expect("mkdir");
         crate::git(
             work.path(),

@@ -10,6 +10,7 @@
 //! Each server can be told to fail the n-th matching request ([`Fault`]) and records every
 //! request it saw, so tests assert on what the tool sent.
 
+mod azure;
 mod git;
 mod gitea;
 mod github;
@@ -18,6 +19,7 @@ mod kube;
 mod merging;
 mod server;
 
+pub use azure::AzureFake;
 pub use git::{GitServer, copy_dir};
 pub use gitea::GiteaFake;
 pub use github::{App, GitHubFake, Pull};

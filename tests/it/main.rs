@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against a real git http-backend over HTTPS and the
 //! GitHub and Kubernetes fakes. Each test is one user story.
 
+mod azure_devops;
 mod fakes;
 mod faults;
 mod first_day;

@@ -285,7 +285,8 @@ pub fn forms(secret: &str) -> Vec<String> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = vec![secret.to_string(), b64.encode(secret)];
-    for user in ["x-access-token", "oauth2", "git"] {
+    // An empty user name: Azure DevOps' PAT header.
+    for user in ["x-access-token", "oauth2", "git", ""] {
         out.push(b64.encode(format!("{user}:{secret}")));
     }
     out.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());

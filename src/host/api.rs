@@ -97,12 +97,7 @@ impl Api {
         for (k, v) in self.headers {
             req = req.header(*k, *v);
         }
-        req = match &self.auth {
-            Auth::Bearer(_) => req.bearer_auth(secret),
-            Auth::PrivateToken(_) => req.header("PRIVATE-TOKEN", secret),
-            Auth::Token(_) => req.header("Authorization", format!("token {secret}")),
-            Auth::Basic(_) => req.basic_auth("", Some(secret)),
-        };
+        req = authorize(req, &self.auth, secret);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -186,6 +181,16 @@ impl Api {
     ) -> Result<(), Error> {
         let _: serde_json::Value = self.call(what, method, path, &[], Some(body)).await?;
         Ok(())
+    }
+}
+
+/// Attaches the token the way the host wants it.
+fn authorize(req: reqwest::RequestBuilder, auth: &Auth, secret: &str) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::Bearer(_) => req.bearer_auth(secret),
+        Auth::PrivateToken(_) => req.header("PRIVATE-TOKEN", secret),
+        Auth::Token(_) => req.header("Authorization", format!("token {secret}")),
+        Auth::Basic(_) => req.basic_auth("", Some(secret)),
     }
 }
 

@@ -47,7 +47,7 @@ pub(super) fn resolve(
             c.bad(
                 "GITOPS_PROVIDER",
                 format!(
-                    "is required: {} is not github.com, *.ghe.com, gitlab.com or dev.azure.com; set github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) or azure-devops (Azure DevOps Server too)",
+                    "is required: {} is not github.com, *.ghe.com, gitlab.com or dev.azure.com; set github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too) or bitbucket-server (Data Center)",
                     u.host_str().unwrap_or("the host")
                 ),
             );
@@ -58,7 +58,7 @@ pub(super) fn resolve(
         c.bad(
             "GITOPS_PROVIDER",
             format!(
-                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab, gitea or azure-devops"
+                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab, gitea, azure-devops or bitbucket-server"
             ),
         );
         return None;
@@ -78,7 +78,7 @@ fn provider(c: &mut Check, a: &Args) -> Result<Option<Kind>, ()> {
             c.bad(
                 "GITOPS_PROVIDER",
                 format!(
-                    "{v:?} is not github, gitlab, gitea (gitea also covers Forgejo) or azure-devops"
+                    "{v:?} is not github, gitlab, gitea (gitea also covers Forgejo), azure-devops or bitbucket-server"
                 ),
             );
             Err(())
@@ -146,6 +146,9 @@ fn check_repo_names(
     if kind == Kind::AzureDevOps {
         return azure_names(c, repo, pr_repo);
     }
+    if kind == Kind::BitbucketServer {
+        return bitbucket_server_names(c, repo, pr_repo);
+    }
     for (input, slug) in [
         ("GITOPS_PR_REPO", pr_repo.cloned()),
         ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
@@ -170,6 +173,26 @@ fn azure_names(c: &mut Check, repo: Option<&RepoLocation>, pr_repo: Option<&Repo
             c.bad(
                 input,
                 format!("{s} is not an Azure DevOps repo: give the path of its clone URL, {{org}}/{{project}}/_git/{{repo}}"),
+            );
+        }
+    }
+}
+
+/// Bitbucket Data Center names a repo `scm/{PROJECT}/{repo}` in its clone URL (after the
+/// context path, if any).
+fn bitbucket_server_names(c: &mut Check, repo: Option<&RepoLocation>, pr_repo: Option<&RepoSlug>) {
+    for (input, slug) in [
+        ("GITOPS_PR_REPO", pr_repo.cloned()),
+        ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
+    ] {
+        let scm = |s: &RepoSlug| {
+            let parts: Vec<&str> = s.owner().rsplit('/').take(2).collect();
+            parts.len() == 2 && parts[1] == "scm"
+        };
+        if let Some(s) = slug.filter(|s| !scm(s)) {
+            c.bad(
+                input,
+                format!("{s} is not a Bitbucket Data Center repo: give the path of its clone URL, scm/{{PROJECT}}/{{repo}}"),
             );
         }
     }

@@ -281,6 +281,20 @@ mod tests {
             ]),
             (az, Some("https://tfs.corp.example/".into()))
         );
+        // Bitbucket Data Center: the REST API beside the clone URL's `/scm/`.
+        assert_eq!(
+            with(&[
+                (
+                    "GITOPS_REPO",
+                    "https://git.corp.example/bitbucket/scm/ACME/env.git"
+                ),
+                ("GITOPS_PROVIDER", "bitbucket-server")
+            ]),
+            (
+                Some(Kind::BitbucketServer),
+                Some("https://git.corp.example/bitbucket/rest/api/latest".into())
+            )
+        );
         // Push mode on an unknown host needs no API at all.
         assert_eq!(
             with(&[

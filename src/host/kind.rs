@@ -10,6 +10,9 @@ pub enum Kind {
     /// Azure DevOps Services and Server (`azure-devops`).
     #[serde(rename = "azure-devops")]
     AzureDevOps,
+    /// Bitbucket Data Center and Server (`bitbucket-server`).
+    #[serde(rename = "bitbucket-server")]
+    BitbucketServer,
 }
 
 impl Kind {
@@ -20,6 +23,9 @@ impl Kind {
             "gitlab" => Some(Kind::GitLab),
             "gitea" | "forgejo" => Some(Kind::Gitea),
             "azure-devops" | "azure" | "azuredevops" => Some(Kind::AzureDevOps),
+            "bitbucket-server" | "bitbucket-datacenter" | "bitbucket-dc" => {
+                Some(Kind::BitbucketServer)
+            }
             _ => None,
         }
     }
@@ -50,12 +56,14 @@ impl Kind {
             Some(Kind::GitLab)
         } else if path.ends_with("/api/v1") {
             Some(Kind::Gitea)
+        } else if path.ends_with("/rest/api/latest") || path.ends_with("/rest/api/1.0") {
+            Some(Kind::BitbucketServer)
         } else {
             None
         }
     }
 
-    /// The API base for a repo on `origin` (`https://host[:port]`).
+    /// The API base for a repo at `origin` (its clone URL; most kinds read only the origin).
     pub fn default_api(self, origin: &url::Url) -> url::Url {
         let host = origin.host_str().unwrap_or_default().to_ascii_lowercase();
         let at = |path: &str| {
@@ -79,6 +87,12 @@ impl Kind {
             Kind::Gitea => at("/api/v1"),
             // The organization (or collection) and project are in each call's path.
             Kind::AzureDevOps => at("/"),
+            // Beside the clone URL's `/scm/`, under the same context path.
+            Kind::BitbucketServer => {
+                let path = origin.path();
+                let context = path.find("/scm/").map_or("", |i| &path[..i]);
+                at(&format!("{context}/rest/api/latest"))
+            }
         }
     }
 

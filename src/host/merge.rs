@@ -280,9 +280,13 @@ pub fn read_refusal(
     ask: &Ask,
     rules: &[(u16, &str, Reading)],
 ) -> Error {
-    let Error::Status {
+    // A 403 may be a refusal too (Bitbucket's "auto-merge is not enabled").
+    let (Error::Status {
         status, message, ..
-    } = &e
+    }
+    | Error::Auth {
+        status, message, ..
+    }) = &e
     else {
         return e;
     };

@@ -1,7 +1,7 @@
 //! The host the operator configured, chosen by its kind.
 
 use super::{
-    azure_devops,
+    azure_devops, bitbucket_server,
     error::Error,
     flow::{Opened, PullRequest, Request, open},
     gitea, github, gitlab,
@@ -16,6 +16,7 @@ pub enum Provider {
     GitLab(gitlab::GitLab),
     Gitea(gitea::Gitea),
     AzureDevOps(azure_devops::AzureDevOps),
+    BitbucketServer(bitbucket_server::BitbucketServer),
 }
 
 impl Provider {
@@ -28,6 +29,9 @@ impl Provider {
             Kind::AzureDevOps => {
                 Provider::AzureDevOps(azure_devops::AzureDevOps::new(http, base, token))
             }
+            Kind::BitbucketServer => {
+                Provider::BitbucketServer(bitbucket_server::BitbucketServer::new(http, base, token))
+            }
         }
     }
 
@@ -39,6 +43,7 @@ impl Provider {
             Provider::GitLab(h) => open(h, req, dry_run).await,
             Provider::Gitea(h) => open(h, req, dry_run).await,
             Provider::AzureDevOps(h) => open(h, req, dry_run).await,
+            Provider::BitbucketServer(h) => open(h, req, dry_run).await,
         }
     }
 
@@ -54,6 +59,7 @@ impl Provider {
             Provider::GitLab(h) => merge::merge(h, req, pr, ask).await,
             Provider::Gitea(h) => merge::merge(h, req, pr, ask).await,
             Provider::AzureDevOps(h) => merge::merge(h, req, pr, ask).await,
+            Provider::BitbucketServer(h) => merge::merge(h, req, pr, ask).await,
         }
     }
 }

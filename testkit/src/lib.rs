@@ -11,6 +11,7 @@
 //! request it saw, so tests assert on what the tool sent.
 
 mod azure;
+mod bitbucket;
 mod git;
 mod gitea;
 mod github;
@@ -20,6 +21,7 @@ mod merging;
 mod server;
 
 pub use azure::AzureFake;
+pub use bitbucket::BitbucketServerFake;
 pub use git::{GitServer, copy_dir};
 pub use gitea::GiteaFake;
 pub use github::{App, GitHubFake, Pull};

@@ -47,7 +47,7 @@ pub(super) fn resolve(
             c.bad(
                 "GITOPS_PROVIDER",
                 format!(
-                    "is required: {} is not github.com, *.ghe.com, gitlab.com or dev.azure.com; set github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too) or bitbucket-server (Data Center)",
+                    "is required: {} is not github.com, *.ghe.com, gitlab.com or dev.azure.com; set github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too), bitbucket (Cloud) or bitbucket-server (Data Center)",
                     u.host_str().unwrap_or("the host")
                 ),
             );
@@ -58,7 +58,7 @@ pub(super) fn resolve(
         c.bad(
             "GITOPS_PROVIDER",
             format!(
-                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab, gitea, azure-devops or bitbucket-server"
+                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab, gitea, azure-devops, bitbucket or bitbucket-server"
             ),
         );
         return None;
@@ -78,7 +78,7 @@ fn provider(c: &mut Check, a: &Args) -> Result<Option<Kind>, ()> {
             c.bad(
                 "GITOPS_PROVIDER",
                 format!(
-                    "{v:?} is not github, gitlab, gitea (gitea also covers Forgejo), azure-devops or bitbucket-server"
+                    "{v:?} is not github, gitlab, gitea (gitea also covers Forgejo), azure-devops, bitbucket or bitbucket-server"
                 ),
             );
             Err(())

@@ -5,6 +5,8 @@ pub const TOKEN_KEY: &str = "token";
 pub const GITHUB_APP_KEY: &str = "private-key";
 pub const TEMPLATES: &str = "templates";
 pub const USERNAME: &str = "x-access-token";
+/// The git user name Bitbucket Cloud requires with an access token.
+pub const BITBUCKET_USERNAME: &str = "x-token-auth";
 pub const PR_BRANCH: &str = "iter8_exp";
 pub const PR_TITLE: &str = "Iter8 GitOps";
 pub const COMMIT_MESSAGE: &str = "update baseline";

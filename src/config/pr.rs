@@ -89,11 +89,11 @@ fn extras(c: &mut Check, a: &Args) -> (Vec<String>, Vec<String>) {
     let reviewers = c.list("GITOPS_PR_REVIEWERS", &a.pr_reviewers);
     if let Some(r) = reviewers.iter().find(|r| {
         !r.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./{}:".contains(&b))
     }) {
         c.bad(
             "GITOPS_PR_REVIEWERS",
-            format!("{r:?} is not a user name (or org/team on GitHub)"),
+            format!("{r:?} is not a user name (or org/team on GitHub, an identity id on Azure DevOps, a {{uuid}} or account id on Bitbucket Cloud)"),
         );
     }
     (labels, reviewers)

@@ -409,7 +409,7 @@ pub fn schema() -> serde_json::Value {
                 "edits": {"type": "array", "minItems": 1, "items": edit},
                 "apply": strings("files to server-side apply after the change lands"),
                 "pr": {"type": "object", "additionalProperties": false, "properties": {
-                    "provider": {"enum": ["github", "gitlab", "gitea", "forgejo", "azure-devops", "bitbucket-server"],
+                    "provider": {"enum": ["github", "gitlab", "gitea", "forgejo", "azure-devops", "bitbucket", "bitbucket-server"],
                         "description": "host kind, for a target on another host (default: GITOPS_PROVIDER, else from apiUrl or the repo's host)"},
                     "apiUrl": s("host API base, for a target on another host (default: GITOPS_API_URL)"),
                     "repo": s("owner/repo the PR is opened on"),

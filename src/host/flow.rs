@@ -111,6 +111,11 @@ pub(crate) trait Host {
     async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error>;
     /// True for the host's "a request for this branch already exists" answer.
     fn is_duplicate(&self, e: &Error) -> bool;
+    /// False where `is_duplicate` is a guess (the host documents no such answer): when the
+    /// request is not found after it, the host's own error is the one to report.
+    fn duplicate_is_certain(&self) -> bool {
+        true
+    }
     /// Adds labels (those missing only).
     async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error>;
     /// Asks for reviews (those not asked yet only).
@@ -213,6 +218,9 @@ async fn create<H: Host>(h: &H, req: &Request) -> Result<(Pr, Action), Error> {
             return Ok((p, action));
         }
         attempt += 1;
+        if !e.is_transient() && !h.duplicate_is_certain() {
+            return Err(e);
+        }
         if !e.is_transient() {
             return Err(Error::Vanished {
                 head: req.branch.clone(),

@@ -10,6 +10,9 @@ pub enum Kind {
     /// Azure DevOps Services and Server (`azure-devops`).
     #[serde(rename = "azure-devops")]
     AzureDevOps,
+    /// Bitbucket Cloud (`bitbucket`).
+    #[serde(rename = "bitbucket")]
+    BitbucketCloud,
     /// Bitbucket Data Center and Server (`bitbucket-server`).
     #[serde(rename = "bitbucket-server")]
     BitbucketServer,
@@ -23,6 +26,7 @@ impl Kind {
             "gitlab" => Some(Kind::GitLab),
             "gitea" | "forgejo" => Some(Kind::Gitea),
             "azure-devops" | "azure" | "azuredevops" => Some(Kind::AzureDevOps),
+            "bitbucket" | "bitbucket-cloud" => Some(Kind::BitbucketCloud),
             "bitbucket-server" | "bitbucket-datacenter" | "bitbucket-dc" => {
                 Some(Kind::BitbucketServer)
             }
@@ -39,6 +43,8 @@ impl Kind {
             Some(Kind::GitHub)
         } else if host == "gitlab.com" {
             Some(Kind::GitLab)
+        } else if host == "bitbucket.org" {
+            Some(Kind::BitbucketCloud)
         } else if host == "dev.azure.com" || host.ends_with(".visualstudio.com") {
             Some(Kind::AzureDevOps)
         } else {
@@ -87,6 +93,10 @@ impl Kind {
             Kind::Gitea => at("/api/v1"),
             // The organization (or collection) and project are in each call's path.
             Kind::AzureDevOps => at("/"),
+            Kind::BitbucketCloud if host == "bitbucket.org" => {
+                url::Url::parse("https://api.bitbucket.org/2.0").expect("constant URL")
+            }
+            Kind::BitbucketCloud => at("/2.0"),
             // Beside the clone URL's `/scm/`, under the same context path.
             Kind::BitbucketServer => {
                 let path = origin.path();

@@ -204,7 +204,7 @@ fn settled(
         State::Closed => Err(Error::Closed {
             url: pr.url.clone(),
         }),
-        State::Open if status.head != ask.head => Err(Error::HeadMoved {
+        State::Open if !same_commit(&status.head, &ask.head) => Err(Error::HeadMoved {
             url: pr.url.clone(),
             expected: ask.head.clone(),
             now: status.head.clone(),
@@ -254,6 +254,13 @@ async fn merged<H: Merges>(
         commit,
         kept,
     })
+}
+
+/// True when two commit ids name the same commit; a host may give an abbreviated one
+/// (Bitbucket Cloud's 12 digits), which must still be an unambiguous prefix (7 or more).
+pub fn same_commit(a: &str, b: &str) -> bool {
+    let n = a.len().min(b.len());
+    n >= 7 && a[..n].eq_ignore_ascii_case(&b[..n])
 }
 
 fn short(id: &str) -> &str {

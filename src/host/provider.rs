@@ -1,7 +1,7 @@
 //! The host the operator configured, chosen by its kind.
 
 use super::{
-    azure_devops, bitbucket_server,
+    azure_devops, bitbucket_cloud, bitbucket_server,
     error::Error,
     flow::{Opened, PullRequest, Request, open},
     gitea, github, gitlab,
@@ -17,6 +17,7 @@ pub enum Provider {
     Gitea(gitea::Gitea),
     AzureDevOps(azure_devops::AzureDevOps),
     BitbucketServer(bitbucket_server::BitbucketServer),
+    BitbucketCloud(bitbucket_cloud::BitbucketCloud),
 }
 
 impl Provider {
@@ -28,6 +29,9 @@ impl Provider {
             Kind::Gitea => Provider::Gitea(gitea::Gitea::new(http, base, token)),
             Kind::AzureDevOps => {
                 Provider::AzureDevOps(azure_devops::AzureDevOps::new(http, base, token))
+            }
+            Kind::BitbucketCloud => {
+                Provider::BitbucketCloud(bitbucket_cloud::BitbucketCloud::new(http, base, token))
             }
             Kind::BitbucketServer => {
                 Provider::BitbucketServer(bitbucket_server::BitbucketServer::new(http, base, token))
@@ -44,6 +48,7 @@ impl Provider {
             Provider::Gitea(h) => open(h, req, dry_run).await,
             Provider::AzureDevOps(h) => open(h, req, dry_run).await,
             Provider::BitbucketServer(h) => open(h, req, dry_run).await,
+            Provider::BitbucketCloud(h) => open(h, req, dry_run).await,
         }
     }
 
@@ -60,6 +65,7 @@ impl Provider {
             Provider::Gitea(h) => merge::merge(h, req, pr, ask).await,
             Provider::AzureDevOps(h) => merge::merge(h, req, pr, ask).await,
             Provider::BitbucketServer(h) => merge::merge(h, req, pr, ask).await,
+            Provider::BitbucketCloud(h) => merge::merge(h, req, pr, ask).await,
         }
     }
 }

@@ -141,7 +141,10 @@ pub async fn wait(
             Ok(obj) => {
                 let v = serde_json::to_value(&obj).unwrap_or_default();
                 let (sync, rev, health) = state(&v);
-                if sync == "Synced" && rev == revision && health == "Healthy" {
+                // A host may name the commit abbreviated; Argo CD gives it whole.
+                let at =
+                    rev.len() >= revision.len() && revision.len() >= 7 && rev.starts_with(revision);
+                if sync == "Synced" && at && health == "Healthy" {
                     tracing::info!(app = %name(app), revision, "Argo CD synced the change and it is healthy");
                     return Ok(());
                 }

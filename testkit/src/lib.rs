@@ -12,6 +12,7 @@
 
 mod azure;
 mod bitbucket;
+mod bitbucket_cloud;
 mod git;
 mod gitea;
 mod github;
@@ -22,6 +23,7 @@ mod server;
 
 pub use azure::AzureFake;
 pub use bitbucket::BitbucketServerFake;
+pub use bitbucket_cloud::BitbucketCloudFake;
 pub use git::{GitServer, copy_dir};
 pub use gitea::GiteaFake;
 pub use github::{App, GitHubFake, Pull};

@@ -151,9 +151,9 @@ const CONFIG: &[Case] = &[
         "GITOPS_PROVIDER is required: 127.0.0.1 is not github.com",
     ),
     case(
-        &[("GITOPS_PROVIDER", Some("bitbucket"))],
+        &[("GITOPS_PROVIDER", Some("sourcehut"))],
         2,
-        "GITOPS_PROVIDER \"bitbucket\" is not github, gitlab or gitea",
+        "GITOPS_PROVIDER \"sourcehut\" is not github, gitlab, gitea",
     ),
     case(
         &[("GITOPS_API_URL", Some("https://git.example.com/api"))],

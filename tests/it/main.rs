@@ -2,6 +2,7 @@
 //! GitHub and Kubernetes fakes. Each test is one user story.
 
 mod azure_devops;
+mod bitbucket_cloud;
 mod bitbucket_server;
 mod fakes;
 mod faults;

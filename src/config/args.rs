@@ -55,7 +55,7 @@ pub struct Args {
     /// Key of the token in the Secret (default: token) [GITOPS_TOKEN_KEY]
     #[arg(long)]
     pub token_key: Option<String>,
-    /// Secret holding an unencrypted OpenSSH Ed25519 key (key ssh-privatekey, as in kubernetes.io/ssh-auth Secrets) that SSH-signs every commit (default: unsigned) [GITOPS_SIGNING_KEY_SECRET]
+    /// Secret holding an unprotected signing key under key ssh-privatekey (as in kubernetes.io/ssh-auth Secrets): OpenSSH (Ed25519, ECDSA, RSA) or armored OpenPGP (Ed25519, RSA); every commit is signed (default: unsigned) [GITOPS_SIGNING_KEY_SECRET]
     #[arg(long)]
     pub signing_key_secret: Option<String>,
     /// The signing key as a file instead: a mounted Secret, or a local run [GITOPS_SIGNING_KEY_FILE]

@@ -9,9 +9,12 @@
 mod edit;
 pub mod error;
 mod fetch;
+mod openpgp;
 mod push;
 pub mod remote;
+mod rsa_der;
 pub mod sign;
+mod sshsig;
 
 pub use edit::{Commit, Identity, already_pushed, commit, head_author};
 pub use error::{BoxError, Error};

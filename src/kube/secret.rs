@@ -103,7 +103,7 @@ pub async fn read(
     }
 }
 
-/// Reads a PEM private key (a GitHub App's, or an OpenSSH commit signing key) under `key` of
+/// Reads an armored private key (a GitHub App PEM, an OpenSSH or OpenPGP signing key) under `key` of
 /// Secret `name` in `namespace`.
 pub async fn read_pem(
     cluster: &Cluster,
@@ -113,7 +113,7 @@ pub async fn read_pem(
 ) -> Result<Token, Error> {
     let value = entry(cluster, namespace, name, key).await?;
     match std::str::from_utf8(&value) {
-        Ok(t) if t.contains("-----BEGIN ") && t.contains("PRIVATE KEY-----") => {
+        Ok(t) if t.contains("-----BEGIN ") && t.contains(" PRIVATE KEY") => {
             Ok(Token::new(t.trim().to_string()))
         }
         _ => Err(Error::BadValue {

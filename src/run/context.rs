@@ -186,11 +186,11 @@ impl Context {
         }
         let (what, text) = self.signing_key(key, ns.as_deref()).await?;
         redact::register(text.expose());
-        let signer = Signer::from_openssh(text.expose()).map_err(|e| Error::SigningKey {
+        let signer = Signer::from_text(text.expose()).map_err(|e| Error::SigningKey {
             what,
             reason: e.to_string(),
         })?;
-        info!(key = %signer.public_key(), "commits will be SSH-signed");
+        info!(key = %signer.public_key(), format = signer.format(), "commits will be signed");
         let signer = Arc::new(signer);
         signers.insert(id, signer.clone());
         Ok(signer)

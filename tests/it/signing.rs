@@ -105,9 +105,121 @@ fn a_mounted_key_file_signs_a_direct_push_too() {
 }
 
 #[test]
+fn ecdsa_and_rsa_ssh_keys_sign_commits_git_verifies() {
+    for kind in [
+        &["-t", "ecdsa", "-b", "256"][..],
+        &["-t", "rsa", "-b", "3072"],
+    ] {
+        let mut w = World::tutorial();
+        let (private, public) = keygen(w.tmp.path(), kind);
+        w.kube
+            .add_secret("default", "iter8-signing", &[("ssh-privatekey", &private)]);
+        w.set("GITOPS_SIGNING_KEY_SECRET", Some("iter8-signing"));
+        let o = w.run(&[]);
+        assert_code(&o, 0);
+        let v = verify(&w, "refs/heads/iter8_exp", &public);
+        let said = String::from_utf8_lossy(&v.stderr);
+        assert!(v.status.success(), "{kind:?}: {said}");
+        assert!(said.contains("Good \"git\" signature"), "{said}");
+    }
+}
+
+/// A GnuPG home with a fresh unprotected key for iter8@iter8.tools, and the key armored.
+fn gpg_key(algo: &str, passphrase: &str) -> (tempfile::TempDir, String) {
+    let home = tempfile::tempdir().unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", home.path())
+            .args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                passphrase,
+            ])
+            .args(args)
+            .output()
+            .expect("gpg (gnupg, installed by .ci/run) is needed by the OpenPGP tests");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    gpg(&[
+        "--quick-gen-key",
+        "iter8 <iter8@iter8.tools>",
+        algo,
+        "sign",
+        "never",
+    ]);
+    let armored = gpg(&["--armor", "--export-secret-keys", "iter8@iter8.tools"]);
+    (home, armored)
+}
+
+#[test]
+fn an_openpgp_key_signs_commits_that_git_verifies_with_gnupg() {
+    for algo in ["ed25519", "rsa3072"] {
+        let mut w = World::tutorial();
+        let (home, armored) = gpg_key(algo, "");
+        w.kube
+            .add_secret("default", "iter8-signing", &[("ssh-privatekey", &armored)]);
+        w.set("GITOPS_SIGNING_KEY_SECRET", Some("iter8-signing"));
+        let o = w.run(&[]);
+        assert_code(&o, 0);
+        let raw = testkit::git(&w.bare(), &["cat-file", "commit", "iter8_exp"]);
+        assert!(
+            raw.contains("\ngpgsig -----BEGIN PGP SIGNATURE-----\n"),
+            "{raw}"
+        );
+        // git's default format is OpenPGP: GnuPG, with the key's public half, verifies it.
+        let v = Command::new("git")
+            .env("GNUPGHOME", home.path())
+            .args(["verify-commit", "-v", "refs/heads/iter8_exp"])
+            .current_dir(w.bare())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&v.stderr);
+        assert!(v.status.success(), "{algo}: {said}");
+        assert!(
+            said.contains("Good signature from \"iter8 <iter8@iter8.tools>\""),
+            "{said}"
+        );
+        // The key's lines never reach the output; its fingerprint does.
+        for line in armored.lines().filter(|l| l.len() > 40) {
+            assert!(!o.stderr.contains(line) && !o.stdout.contains(line));
+        }
+        assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+        // A rerun finds the signed change there.
+        assert_code(&w.run(&[]), 0);
+        assert_eq!(w.pushes(), 1);
+    }
+}
+
+#[test]
+fn a_passphrase_protected_openpgp_key_is_refused_with_what_to_do() {
+    let mut w = World::tutorial();
+    let (_home, armored) = gpg_key("ed25519", "a passphrase");
+    let file = w.tmp.path().join("key.asc");
+    std::fs::write(&file, &armored).unwrap();
+    w.set("GITOPS_SIGNING_KEY_FILE", Some(file.to_str().unwrap()));
+    let o = w.run(&[]);
+    assert_code(&o, 3);
+    assert!(
+        o.stderr.contains("is protected by a passphrase"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("gpg --passwd"), "{}", o.stderr);
+    assert_eq!(w.pushes(), 0);
+}
+
+#[test]
 fn a_key_that_cannot_sign_stops_the_run_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let (rsa, _) = keygen(dir.path(), &["-t", "rsa", "-b", "2048"]);
+    // ring signs with RSA moduli of 2048 to 4096 bits in steps of 512.
+    let (rsa, _) = keygen(dir.path(), &["-t", "rsa", "-b", "1024"]);
     let cases: &[(&str, &str, Option<&str>, i32, &str)] = &[
         (
             "GITOPS_SIGNING_KEY_SECRET",
@@ -121,7 +233,7 @@ fn a_key_that_cannot_sign_stops_the_run_before_anything_is_written() {
             "iter8-signing",
             Some(&rsa),
             3,
-            "is a ssh-rsa key; only ssh-ed25519 keys can sign here",
+            "is a ssh-rsa (TooSmall) key; ssh-ed25519, ecdsa-sha2-nistp256 and ssh-rsa (2048 to 4096 bits) keys can sign here",
         ),
         (
             "GITOPS_SIGNING_KEY_FILE",

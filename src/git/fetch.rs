@@ -5,7 +5,9 @@
 //! `filter blob:none` (commits and trees only); then `fetch` of exactly the blobs the rules
 //! read (the winner, the baseline, the files to remove and to apply). An Env repo of thousands
 //! of manifests thus costs a few trees and a handful of blobs, not the whole tree. A server
-//! without `filter`, or one that refuses blobs by id, gets a plain depth-1 fetch instead.
+//! without `filter`, or one that refuses blobs by id, gets a plain depth-1 fetch instead. A
+//! server without v2 (Azure DevOps) is fetched from over the original protocol: the tips from
+//! its advertisement, the same wants with `deepen 1`.
 
 use std::{num::NonZeroU32, sync::atomic::AtomicBool};
 
@@ -105,11 +107,31 @@ impl Conn {
     }
 
     fn can_filter(&self) -> bool {
-        self.handshake
-            .capabilities
-            .capability("fetch")
-            .and_then(|c| c.supports("filter"))
-            .unwrap_or(false)
+        let caps = &self.handshake.capabilities;
+        match self.handshake.server_protocol_version {
+            Protocol::V2 => caps
+                .capability("fetch")
+                .and_then(|c| c.supports("filter"))
+                .unwrap_or(false),
+            _ => caps.contains("filter"),
+        }
+    }
+
+    /// The tips of `names`: asked with `ls-refs` (v2), or read from the advertisement the
+    /// original protocol opens with (servers without v2, such as Azure DevOps').
+    fn refs(&mut self, names: &[String]) -> Result<Vec<(String, Option<ObjectId>)>, BoxError> {
+        if self.handshake.server_protocol_version == Protocol::V2 {
+            return self.ls_refs(names);
+        }
+        let advertised = self.handshake.refs.as_deref().unwrap_or_default();
+        Ok(advertised
+            .iter()
+            .map(|r| {
+                let (name, target, _) = r.unpack();
+                (name.to_string(), target.map(ObjectId::from))
+            })
+            .filter(|(name, _)| names.iter().any(|n| n == name))
+            .collect())
     }
 
     fn ls_refs(&mut self, names: &[String]) -> Result<Vec<(String, Option<ObjectId>)>, BoxError> {
@@ -202,13 +224,8 @@ pub fn fetch(
     };
     let (dir, repo) = temp_repo()?;
     let mut conn = Conn::open(remote).map_err(fetch_err)?;
-    if conn.handshake.server_protocol_version != Protocol::V2 {
-        return Err(fetch_err(boxed(std::io::Error::other(
-            "the server does not speak git protocol v2; it is required",
-        ))));
-    }
     let refs = conn
-        .ls_refs(&[base.full_ref(), head.full_ref()])
+        .refs(&[base.full_ref(), head.full_ref()])
         .map_err(fetch_err)?;
     let tip = |b: &BranchName| {
         refs.iter()

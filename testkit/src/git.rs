@@ -14,6 +14,9 @@ use crate::server::{Req, Resp, Server, Tls};
 pub struct GitServer {
     pub server: Server,
     root: tempfile::TempDir,
+    /// Set: the server ignores `Git-Protocol: version=2` and speaks the original protocol
+    /// (with `multi_ack_detailed`), as Azure DevOps does.
+    v0_only: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl GitServer {
@@ -23,6 +26,8 @@ impl GitServer {
         let project_root = root.path().to_path_buf();
         let token = token.to_string();
         let backend = backend_path();
+        let v0_only = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let v0 = v0_only.clone();
         let server = Server::start(tls, move |req| {
             let expected = format!(
                 "Basic {}",
@@ -44,9 +49,20 @@ impl GitServer {
                     body: b"Unauthorized".to_vec(),
                 };
             }
-            cgi(&backend, &project_root, req)
+            let v0 = v0.load(std::sync::atomic::Ordering::SeqCst);
+            cgi(&backend, &project_root, req, v0)
         });
-        GitServer { server, root }
+        GitServer {
+            server,
+            root,
+            v0_only,
+        }
+    }
+
+    /// From now on, speaks only the original protocol (no v2), as Azure DevOps does.
+    pub fn speak_protocol_v0_only(&self) {
+        self.v0_only
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The directory holding the bare repos.
@@ -135,7 +151,7 @@ fn backend_path() -> PathBuf {
 }
 
 /// Runs `git http-backend` as a CGI for `req`.
-fn cgi(backend: &Path, root: &Path, req: &Req) -> Resp {
+fn cgi(backend: &Path, root: &Path, req: &Req, v0_only: bool) -> Resp {
     let mut cmd = Command::new(backend);
     cmd.env_clear()
         .env("GIT_PROJECT_ROOT", root)
@@ -152,7 +168,7 @@ fn cgi(backend: &Path, root: &Path, req: &Req) -> Resp {
     if let Some(ct) = req.header("content-type") {
         cmd.env("CONTENT_TYPE", ct);
     }
-    if let Some(p) = req.header("git-protocol") {
+    if let Some(p) = req.header("git-protocol").filter(|_| !v0_only) {
         cmd.env("HTTP_GIT_PROTOCOL", p);
     }
     if let Some(enc) = req.header("content-encoding") {

@@ -12,10 +12,14 @@ const REPO: &str = "acme/platform/_git/env";
 /// A reviewer's identity id.
 const REVIEWER: &str = "3b9c1a52-8d4e-4f6a-9b1c-2d3e4f5a6b7c";
 
-/// The tutorial on Azure DevOps: the Env repo at `acme/platform/_git/env`, the fake's API.
+/// The tutorial on Azure DevOps: the Env repo at `acme/platform/_git/env`, served as Azure
+/// DevOps serves it (the original protocol with `multi_ack_detailed`, no v2, no partial-clone
+/// filter), the fake's API.
 fn azure_world() -> (World, AzureFake) {
     let mut w = World::tutorial();
-    w.git.create_repo_at(REPO, BRANCH, &before(), DIR);
+    let bare = w.git.create_repo_at(REPO, BRANCH, &before(), DIR);
+    testkit::git(&bare, &["config", "uploadpack.allowFilter", "false"]);
+    w.git.speak_protocol_v0_only();
     let az = AzureFake::start(&w.tls, "acme/platform", "env", TOKEN);
     w.set("GITOPS_REPO", Some(&w.git.url_of(REPO)))
         .set("GITOPS_PROVIDER", Some("azure-devops"))
@@ -45,7 +49,18 @@ fn azure_devops_one_draft_pull_request_with_labels_and_reviewers_and_a_rerun_kee
     let o = w.run(&[]);
     assert_code(&o, 0);
     assert_same_tree(&checkout(&w, "iter8_exp").path().join(DIR), &after());
+    testkit::git(&bare(&w), &["fsck", "--strict"]);
     let r = o.report();
+    // No filter on this server: the whole depth-1 tree came, over the original protocol.
+    assert_eq!(r["partial_fetch"], false);
+    assert!(
+        w.git
+            .server
+            .log()
+            .iter()
+            .all(|q| !q.body.contains("command=fetch")),
+        "no protocol v2 request"
+    );
     assert_eq!(
         r["pr"]["url"],
         "https://dev.azure.com/acme/platform/_git/env/pullrequest/1"
@@ -197,4 +212,20 @@ fn azure_devops_every_request_follows_the_published_contract() {
     let log = az.server.log();
     assert!(log.iter().any(|q| q.method == "PATCH") && log.iter().any(|q| q.method == "PUT"));
     crate::providers::follows_the_contract("azure-devops/git-7.1.swagger.trimmed.json", "", &log);
+}
+
+#[test]
+fn a_server_without_protocol_v2_is_fetched_from_over_the_original_protocol_with_its_filter() {
+    let w = World::tutorial();
+    w.git.speak_protocol_v0_only();
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(
+        o.report()["partial_fetch"],
+        true,
+        "filter is offered in v0 too"
+    );
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    assert_code(&w.run(&[]), 0);
+    assert_eq!(w.pushes(), 1, "the rerun finds it there");
 }

@@ -314,3 +314,160 @@ fn a_server_that_goes_down_refuses_connections_then_comes_back() {
     std::thread::sleep(outage);
     assert_eq!(c.send(c.http.get(url("/after"))).0, 200, "it comes back");
 }
+
+#[test]
+fn the_azure_devops_and_bitbucket_fakes_reject_what_the_hosts_reject() {
+    use testkit::{AzureFake, BitbucketCloudFake, BitbucketServerFake};
+    let tls = Tls::new();
+    let c = Client::new(&tls);
+    let basic = |t: &str| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(":{t}"))
+        )
+    };
+
+    // Azure DevOps: api-version on every request, in the query or the Accept header.
+    let az = AzureFake::start(&tls, "acme/platform", "env", "pat");
+    let list = format!(
+        "{}acme/platform/_apis/git/repositories/env/pullrequests",
+        az.api_url()
+    );
+    let (status, body) = c.send(c.http.get(&list).header("authorization", basic("pat")));
+    assert_eq!(status, 400);
+    assert_eq!(body["typeKey"], "VssVersionNotSpecifiedException");
+    let ok = c.send(
+        c.http
+            .get(&list)
+            .header("authorization", basic("pat"))
+            .header("accept", "application/json;api-version=7.1"),
+    );
+    assert_eq!(ok.0, 200);
+    assert!(ok.1["value"].is_array(), "the recorded list envelope");
+    let (status, body) = c.send(
+        c.http
+            .get(format!("{list}?api-version=7.1"))
+            .header("authorization", basic("wrong")),
+    );
+    assert_eq!(status, 401);
+    assert!(body["message"].as_str().unwrap().starts_with("TF400813"));
+    let pr =
+        json!({"sourceRefName": "refs/heads/a", "targetRefName": "refs/heads/b", "title": "t"});
+    let create = || {
+        c.send(
+            c.http
+                .post(format!("{list}?api-version=7.1"))
+                .header("authorization", basic("pat"))
+                .json(&pr),
+        )
+    };
+    assert_eq!(create().0, 201, "the recorded create answer");
+    let (status, body) = create();
+    assert_eq!(
+        (status, body["typeKey"].as_str()),
+        (409, Some("GitPullRequestExistsException"))
+    );
+    let (status, body) = c.send(
+        c.http
+            .patch(format!("{list}/1?api-version=7.1"))
+            .header("authorization", basic("pat"))
+            .json(&json!({"sourceRefName": "refs/heads/c"})),
+    );
+    assert_eq!(
+        (status, body["typeKey"].as_str()),
+        (400, Some("InvalidArgumentValueException"))
+    );
+
+    // Bitbucket Data Center: Bearer only; the version precondition; the duplicate names the
+    // existing request.
+    let dc = BitbucketServerFake::start(&tls, "ACME", "env", "tok");
+    let list = format!("{}/projects/ACME/repos/env/pull-requests", dc.api_url());
+    assert_eq!(
+        c.send(c.http.get(&list).header("authorization", basic("tok")))
+            .0,
+        401
+    );
+    let pr =
+        json!({"title": "t", "fromRef": {"id": "refs/heads/a"}, "toRef": {"id": "refs/heads/b"}});
+    assert_eq!(
+        c.send(c.http.post(&list).bearer_auth("tok").json(&pr)).0,
+        201
+    );
+    let (status, body) = c.send(c.http.post(&list).bearer_auth("tok").json(&pr));
+    assert_eq!(status, 409);
+    assert_eq!(body["errors"][0]["existingPullRequest"]["id"], 1);
+    let put = |v: serde_json::Value| {
+        c.send(c.http.put(format!("{list}/1")).bearer_auth("tok").json(&v))
+            .0
+    };
+    assert_eq!(put(json!({"title": "x"})), 400, "no version");
+    assert_eq!(
+        put(json!({"title": "x", "version": 7})),
+        409,
+        "an old version"
+    );
+    assert_eq!(put(json!({"title": "x", "version": 0})), 200);
+    assert_eq!(
+        put(json!({"title": "y", "version": 0})),
+        409,
+        "the version moved"
+    );
+
+    // Bitbucket Cloud: its error envelope; a filter on an unknown field is refused.
+    let bb = BitbucketCloudFake::start(&tls, "acme/env", "tok");
+    let list = format!("{}/repositories/acme/env/pullrequests", bb.api_url());
+    let (status, body) = c.send(c.http.get(&list).bearer_auth("bad"));
+    assert_eq!((status, body["type"].as_str()), (401, Some("error")));
+    let (status, _) = c.send(
+        c.http
+            .get(&list)
+            .bearer_auth("tok")
+            .query(&[("q", "author.nickname = \"x\"")]),
+    );
+    assert_eq!(status, 400);
+    let (status, body) = c.send(
+        c.http
+            .post(&list)
+            .bearer_auth("tok")
+            .json(&json!({"title": "t"})),
+    );
+    assert_eq!(status, 400);
+    assert!(body["error"]["fields"]["source"].is_array(), "{body}");
+}
+
+#[test]
+fn the_merging_fakes_refuse_a_stale_head_and_pending_checks_and_really_merge() {
+    use crate::util::*;
+    let w = World::tutorial();
+    w.branch_from_base("iter8_exp", |root| {
+        std::fs::write(root.join("x"), "x").unwrap()
+    });
+    let head = w.rev("refs/heads/iter8_exp").unwrap();
+    let base = w.rev("refs/heads/gitops").unwrap();
+    let m = w.github.serve_merges(&w.bare());
+    w.github.add("acme:iter8_exp", "gitops", "t");
+    let c = Client::new(&w.tls);
+    let url = format!("{}/repos/acme/env/pulls/1/merge", w.github.api_url());
+    let merge = |sha: &str| {
+        c.send(
+            c.http
+                .put(&url)
+                .bearer_auth(TOKEN)
+                .json(&json!({"sha": sha, "merge_method": "merge"})),
+        )
+    };
+    m.set(|r| r.pending_reads = 1);
+    assert_eq!(merge(&head).0, 405, "checks pending");
+    m.set(|r| r.pending_reads = 0);
+    let (status, body) = merge(&"0".repeat(40));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(w.rev("refs/heads/gitops").unwrap(), base, "nothing merged");
+    let (status, body) = merge(&head);
+    assert_eq!((status, body["merged"].as_bool()), (200, Some(true)));
+    let tip = w.rev("refs/heads/gitops").unwrap();
+    assert_eq!(body["sha"], tip.as_str());
+    let parents = testkit::git(&w.bare(), &["log", "-1", "--format=%P", "gitops"]);
+    assert_eq!(parents.trim(), format!("{base} {head}"));
+    assert_eq!(merge(&head).0, 405, "a merged request is not mergeable");
+}

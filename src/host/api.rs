@@ -244,8 +244,16 @@ pub fn message_of(text: &str) -> String {
     if let Some(m) = v.get("message") {
         add(m);
     }
-    if let Some(e) = v.get("error") {
-        add(e);
+    match v.get("error") {
+        // Bitbucket Cloud's envelope: `{"type": "error", "error": {"message", "detail"}}`.
+        Some(serde_json::Value::Object(e)) if e.contains_key("message") => {
+            add(&e["message"]);
+            if let Some(d) = e.get("detail") {
+                add(d);
+            }
+        }
+        Some(e) => add(e),
+        None => {}
     }
     if let Some(errs) = v.get("errors").and_then(|e| e.as_array()) {
         for e in errs {
@@ -352,6 +360,18 @@ mod tests {
             "title can't be blank"
         );
         assert_eq!(message_of(r#"{"error":"invalid_token"}"#), "invalid_token");
+        assert_eq!(
+            message_of(
+                r#"{"type":"error","error":{"message":"Bad request","detail":"You must specify a valid source branch"}}"#
+            ),
+            "Bad request: You must specify a valid source branch"
+        );
+        assert_eq!(
+            message_of(
+                r#"{"errors":[{"context":null,"message":"Only one pull request may be open for a given source and target branch","exceptionName":"x"}]}"#
+            ),
+            "Only one pull request may be open for a given source and target branch"
+        );
         assert_eq!(
             message_of(r#"{"message":"not found","url":"https://gitea.test/api/swagger"}"#),
             "not found"

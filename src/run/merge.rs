@@ -46,9 +46,15 @@ pub async fn merge(
         let base = report.base_commit.clone();
         return Ok(record(report, cfg, MergeState::AlreadyMerged, base));
     }
-    let (Some(p), Some(head), false) = (proposal, report.commit.clone(), cfg.output.dry_run) else {
+    if cfg.output.dry_run {
         record(report, cfg, MergeState::DryRun, None);
         return Ok(None);
+    }
+    // Validation asked for a host API and PR mode: a commit here has its pull request.
+    let (Some(p), Some(head)) = (proposal, report.commit.clone()) else {
+        return Err(Error::Internal(
+            "a merge was asked, but no pull request was opened for the commit".into(),
+        ));
     };
     let tree = landed.commit.as_ref().map(|c| c.tree);
     let merged = merge_head(ctx, cfg, creds, job, p, head, tree).await?;

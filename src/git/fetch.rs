@@ -1,13 +1,14 @@
 //! Fetch what the promotion needs into a temporary bare repository, at depth 1.
 //!
-//! Protocol v2, in up to three requests on one connection: `ls-refs` for the base and PR
-//! branches; `fetch` of both tips with `deepen 1` and, when the server offers it,
-//! `filter blob:none` (commits and trees only); then `fetch` of exactly the blobs the rules
-//! read (the winner, the baseline, the files to remove and to apply). An Env repo of thousands
-//! of manifests thus costs a few trees and a handful of blobs, not the whole tree. A server
-//! without `filter`, or one that refuses blobs by id, gets a plain depth-1 fetch instead. A
-//! server without v2 (Azure DevOps) is fetched from over the original protocol: the tips from
-//! its advertisement, the same wants with `deepen 1`.
+//! Protocol v2 on one connection: `ls-refs` for the base and PR branches; then, where the
+//! server filters trees, the tips' commits alone (`deepen 1`, `filter tree:0`) and, one
+//! request per level, only the trees on the way to the rules' paths (`walk`); where it filters
+//! blobs only, commits and every tree (`filter blob:none`); then exactly the blobs the rules
+//! read (the winner, the baseline, the files to remove and to apply). A folder deep in a
+//! monorepo thus costs the trees on its path and a handful of blobs. A server without
+//! `filter`, or one that refuses objects by id, gets a plain depth-1 fetch instead. A server
+//! without v2 (Azure DevOps) is fetched from over the original protocol: the tips from its
+//! advertisement, the same wants.
 
 use std::{num::NonZeroU32, sync::atomic::AtomicBool};
 
@@ -241,8 +242,15 @@ pub fn fetch(
     let mut wants = vec![base_tip];
     wants.extend(head_tip.filter(|h| *h != base_tip));
     let partial = conn.can_filter();
-    conn.fetch(&repo, wants.clone(), true, partial.then_some("blob:none"))
-        .map_err(fetch_err)?;
+    let walked = partial && walk(&mut conn, &repo, dir.path(), &wants, base_tip, paths);
+    if !walked {
+        if partial && conn.handshake.server_protocol_version == Protocol::V2 {
+            // A refused walk may have left the conversation unusable: start a new one.
+            conn = Conn::open(remote).map_err(fetch_err)?;
+        }
+        conn.fetch(&repo, wants.clone(), true, partial.then_some("blob:none"))
+            .map_err(fetch_err)?;
+    }
     let mut fetched = reopen(dir, base_tip, head_tip, partial)?;
     if partial {
         let missing = fetched.missing_blobs(paths);
@@ -267,6 +275,83 @@ pub fn fetch(
         }
     }
     Ok(fetched)
+}
+
+/// The directories the rules' paths go through, by depth (1: top-level folders): for
+/// `a/b/c.yaml`, `a` and `a/b`; for `a/b/` (a folder `start` lists), `a` and `a/b` too.
+fn dirs_by_depth(paths: &[String]) -> Vec<Vec<String>> {
+    let mut levels: Vec<Vec<String>> = vec![];
+    for p in paths {
+        let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+        let dirs = if p.ends_with('/') {
+            parts.len()
+        } else {
+            parts.len().saturating_sub(1)
+        };
+        for depth in 1..=dirs {
+            let dir = parts[..depth].join("/");
+            if levels.len() < depth {
+                levels.resize(depth, vec![]);
+            }
+            if !levels[depth - 1].contains(&dir) {
+                levels[depth - 1].push(dir);
+            }
+        }
+    }
+    levels
+}
+
+/// Fetches the tips' commits without trees (`filter tree:0`), then, one request per level,
+/// just the trees on the way to the rules' paths: a 3-level path costs four small requests
+/// where `blob:none` sends every tree of the tip, which is most of a monorepo's bytes.
+/// False when the server refuses (`uploadpackfilter.tree.allow=false`, say): the caller
+/// fetches with `blob:none` instead.
+fn walk(
+    conn: &mut Conn,
+    repo: &gix::Repository,
+    dir: &std::path::Path,
+    wants: &[ObjectId],
+    base_tip: ObjectId,
+    paths: &[String],
+) -> bool {
+    let result = (|| -> Result<(), BoxError> {
+        conn.fetch(repo, wants.to_vec(), true, Some("tree:0"))?;
+        let open = || gix::open_opts(dir, gix::open::Options::isolated()).map_err(boxed);
+        let root = open()?
+            .find_commit(base_tip)
+            .map_err(boxed)?
+            .tree_id()
+            .map_err(boxed)?
+            .detach();
+        conn.fetch(repo, vec![root], false, Some("tree:0"))?;
+        for level in dirs_by_depth(paths) {
+            let repo_now = open()?;
+            let tree = repo_now.find_tree(root).map_err(boxed)?;
+            let mut ids = vec![];
+            for d in &level {
+                // A folder the promotion creates is not there yet: nothing to fetch for it.
+                if let Ok(Some(e)) = tree.lookup_entry_by_path(d.as_str())
+                    && e.mode().is_tree()
+                    && !repo_now.has_object(e.object_id())
+                    && !ids.contains(&e.object_id())
+                {
+                    ids.push(e.object_id());
+                }
+            }
+            if ids.is_empty() {
+                continue;
+            }
+            conn.fetch(repo, ids, false, Some("tree:0"))?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %chain(e.as_ref()), "the path walk (filter tree:0) was refused; fetching every tree");
+            false
+        }
+    }
 }
 
 /// An empty bare repo in a fresh temporary directory, isolated from the machine's git config.

@@ -118,6 +118,8 @@ pub struct Recorded {
     pub status: u16,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// How many bytes the answer's body had (what the client fetched).
+    pub response_bytes: usize,
     /// How long the handler took.
     pub micros: u128,
 }
@@ -394,6 +396,7 @@ async fn serve(
                 status: 0,
                 headers: req.headers.clone(),
                 body: String::new(),
+                response_bytes: 0,
                 micros: started.elapsed().as_micros(),
             });
             return None;
@@ -418,6 +421,7 @@ async fn serve(
         status: resp.status,
         headers: req.headers.clone(),
         body: String::from_utf8_lossy(&req.body).into_owned(),
+        response_bytes: resp.body.len(),
         micros: started.elapsed().as_micros(),
     });
     let mut b = hyper::Response::builder().status(resp.status);

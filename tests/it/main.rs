@@ -11,6 +11,7 @@ mod hostile;
 mod image;
 mod lifecycle;
 mod merging;
+mod monorepo;
 mod promotions;
 mod providers;
 mod races;

@@ -1,0 +1,146 @@
+//! A folder deep in a large Env repo: where the server filters, the fetch takes only the
+//! trees on the way to the rules' paths (`filter tree:0`, one request per level), not every
+//! tree of the tip; a server that refuses tree filters gets `blob:none`; the pushed commit is
+//! the same either way and touches only that folder.
+
+use std::path::Path;
+
+use crate::util::*;
+
+/// The tutorial's Env repo at `samples/gitops/clusters/prod/gitops`, beside 200 other folders
+/// of manifests (in `clusters/` and `apps/`).
+fn monorepo(root: &Path) {
+    testkit::copy_dir(&before(), &root.join("clusters/prod/gitops"));
+    for i in 0..100 {
+        for j in 0..5 {
+            let f = |top: &str| root.join(format!("{top}/c{i:03}/app/f{j}.yaml"));
+            for top in ["clusters", "apps"] {
+                std::fs::create_dir_all(f(top).parent().unwrap()).unwrap();
+                std::fs::write(
+                    f(top),
+                    format!("kind: ConfigMap\nmetadata:\n  name: c{i}-{j}\n"),
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+const DEEP: &str = "samples/gitops/clusters/prod/gitops";
+
+/// A run on the monorepo; `tree_filter`: whether the server allows `tree:` filters. Returns
+/// the world and the bytes upload-pack sent.
+fn run(tree_filter: bool, promotion: Option<&str>) -> (World, tempfile::TempDir, usize) {
+    let content = tempfile::tempdir().unwrap();
+    monorepo(content.path());
+    let mut w = World::with_content(content.path(), SLUG);
+    if !tree_filter {
+        testkit::git(
+            &w.bare(),
+            &["config", "uploadpackfilter.tree.allow", "false"],
+        );
+    }
+    w.set("GITOPS_DIR", Some(DEEP));
+    if let Some(text) = promotion {
+        let path = w.tmp.path().join("promotion.yaml");
+        std::fs::write(&path, text).unwrap();
+        w.without_single_rules()
+            .set("GITOPS_DIR", Some("samples/gitops"))
+            .set("GITOPS_CONFIG", Some(path.to_str().unwrap()));
+    }
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    // (A promotion file's report has it per commit.)
+    assert!(o.stdout.contains("\"partial_fetch\":true"), "{}", o.stdout);
+    let fetched = w
+        .git
+        .server
+        .log()
+        .iter()
+        .filter(|q| q.path.ends_with("git-upload-pack"))
+        .map(|q| q.response_bytes)
+        .sum();
+    (w, content, fetched)
+}
+
+/// The files the PR branch's commit changed, against its parent.
+fn changed(w: &World) -> Vec<String> {
+    testkit::git(
+        &w.bare(),
+        &["diff", "--name-only", "iter8_exp^", "iter8_exp"],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+#[test]
+fn a_deep_folder_costs_only_the_trees_on_its_path_and_a_server_without_tree_filters_gets_blob_none()
+{
+    let (walked, _c1, walk_bytes) = run(true, None);
+    let (whole, _c2, blob_none_bytes) = run(false, None);
+    for w in [&walked, &whole] {
+        assert_same_tree(&w.checkout("iter8_exp").path().join(DEEP), &after());
+        testkit::git(&w.bare(), &["fsck", "--strict"]);
+        assert!(
+            changed(w).iter().all(|f| f.starts_with(DEEP)),
+            "{:?}",
+            changed(w)
+        );
+        // The same tree either way.
+        assert_eq!(
+            testkit::git(&w.bare(), &["rev-parse", "iter8_exp^{tree}"]),
+            testkit::git(&walked.bare(), &["rev-parse", "iter8_exp^{tree}"])
+        );
+    }
+    let bodies =
+        |w: &World| -> String { w.git.server.log().iter().map(|q| q.body.clone()).collect() };
+    assert!(bodies(&walked).contains("filter tree:0"));
+    assert!(!bodies(&walked).contains("filter blob:none"), "no fallback");
+    assert!(bodies(&whole).contains("filter blob:none"), "the fallback");
+    // 200 sibling folders' trees stay on the server.
+    assert!(
+        walk_bytes * 3 < blob_none_bytes,
+        "walk {walk_bytes} bytes, blob:none {blob_none_bytes} bytes"
+    );
+}
+
+#[test]
+fn two_targets_in_different_subtrees_and_a_folder_the_promotion_creates() {
+    let file = "targets:
+- name: prod
+  dir: clusters/prod/gitops
+  edits:
+    - replace: {file: productpage.yaml, from: 'name: productpage', to: 'name: productpage-v2'}
+- name: new-cluster
+  dir: clusters
+  edits:
+    - copy: {from: c007/app/f1.yaml, to: new/gitops/f1.yaml}
+";
+    let (walked, _c, _) = run(true, Some(file));
+    let (whole, _c2, _) = run(false, Some(file));
+    for w in [&walked, &whole] {
+        let mut files = changed(w);
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                "samples/gitops/clusters/new/gitops/f1.yaml",
+                "samples/gitops/clusters/prod/gitops/productpage.yaml"
+            ]
+        );
+        testkit::git(&w.bare(), &["fsck", "--strict"]);
+        let copied = testkit::git(
+            &w.bare(),
+            &[
+                "show",
+                "iter8_exp:samples/gitops/clusters/new/gitops/f1.yaml",
+            ],
+        );
+        assert!(copied.contains("name: c7-1"), "{copied}");
+    }
+    assert_eq!(
+        testkit::git(&walked.bare(), &["rev-parse", "iter8_exp^{tree}"]),
+        testkit::git(&whole.bare(), &["rev-parse", "iter8_exp^{tree}"])
+    );
+}

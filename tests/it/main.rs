@@ -540,11 +540,12 @@ fn a_server_that_cannot_filter_or_refuses_blobs_by_id_gets_a_whole_tree_fetch() 
     assert_eq!(o.report()["partial_fetch"], false);
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
 
-    // A server that filters but will not send the blobs by id (the third upload-pack POST:
-    // after ls-refs and the filtered fetch): the run falls back to the whole tree.
+    // A server that filters but will not send the blobs by id (the sixth upload-pack POST:
+    // ls-refs, the commits, the root tree, `samples`, `samples/gitops`, then the blobs): the
+    // run falls back to the whole tree.
     let w = World::tutorial();
     let mut refuse = Fault::status("POST /acme/env.git/git-upload-pack", 500, 1);
-    refuse.nth = 3;
+    refuse.nth = 6;
     w.git.server.fault(refuse);
     let o = w.run(&[]);
     assert_code(&o, 0);

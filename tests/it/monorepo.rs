@@ -99,6 +99,7 @@ fn a_deep_folder_costs_only_the_trees_on_its_path_and_a_server_without_tree_filt
     assert!(!bodies(&walked).contains("filter blob:none"), "no fallback");
     assert!(bodies(&whole).contains("filter blob:none"), "the fallback");
     // 200 sibling folders' trees stay on the server.
+    println!("fetched: path walk {walk_bytes} bytes, blob:none {blob_none_bytes} bytes");
     assert!(
         walk_bytes * 3 < blob_none_bytes,
         "walk {walk_bytes} bytes, blob:none {blob_none_bytes} bytes"
@@ -143,4 +144,21 @@ fn two_targets_in_different_subtrees_and_a_folder_the_promotion_creates() {
         testkit::git(&walked.bare(), &["rev-parse", "iter8_exp^{tree}"]),
         testkit::git(&whole.bare(), &["rev-parse", "iter8_exp^{tree}"])
     );
+}
+
+#[test]
+fn a_path_walk_refused_half_way_falls_back_to_blob_none_on_a_fresh_connection() {
+    // The third upload-pack POST is the walk's first tree request (after ls-refs and the
+    // commits): refused, the run fetches commits and trees with `blob:none` instead.
+    let w = World::tutorial();
+    let mut refuse = testkit::Fault::status("POST /acme/env.git/git-upload-pack", 500, 1);
+    refuse.nth = 3;
+    w.git.server.fault(refuse);
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(o.report()["partial_fetch"], true);
+    let bodies: String = w.git.server.log().iter().map(|q| q.body.clone()).collect();
+    assert!(bodies.contains("filter tree:0") && bodies.contains("filter blob:none"));
+    assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
+    testkit::git(&w.bare(), &["fsck", "--strict"]);
 }

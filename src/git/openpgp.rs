@@ -348,41 +348,7 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use std::process::Command;
-
-    /// A GnuPG home with a fresh key of `algo` (`ed25519`, `rsa3072`), and its armored secret
-    /// key, exported with `passphrase`.
-    fn gpg_key(algo: &str, passphrase: &str) -> (tempfile::TempDir, String) {
-        let home = tempfile::tempdir().unwrap();
-        let gpg = |args: &[&str]| {
-            let out = Command::new("gpg")
-                .env("GNUPGHOME", home.path())
-                .args([
-                    "--batch",
-                    "--pinentry-mode",
-                    "loopback",
-                    "--passphrase",
-                    passphrase,
-                ])
-                .args(args)
-                .output()
-                .expect("gpg (gnupg) is needed by the OpenPGP tests");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        };
-        gpg(&[
-            "--quick-gen-key",
-            "iter8 <iter8@iter8.tools>",
-            algo,
-            "sign",
-            "never",
-        ]);
-        let armored = gpg(&["--armor", "--export-secret-keys", "iter8@iter8.tools"]);
-        (home, armored)
-    }
+    use testkit::gpg_key;
 
     fn verify(home: &std::path::Path, sig: &str, msg: &[u8]) -> std::process::Output {
         std::fs::write(home.join("msg"), msg).unwrap();

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use crate::util::*;
+use testkit::gpg_key;
 
 /// A fresh Ed25519 key from `ssh-keygen` (installed by .ci/run): (private, public) text.
 pub fn keygen(dir: &std::path::Path, kind: &[&str]) -> (String, String) {
@@ -122,40 +123,6 @@ fn ecdsa_and_rsa_ssh_keys_sign_commits_git_verifies() {
         assert!(v.status.success(), "{kind:?}: {said}");
         assert!(said.contains("Good \"git\" signature"), "{said}");
     }
-}
-
-/// A GnuPG home with a fresh unprotected key for iter8@iter8.tools, and the key armored.
-fn gpg_key(algo: &str, passphrase: &str) -> (tempfile::TempDir, String) {
-    let home = tempfile::tempdir().unwrap();
-    let gpg = |args: &[&str]| {
-        let out = Command::new("gpg")
-            .env("GNUPGHOME", home.path())
-            .args([
-                "--batch",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                passphrase,
-            ])
-            .args(args)
-            .output()
-            .expect("gpg (gnupg, installed by .ci/run) is needed by the OpenPGP tests");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    gpg(&[
-        "--quick-gen-key",
-        "iter8 <iter8@iter8.tools>",
-        algo,
-        "sign",
-        "never",
-    ]);
-    let armored = gpg(&["--armor", "--export-secret-keys", "iter8@iter8.tools"]);
-    (home, armored)
 }
 
 #[test]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{
     api::{Api, Auth},
     error::{Error, METHOD_HINT},
-    flow::{Host, Pr, PullRequest, Request},
+    flow::{Host, Pr, PullRequest, Request, full_ref},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
 };
 use crate::{
@@ -119,11 +119,6 @@ fn auth_for(token: Credential, base: &url::Url) -> Auth {
         redact::register_basic("", secret);
         Auth::Basic(token)
     }
-}
-
-/// `refs/heads/{branch}`: Azure DevOps names branches by their full ref.
-fn head_ref(branch: &str) -> String {
-    format!("refs/heads/{branch}")
 }
 
 /// The merge strategy for a method (`GitPullRequestCompletionOptions.mergeStrategy`).
@@ -240,7 +235,7 @@ impl From<PullRequestBody> for Status {
 
 impl Host for AzureDevOps {
     async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let (source, target) = (head_ref(&req.branch), head_ref(&req.base));
+        let (source, target) = (full_ref(&req.branch), full_ref(&req.base));
         let list: List = self
             .api
             .call(
@@ -262,8 +257,8 @@ impl Host for AzureDevOps {
 
     async fn create(&self, req: &Request) -> Result<Pr, Error> {
         let body = json!({
-            "sourceRefName": head_ref(&req.branch),
-            "targetRefName": head_ref(&req.base),
+            "sourceRefName": full_ref(&req.branch),
+            "targetRefName": full_ref(&req.base),
             "title": req.title,
             "description": req.body,
             "isDraft": req.draft,

@@ -204,10 +204,7 @@ impl Host for BitbucketCloud {
     }
 
     async fn add_labels(&self, _: &Request, _: &Pr, _: &[String]) -> Result<(), Error> {
-        Err(Error::Answer {
-            what: "add labels".into(),
-            message: "Bitbucket has no pull request labels".into(),
-        })
+        Err(Error::no_labels("Bitbucket"))
     }
 
     /// The PUT's `reviewers` replaces the list: the ones there are sent again.

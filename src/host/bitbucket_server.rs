@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{
     api::{Api, Auth},
     error::{AUTO_HINT, Error, METHOD_HINT},
-    flow::{Host, Pr, PullRequest, Request},
+    flow::{Host, Pr, PullRequest, Request, full_ref},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
 };
 use crate::{plan::names::RepoSlug, trust::credential::Credential};
@@ -121,11 +121,6 @@ impl From<&PullRequestBody> for Status {
     }
 }
 
-/// `refs/heads/{branch}`.
-fn head_ref(branch: &str) -> String {
-    format!("refs/heads/{branch}")
-}
-
 /// The merge strategy id for a method (Bitbucket's `no-ff`, `squash`, `rebase-ff-only`).
 fn strategy(m: MergeMethod) -> &'static str {
     match m {
@@ -164,7 +159,7 @@ impl BitbucketServer {
     }
 
     fn repo_ref(slug: &RepoSlug, branch: &str) -> Value {
-        json!({"id": head_ref(branch),
+        json!({"id": full_ref(branch),
                "repository": {"slug": slug.repo(), "project": {"key": project_key(slug)}}})
     }
 
@@ -216,7 +211,7 @@ fn project_key(slug: &RepoSlug) -> &str {
 
 impl Host for BitbucketServer {
     async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let (head, base) = (head_ref(&req.branch), head_ref(&req.base));
+        let (head, base) = (full_ref(&req.branch), full_ref(&req.base));
         let page: Page = self
             .api
             .call(
@@ -280,10 +275,7 @@ impl Host for BitbucketServer {
     }
 
     async fn add_labels(&self, _: &Request, _: &Pr, _: &[String]) -> Result<(), Error> {
-        Err(Error::Answer {
-            what: "add labels".into(),
-            message: "Bitbucket has no pull request labels".into(),
-        })
+        Err(Error::no_labels("Bitbucket"))
     }
 
     async fn add_reviewers(

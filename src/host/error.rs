@@ -122,6 +122,14 @@ fn wait_note(retry_after: &Option<Duration>) -> String {
 }
 
 impl Error {
+    /// A host that has no pull request labels (Bitbucket): asking for them is a warning.
+    pub fn no_labels(host: &str) -> Error {
+        Error::Answer {
+            what: "add labels".into(),
+            message: format!("{host} has no pull request labels"),
+        }
+    }
+
     /// True for faults worth another try.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -70,6 +70,11 @@ pub struct Request {
     pub draft: bool,
 }
 
+/// `refs/heads/{branch}`: the full ref, as Azure DevOps and Bitbucket Data Center name branches.
+pub fn full_ref(branch: &str) -> String {
+    format!("refs/heads/{branch}")
+}
+
 impl Request {
     /// True when the branch lives in another repo than the one the request is opened on.
     pub fn is_fork(&self) -> bool {

@@ -161,7 +161,8 @@ fn secret_key(body: &[u8]) -> Result<PgpKey, String> {
     }
     let pair = match pair_from {
         KeyParts::Ed25519(public) => {
-            let seed = fixed(r.mpi()?, 32).ok_or("is damaged (Ed25519 secret)")?;
+            let seed =
+                super::rsa_der::fixed_width(r.mpi()?, 32).ok_or("is damaged (Ed25519 secret)")?;
             Pair::Ed25519(
                 Ed25519KeyPair::from_seed_and_public_key(&seed, &public)
                     .map_err(|_| "is damaged (its public and secret parts differ)")?,
@@ -287,11 +288,6 @@ fn mpi(x: &[u8]) -> Vec<u8> {
     let mut out = (bits as u16).to_be_bytes().to_vec();
     out.extend_from_slice(x);
     out
-}
-
-/// An unsigned number in exactly `len` bytes.
-fn fixed(x: &[u8], len: usize) -> Option<Vec<u8>> {
-    (x.len() <= len).then(|| [vec![0; len - x.len()], x.to_vec()].concat())
 }
 
 fn armor_signature(bytes: &[u8]) -> String {

@@ -1,6 +1,7 @@
-//! An OpenSSH RSA key as *ring* takes it: PKCS#1 `RSAPrivateKey` DER. OpenSSH stores n, e,
-//! d, iqmp, p and q; PKCS#1 also wants d mod (p-1) and d mod (q-1), worked out here with a
-//! bit-at-a-time remainder (a few thousand steps for a 4096-bit key, done once per run).
+//! Big-endian numbers for the signing keys. Mainly an RSA key as *ring* takes it: PKCS#1
+//! `RSAPrivateKey` DER. OpenSSH (and OpenPGP) store n, e, d, the coefficient, p and q; PKCS#1
+//! also wants d mod (p-1) and d mod (q-1), worked out here with a bit-at-a-time remainder (a
+//! few thousand steps for a 4096-bit key, done once per run).
 
 /// Big-endian unsigned integers, as SSH `mpint`s and DER `INTEGER`s hold them.
 type Big = Vec<u8>;
@@ -14,6 +15,13 @@ pub fn pkcs1(n: &[u8], e: &[u8], d: &[u8], iqmp: &[u8], p: &[u8], q: &[u8]) -> O
         body.extend(integer(part));
     }
     Some(tlv(0x30, &body))
+}
+
+/// An unsigned big-endian number in exactly `len` bytes (an SSH mpint may carry a leading 0,
+/// an OpenPGP MPI drops them); `None` when it does not fit.
+pub fn fixed_width(x: &[u8], len: usize) -> Option<Vec<u8>> {
+    let x = trim(x);
+    (x.len() <= len).then(|| [vec![0; len - x.len()], x.to_vec()].concat())
 }
 
 fn trim(x: &[u8]) -> &[u8] {
@@ -128,6 +136,9 @@ mod tests {
             assert_eq!(rem(&n(a), &n(m)).unwrap(), n(a % m), "{a} mod {m}");
         }
         assert_eq!(minus_one(&[1, 0]).unwrap(), vec![0, 0xff]);
+        assert_eq!(fixed_width(&[0, 0x80, 1], 3).unwrap(), vec![0, 0x80, 1]);
+        assert_eq!(fixed_width(&[0, 5], 4).unwrap(), vec![0, 0, 0, 5]);
+        assert!(fixed_width(&[1, 2, 3], 2).is_none());
         assert_eq!(integer(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
         assert_eq!(integer(&[0, 0, 5]), vec![0x02, 0x01, 0x05]);
         assert_eq!(tlv(0x30, &[0; 300])[..4], [0x30, 0x82, 0x01, 0x2c]);

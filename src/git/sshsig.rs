@@ -204,7 +204,8 @@ fn ed25519(private: &mut Reader) -> Result<(Pair, &'static str, Vec<u8>), KeyErr
 fn ecdsa(private: &mut Reader) -> Result<(Pair, &'static str, Vec<u8>), KeyError> {
     let curve = private.string()?;
     let q = private.string()?;
-    let d = unsigned(private.string()?, 32).ok_or(KeyError::Malformed("ecdsa scalar"))?;
+    let d = super::rsa_der::fixed_width(private.string()?, 32)
+        .ok_or(KeyError::Malformed("ecdsa scalar"))?;
     if curve != b"nistp256" {
         return Err(KeyError::Unsupported(format!(
             "ecdsa {}",
@@ -243,17 +244,6 @@ fn rsa(private: &mut Reader) -> Result<(Pair, &'static str, Vec<u8>), KeyError> 
     put_string(&mut blob, e);
     put_string(&mut blob, n);
     Ok((Pair::Rsa(pair), "ssh-rsa", blob))
-}
-
-/// An unsigned big-endian number in exactly `len` bytes (an mpint may add a 0, or lose them).
-fn unsigned(x: &[u8], len: usize) -> Option<Vec<u8>> {
-    let start = x.iter().position(|b| *b != 0).unwrap_or(x.len());
-    let x = &x[start..];
-    (x.len() <= len).then(|| {
-        let mut out = vec![0; len - x.len()];
-        out.extend_from_slice(x);
-        out
-    })
 }
 
 /// SSH `mpint` of an unsigned big-endian number: minimal, a 0 in front of a high bit.

@@ -12,6 +12,9 @@
 //! ```sh
 //! cargo bench --bench pipeline
 //! ```
+//!
+//! `BENCH_SCALE=1 cargo bench --bench pipeline` runs the scale mode instead (`scale.rs`): 5k,
+//! 100k and 1M files, with and without the server filter, against the git floor.
 
 use std::{
     fmt::Write as _,
@@ -22,6 +25,8 @@ use std::{
 };
 
 use testkit::{GitHubFake, GitServer, Tls};
+
+mod scale;
 
 const TOKEN: &str = "ghp_BenchToken0123456789";
 const FILES: usize = 5_000;
@@ -68,7 +73,9 @@ fn fast_import_stream(tutorial: &Path) -> Vec<u8> {
         }
         // The experiment's files arrive with the last commit, as CI's "iter8 experiment".
         if c == COMMITS - 1 {
-            add_dir(&mut s, tutorial, "samples/gitops", &mut blob);
+            for (name, data) in files_under(tutorial, "samples/gitops") {
+                blob(&mut s, &name, &data);
+            }
         } else if c == 0 {
             for f in ["productpage.yaml", "istio-vs.yaml"] {
                 blob(
@@ -82,21 +89,19 @@ fn fast_import_stream(tutorial: &Path) -> Vec<u8> {
     s
 }
 
-fn add_dir(
-    s: &mut Vec<u8>,
-    dir: &Path,
-    prefix: &str,
-    blob: &mut impl FnMut(&mut Vec<u8>, &str, &[u8]),
-) {
+/// Every file under `dir`, named `prefix/<its path below dir>`, with its bytes.
+fn files_under(dir: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
     for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
         if e.file_type().unwrap().is_dir() {
-            add_dir(s, &e.path(), &name, blob);
+            out.extend(files_under(&e.path(), &name));
         } else {
-            blob(s, &name, &std::fs::read(e.path()).unwrap());
+            out.push((name, std::fs::read(e.path()).unwrap()));
         }
     }
+    out
 }
 
 /// Runs `cmd` under GNU time; returns (wall seconds, peak RSS in KiB).
@@ -136,6 +141,79 @@ fn measure(mut cmd: Command, rss_file: &Path) -> (f64, u64) {
     (wall, rss)
 }
 
+/// The tutorial's finish task as iter8-gitops runs it, under GNU time; `env` adds the
+/// repo, the API and the CA (and may override the rest).
+fn tool_command(binary: &str, rss_file: &Path, home: &Path, env: &[(&str, String)]) -> Command {
+    let mut c = Command::new("/usr/bin/time");
+    c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), binary]);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", home);
+    for (k, v) in [
+        ("GITOPS_BRANCH", "gitops"),
+        ("GITOPS_DIR", "samples/gitops"),
+        ("GITOPS_WINNER", "productpage-candidate.yaml"),
+        ("GITOPS_BASELINE", "productpage.yaml"),
+        ("GITOPS_REPLACE", "candidate=stable"),
+        (
+            "GITOPS_REMOVE",
+            "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
+        ),
+        ("GITOPS_TOKEN", TOKEN),
+        ("GITOPS_LOG_FORMAT", "json"),
+    ] {
+        c.env(k, v);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// The seed's finish task, minus apt-get and kubectl (no package mirror or cluster here):
+/// clone at depth 1, sed, rm, commit, `git push -f`, curl the pulls API. `authority_path` is
+/// the repo's URL without its scheme.
+fn pipeline_script(authority_path: &str, api: &str) -> String {
+    format!(
+        r#"set -e
+cd "$WORK"
+git clone -q --depth 1 --branch=gitops https://x-access-token:{TOKEN}@{authority_path} repo
+cd repo/samples/gitops
+git config user.email 'iter8@iter8.tools'; git config user.name 'Iter8'
+TMP=`mktemp`; sed 's/candidate/stable/g' productpage-candidate.yaml > $TMP; mv $TMP productpage.yaml
+rm -f productpage-candidate.yaml; rm -f fortio.yaml; rm -f experiment.yaml
+if [ `git status -s | wc -l` != 0 ]; then
+  git checkout -q -b iter8_exp
+  git commit -q -a -m 'update baseline'
+  git push -q -f origin iter8_exp
+  curl -sf --cacert "$CA" -H "Authorization: Bearer {TOKEN}" -H 'Accept: application/vnd.github+json' -XPOST {api}/repos/acme/env/pulls -d '{{"head":"iter8_exp", "base":"gitops", "body":"update baseline", "title":"Iter8 GitOps"}}' >/dev/null
+fi
+"#
+    )
+}
+
+/// A bash `script` under GNU time, with git's config isolated and the test CA trusted.
+fn pipeline_command(script: &str, rss_file: &Path, home: &Path, work: &Path, ca: &Path) -> Command {
+    let mut c = Command::new("/usr/bin/time");
+    c.args([
+        "-f",
+        "%M",
+        "-o",
+        rss_file.to_str().unwrap(),
+        "bash",
+        "-c",
+        script,
+    ]);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", home)
+        .env("WORK", work)
+        .env("CA", ca)
+        .env("GIT_SSL_CAINFO", ca)
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    c
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -168,6 +246,28 @@ fn main() {
     };
     let ca = tmp.path().join("ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
+    // `BENCH_BINARY=target/x86_64-unknown-linux-musl/release/iter8-gitops` measures the static
+    // binary the image ships (musl's allocator, not glibc's) instead of this build's.
+    let binary = std::env::var("BENCH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iter8-gitops").to_string());
+    eprintln!("iter8-gitops binary: {binary}");
+    if let Ok(spec) = std::env::var("BENCH_SCALE") {
+        let bench = scale::Bench {
+            git: &git,
+            github: &github,
+            binary: &binary,
+            home: tmp.path(),
+            work: work.path(),
+            ca: &ca,
+            runs: std::env::var("BENCH_RUNS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3)
+                .max(1),
+        };
+        print!("{}", scale::run(&bench, &spec));
+        return;
+    }
 
     eprint!("generating {FILES} files over {COMMITS} commits ... ");
     let bare = git.repo_path("acme/env");
@@ -214,75 +314,20 @@ fn main() {
     let url = git.url("acme/env");
     let authority = url.trim_start_matches("https://");
     let rss_file = tmp.path().join("rss");
-    // `BENCH_BINARY=target/x86_64-unknown-linux-musl/release/iter8-gitops` measures the static
-    // binary the image ships (musl's allocator, not glibc's) instead of this build's.
-    let binary = std::env::var("BENCH_BINARY")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iter8-gitops").to_string());
-    eprintln!("iter8-gitops binary: {binary}");
     let tool = || {
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), &binary]);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", tmp.path());
-        for (k, v) in [
-            ("GITOPS_REPO", url.as_str()),
-            ("GITOPS_BRANCH", "gitops"),
-            ("GITOPS_DIR", "samples/gitops"),
-            ("GITOPS_WINNER", "productpage-candidate.yaml"),
-            ("GITOPS_BASELINE", "productpage.yaml"),
-            ("GITOPS_REPLACE", "candidate=stable"),
-            (
-                "GITOPS_REMOVE",
-                "productpage-candidate.yaml,fortio.yaml,experiment.yaml",
-            ),
-            ("GITOPS_TOKEN", TOKEN),
-            ("GITOPS_API_URL", &github.api_url()),
-            ("GITOPS_CA_FILE", ca.to_str().unwrap()),
-            ("GITOPS_LOG_FORMAT", "json"),
-        ] {
-            c.env(k, v);
-        }
-        c
+        tool_command(
+            &binary,
+            &rss_file,
+            tmp.path(),
+            &[
+                ("GITOPS_REPO", url.clone()),
+                ("GITOPS_API_URL", github.api_url()),
+                ("GITOPS_CA_FILE", ca.display().to_string()),
+            ],
+        )
     };
-    // The seed's finish task, minus apt-get and kubectl (no package mirror or cluster here).
-    let script = format!(
-        r#"set -e
-cd "$WORK"
-git clone -q --depth 1 --branch=gitops https://x-access-token:{TOKEN}@{authority} repo
-cd repo/samples/gitops
-git config user.email 'iter8@iter8.tools'; git config user.name 'Iter8'
-TMP=`mktemp`; sed 's/candidate/stable/g' productpage-candidate.yaml > $TMP; mv $TMP productpage.yaml
-rm -f productpage-candidate.yaml; rm -f fortio.yaml; rm -f experiment.yaml
-if [ `git status -s | wc -l` != 0 ]; then
-  git checkout -q -b iter8_exp
-  git commit -q -a -m 'update baseline'
-  git push -q -f origin iter8_exp
-  curl -sf --cacert "$CA" -H "Authorization: Bearer {TOKEN}" -H 'Accept: application/vnd.github+json' -XPOST {api}/repos/acme/env/pulls -d '{{"head":"iter8_exp", "base":"gitops", "body":"update baseline", "title":"Iter8 GitOps"}}' >/dev/null
-fi
-"#,
-        api = github.api_url()
-    );
-    let cli = || {
-        let mut c = Command::new("/usr/bin/time");
-        c.args([
-            "-f",
-            "%M",
-            "-o",
-            rss_file.to_str().unwrap(),
-            "bash",
-            "-c",
-            &script,
-        ]);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", tmp.path())
-            .env("WORK", work.path())
-            .env("CA", &ca)
-            .env("GIT_SSL_CAINFO", &ca)
-            .env("GIT_CONFIG_NOSYSTEM", "1");
-        c
-    };
+    let script = pipeline_script(authority, &github.api_url());
+    let cli = || pipeline_command(&script, &rss_file, tmp.path(), work.path(), &ca);
     // Untimed, between runs: the PR branch and PR go, the pipeline's clone is deleted, and the
     // deletions reach the disk (on ext4 with `discard`, unlinking 5,000 files stalls whatever
     // writes next; that cost belongs to neither contender).

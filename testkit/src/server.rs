@@ -118,6 +118,8 @@ pub struct Recorded {
     pub status: u16,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// How many bytes the request's body had, as sent (what the client pushed).
+    pub request_bytes: usize,
     /// How many bytes the answer's body had (what the client fetched).
     pub response_bytes: usize,
     /// How long the handler took.
@@ -396,6 +398,7 @@ async fn serve(
                 status: 0,
                 headers: req.headers.clone(),
                 body: String::new(),
+                request_bytes: req.body.len(),
                 response_bytes: 0,
                 micros: started.elapsed().as_micros(),
             });
@@ -421,6 +424,7 @@ async fn serve(
         status: resp.status,
         headers: req.headers.clone(),
         body: String::from_utf8_lossy(&req.body).into_owned(),
+        request_bytes: req.body.len(),
         response_bytes: resp.body.len(),
         micros: started.elapsed().as_micros(),
     });

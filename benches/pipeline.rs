@@ -34,7 +34,7 @@ const COMMITS: usize = 1_000;
 
 fn fast_import_stream(tutorial: &Path) -> Vec<u8> {
     let mut s = Vec::new();
-    let mut blob = |s: &mut Vec<u8>, path: &str, data: &[u8]| {
+    let blob = |s: &mut Vec<u8>, path: &str, data: &[u8]| {
         write!(s, "M 100644 inline {path}\ndata {}\n", data.len()).unwrap();
         s.extend_from_slice(data);
         s.push(b'\n');

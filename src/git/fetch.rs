@@ -10,7 +10,7 @@
 //! without v2 (Azure DevOps) is fetched from over the original protocol: the tips from its
 //! advertisement, the same wants.
 
-use std::{num::NonZeroU32, sync::atomic::AtomicBool};
+use std::{num::NonZeroU32, path::Path, sync::atomic::AtomicBool};
 
 use gix::{
     ObjectId,
@@ -46,7 +46,8 @@ pub struct Fetched {
     pub head_commit: Option<(ObjectId, Option<ObjectId>)>,
     /// True when the PR branch tip carries a signature (a `gpgsig` header).
     pub head_signed: bool,
-    /// True when only the blobs at the rules' paths were fetched.
+    /// True when the server filtered what it sent (`tree:0` or `blob:none`). Either way only
+    /// the trees on the way to the rules' paths and the blobs they read are kept.
     pub partial: bool,
     _dir: tempfile::TempDir,
 }
@@ -151,13 +152,14 @@ impl Conn {
             .collect())
     }
 
-    /// Fetches `ids` into `repo`'s object store.
+    /// Fetches `ids` into `repo`'s object store, or into a pack file to be sifted.
     fn fetch(
         &mut self,
         repo: &gix::Repository,
         ids: Vec<ObjectId>,
         deepen: bool,
         filter: Option<&'static str>,
+        sink: Sink,
     ) -> Result<(), BoxError> {
         let shallow = if deepen {
             Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 is not zero"))
@@ -180,17 +182,9 @@ impl Conn {
         let interrupt = AtomicBool::new(false);
         gix::protocol::fetch(
             &mut Wants { ids, filter },
-            |reader, progress, should_interrupt| {
-                gix_pack::Bundle::write_to_directory(
-                    reader,
-                    Some(&pack_dir),
-                    progress,
-                    should_interrupt,
-                    None::<gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix::odb::Store>>>>,
-                    gix::hash::Kind::Sha1,
-                    gix_pack::bundle::write::Options { thread_limit: Some(1), ..Default::default() },
-                )
-                .map(|_| true)
+            |reader, progress, should_interrupt| match sink {
+                Sink::Index => index(reader, &pack_dir, progress, should_interrupt),
+                Sink::File(path) => to_file(reader, path),
             },
             gix::progress::Discard,
             &interrupt,
@@ -200,6 +194,48 @@ impl Conn {
         .map_err(boxed)?;
         Ok(())
     }
+}
+
+/// Where a fetched pack goes.
+#[derive(Clone, Copy)]
+enum Sink<'a> {
+    /// Indexed into the repo's object store (a pack and its index).
+    Index,
+    /// Written as it comes to this file, to be sifted: nothing is held per object.
+    File(&'a Path),
+}
+
+/// Indexes the pack from `reader` into `pack_dir`, as git's `index-pack` does.
+fn index(
+    reader: &mut dyn std::io::BufRead,
+    pack_dir: &Path,
+    progress: &mut dyn gix::progress::DynNestedProgress,
+    should_interrupt: &AtomicBool,
+) -> gix::error::Result<bool> {
+    gix_pack::Bundle::write_to_directory(
+        reader,
+        Some(pack_dir),
+        progress,
+        should_interrupt,
+        None::<gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix::odb::Store>>>>,
+        gix::hash::Kind::Sha1,
+        gix_pack::bundle::write::Options {
+            thread_limit: Some(1),
+            ..Default::default()
+        },
+    )
+    .map(|_| true)
+}
+
+/// Copies the pack from `reader` to `path`.
+fn to_file(reader: &mut dyn std::io::BufRead, path: &Path) -> gix::error::Result<bool> {
+    let mut copy = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, std::fs::File::create(path)?);
+        std::io::copy(reader, &mut out)?;
+        std::io::Write::flush(&mut out)
+    };
+    copy().map_err(gix::error::Error::from_error)?;
+    Ok(true)
 }
 
 fn agent() -> (&'static str, Option<String>) {
@@ -241,40 +277,81 @@ pub fn fetch(
 
     let mut wants = vec![base_tip];
     wants.extend(head_tip.filter(|h| *h != base_tip));
-    let partial = conn.can_filter();
-    let walked = partial && walk(&mut conn, &repo, dir.path(), &wants, base_tip, paths);
+    let filter = conn.can_filter();
+    let walked = filter && walk(&mut conn, &repo, dir.path(), &wants, base_tip, paths);
     if !walked {
-        if partial && conn.handshake.server_protocol_version == Protocol::V2 {
+        if filter && conn.handshake.server_protocol_version == Protocol::V2 {
             // A refused walk may have left the conversation unusable: start a new one.
             conn = Conn::open(remote).map_err(fetch_err)?;
         }
-        conn.fetch(&repo, wants.clone(), true, partial.then_some("blob:none"))
-            .map_err(fetch_err)?;
+        let filter = filter.then_some("blob:none");
+        whole(
+            &mut conn,
+            &repo,
+            dir.path(),
+            &wants,
+            base_tip,
+            paths,
+            filter,
+        )
+        .map_err(fetch_err)?;
     }
-    let mut fetched = reopen(dir, base_tip, head_tip, partial)?;
-    if partial {
-        let missing = fetched.missing_blobs(paths);
-        if !missing.is_empty() {
-            let repo = &fetched.repo;
-            let mut still_partial = true;
-            if let Err(e) = conn.fetch(repo, missing, false, None) {
-                still_partial = false;
-                // Some servers refuse objects by id (uploadpack.allowAnySHA1InWant unset): take
-                // the whole tree instead, on a fresh connection.
-                tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
-                let mut conn = Conn::open(remote).map_err(fetch_err)?;
-                conn.fetch(repo, wants, true, None).map_err(fetch_err)?;
-            }
-            let dir = fetched._dir;
-            fetched = reopen(dir, base_tip, head_tip, still_partial)?;
-            if !fetched.missing_blobs(paths).is_empty() {
-                return Err(fetch_err(boxed(std::io::Error::other(
-                    "the server did not send the requested blobs",
-                ))));
-            }
+    let mut fetched = reopen(dir, base_tip, head_tip, filter)?;
+    let missing = fetched.missing_blobs(paths);
+    if filter && !missing.is_empty() {
+        let repo = &fetched.repo;
+        let mut still_partial = true;
+        if let Err(e) = conn.fetch(repo, missing, false, None, Sink::Index) {
+            still_partial = false;
+            // Some servers refuse objects by id (uploadpack.allowAnySHA1InWant unset): take
+            // the whole tree instead, on a fresh connection.
+            tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
+            let mut conn = Conn::open(remote).map_err(fetch_err)?;
+            // A handle without object memory: what the sifter keeps must reach the disk.
+            let dir = fetched._dir.path();
+            let repo = gix::open_opts(dir, gix::open::Options::isolated())
+                .map_err(|e| Error::Read { source: boxed(e) })?;
+            whole(&mut conn, &repo, dir, &wants, base_tip, paths, None).map_err(fetch_err)?;
         }
+        let dir = fetched._dir;
+        fetched = reopen(dir, base_tip, head_tip, still_partial)?;
+    }
+    if !fetched.missing_blobs(paths).is_empty() {
+        return Err(fetch_err(boxed(std::io::Error::other(
+            "the server did not send the requested blobs",
+        ))));
     }
     Ok(fetched)
+}
+
+/// Fetches the tips at depth 1 as one pack (with `filter` `blob:none`, or every blob), written
+/// to a file in the temp repo and sifted for what the rules read (`sift.rs`): memory does not
+/// grow with the repo. A pack that cannot be sifted (deltas by object id) is indexed whole.
+fn whole(
+    conn: &mut Conn,
+    repo: &gix::Repository,
+    dir: &Path,
+    wants: &[ObjectId],
+    base_tip: ObjectId,
+    paths: &[String],
+    filter: Option<&'static str>,
+) -> Result<(), BoxError> {
+    let pack = dir.join("whole.pack");
+    conn.fetch(repo, wants.to_vec(), true, filter, Sink::File(&pack))?;
+    let sifted = super::sift::sift(&pack, repo, wants, base_tip, paths);
+    if let Err(e) = &sifted {
+        tracing::debug!(error = %chain(e.as_ref()), "the pack could not be sifted; indexing it whole");
+        let mut file = std::io::BufReader::new(std::fs::File::open(&pack).map_err(boxed)?);
+        let pack_dir = repo.objects.store_ref().path().join("pack");
+        index(
+            &mut file,
+            &pack_dir,
+            &mut gix::progress::Discard,
+            &AtomicBool::new(false),
+        )
+        .map_err(boxed)?;
+    }
+    std::fs::remove_file(&pack).map_err(boxed)
 }
 
 /// The directories the rules' paths go through, by depth (1: top-level folders): for
@@ -315,7 +392,7 @@ fn walk(
     paths: &[String],
 ) -> bool {
     let result = (|| -> Result<(), BoxError> {
-        conn.fetch(repo, wants.to_vec(), true, Some("tree:0"))?;
+        conn.fetch(repo, wants.to_vec(), true, Some("tree:0"), Sink::Index)?;
         let open = || gix::open_opts(dir, gix::open::Options::isolated()).map_err(boxed);
         let root = open()?
             .find_commit(base_tip)
@@ -323,7 +400,7 @@ fn walk(
             .tree_id()
             .map_err(boxed)?
             .detach();
-        conn.fetch(repo, vec![root], false, Some("tree:0"))?;
+        conn.fetch(repo, vec![root], false, Some("tree:0"), Sink::Index)?;
         for level in dirs_by_depth(paths) {
             let repo_now = open()?;
             let tree = repo_now.find_tree(root).map_err(boxed)?;
@@ -341,7 +418,7 @@ fn walk(
             if ids.is_empty() {
                 continue;
             }
-            conn.fetch(repo, ids, false, Some("tree:0"))?;
+            conn.fetch(repo, ids, false, Some("tree:0"), Sink::Index)?;
         }
         Ok(())
     })();

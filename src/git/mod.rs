@@ -6,6 +6,7 @@
 //! put in a URL, argv, a log line or a file, and they go only to the origin they are bound to:
 //! after a redirect to another origin gix asks again, and is told nothing.
 
+mod delta;
 mod edit;
 pub mod error;
 mod fetch;
@@ -13,6 +14,7 @@ mod openpgp;
 mod push;
 pub mod remote;
 mod rsa_der;
+mod sift;
 pub mod sign;
 mod sshsig;
 

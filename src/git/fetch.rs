@@ -49,6 +49,8 @@ pub struct Fetched {
     /// True when the server filtered what it sent (`tree:0` or `blob:none`). Either way only
     /// the trees on the way to the rules' paths and the blobs they read are kept.
     pub partial: bool,
+    /// How the tree came: `tree:0` (the path walk), `blob:none` or `whole` (every blob).
+    pub mode: &'static str,
     _dir: tempfile::TempDir,
 }
 
@@ -296,13 +298,18 @@ pub fn fetch(
         )
         .map_err(fetch_err)?;
     }
-    let mut fetched = reopen(dir, base_tip, head_tip, filter)?;
+    let mode = match (filter, walked) {
+        (true, true) => "tree:0",
+        (true, false) => "blob:none",
+        (false, _) => "whole",
+    };
+    let mut fetched = reopen(dir, base_tip, head_tip, mode)?;
     let missing = fetched.missing_blobs(paths);
     if filter && !missing.is_empty() {
         let repo = &fetched.repo;
-        let mut still_partial = true;
+        let mut mode = fetched.mode;
         if let Err(e) = conn.fetch(repo, missing, false, None, Sink::Index) {
-            still_partial = false;
+            mode = "whole";
             // Some servers refuse objects by id (uploadpack.allowAnySHA1InWant unset): take
             // the whole tree instead, on a fresh connection.
             tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
@@ -314,7 +321,7 @@ pub fn fetch(
             whole(&mut conn, &repo, dir, &wants, base_tip, paths, None).map_err(fetch_err)?;
         }
         let dir = fetched._dir;
-        fetched = reopen(dir, base_tip, head_tip, still_partial)?;
+        fetched = reopen(dir, base_tip, head_tip, mode)?;
     }
     if !fetched.missing_blobs(paths).is_empty() {
         return Err(fetch_err(boxed(std::io::Error::other(
@@ -463,7 +470,7 @@ fn reopen(
     dir: tempfile::TempDir,
     base_tip: ObjectId,
     head_tip: Option<ObjectId>,
-    partial: bool,
+    mode: &'static str,
 ) -> Result<Fetched, Error> {
     let repo = gix::open_opts(dir.path(), gix::open::Options::isolated())
         .map_err(|e| Error::Read { source: boxed(e) })?
@@ -497,7 +504,8 @@ fn reopen(
         head_tip,
         head_commit,
         head_signed,
-        partial,
+        partial: mode != "whole",
+        mode,
         _dir: dir,
     })
 }

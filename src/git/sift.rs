@@ -28,7 +28,7 @@ use super::{
 
 /// The most a cached resolved object may take, in all: enough for delta families that sit
 /// together in git's pack order.
-const CACHE_BYTES: usize = 4 << 20;
+const CACHE_BYTES: usize = 1 << 20;
 /// Larger objects are hashed as they are inflated, never held whole (unless wanted).
 const HOLD_BYTES: u64 = 1 << 20;
 /// A delta chain longer than git's own limit (4095) is a corrupt or hostile pack.
@@ -93,8 +93,7 @@ struct Sifter<'a> {
     wanted: HashMap<ObjectId, Want>,
     /// What is in the repo already (a subtree two paths share is kept once).
     kept: HashSet<ObjectId>,
-    cache: Cache,
-    disk: File,
+    pack: Pack,
 }
 
 /// Keeps, in `repo`, the commits `wants`, the trees on the way to `paths` from `base_tip`'s
@@ -123,8 +122,11 @@ pub(super) fn sift(
             })
             .collect(),
         kept: HashSet::new(),
-        cache: Cache::default(),
-        disk: File::open(pack).map_err(boxed)?,
+        pack: Pack {
+            disk: File::open(pack).map_err(boxed)?,
+            cache: Cache::default(),
+            inflater: Inflater::new(),
+        },
     };
     while !s.wanted.is_empty() {
         if s.pass(pack)? == 0 {
@@ -151,7 +153,7 @@ impl Sifter<'_> {
             if let Some(want) = self.wanted.remove(&id) {
                 let (kind, data) = match object {
                     Some(o) => (o.0, o.1.clone()),
-                    None => read_object(&mut self.disk, at, &mut self.cache)?,
+                    None => self.pack.read_object(at)?,
                 };
                 self.keep(id, kind, &data, want)?;
                 kept += 1;
@@ -174,16 +176,19 @@ impl Sifter<'_> {
         {
             let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
             hasher.update(&gix::objs::encode::loose_header(kind, size));
-            let used = inflate_into(r, size, &mut |chunk| hasher.update(chunk))?;
+            let used = self
+                .pack
+                .inflater
+                .inflate(r, size, &mut |c| hasher.update(c))?;
             return Ok((hasher.try_finalize().map_err(boxed)?, None, used));
         }
         let mut data = Vec::with_capacity(size as usize);
-        let used = inflate_into(r, size, &mut |chunk| data.extend_from_slice(chunk))?;
+        let used = (self.pack.inflater).inflate(r, size, &mut |c| data.extend_from_slice(c))?;
         let object = match entry.header {
             Header::OfsDelta { base_distance } => {
                 let base = Header::verified_base_pack_offset(offset, base_distance)
                     .ok_or_else(|| boxed(std::io::Error::other("a delta base outside the pack")))?;
-                let base = resolve(&mut self.disk, base, &mut self.cache)?;
+                let base = self.pack.resolve(base)?;
                 (base.0, delta::apply(&base.1, &data)?)
             }
             Header::RefDelta { .. } => {
@@ -196,7 +201,7 @@ impl Sifter<'_> {
         let id =
             gix::objs::compute_hash(gix::hash::Kind::Sha1, object.0, &object.1).map_err(boxed)?;
         let object = Rc::new(object);
-        self.cache.put(offset, object.clone());
+        self.pack.cache.put(offset, object.clone());
         Ok((id, Some(object), used))
     }
 
@@ -247,97 +252,128 @@ impl Sifter<'_> {
     }
 }
 
-/// Inflates the zlib stream at `r` (which must hold `size` bytes) into `sink`; returns the
-/// compressed bytes it took, so the next entry's offset is known.
-fn inflate_into(
-    r: &mut impl BufRead,
-    size: u64,
-    sink: &mut dyn FnMut(&[u8]),
-) -> Result<u64, BoxError> {
-    use gix_zlib::{Decompress, FlushDecompress, Status};
-    let mut z = Decompress::new();
-    let mut out = vec![0u8; (size as usize).clamp(1, 64 << 10) + 1];
-    loop {
-        let input = r.fill_buf().map_err(boxed)?;
-        let eof = input.is_empty();
-        let (before_in, before_out) = (z.total_in(), z.total_out());
-        let flush = if eof {
-            FlushDecompress::Finish
-        } else {
-            FlushDecompress::None
+/// One zlib inflater and its output buffer, reused for every object: a fresh inflater per
+/// object (40 KB of state, allocated and freed a million times) grew glibc's arenas to
+/// hundreds of MB.
+struct Inflater {
+    z: gix_zlib::Decompress,
+    out: Box<[u8]>,
+}
+
+impl Inflater {
+    fn new() -> Inflater {
+        Inflater {
+            z: gix_zlib::Decompress::new(),
+            out: vec![0u8; 64 << 10].into_boxed_slice(),
+        }
+    }
+
+    /// Inflates the zlib stream at `r` (which must hold `size` bytes) into `sink`; returns
+    /// the compressed bytes it took, so the next entry's offset is known.
+    fn inflate(
+        &mut self,
+        r: &mut impl BufRead,
+        size: u64,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<u64, BoxError> {
+        use gix_zlib::{FlushDecompress, Status};
+        let z = &mut self.z;
+        z.reset();
+        let (start_in, start_out) = (z.total_in(), z.total_out());
+        loop {
+            let input = r.fill_buf().map_err(boxed)?;
+            let eof = input.is_empty();
+            let (before_in, before_out) = (z.total_in(), z.total_out());
+            let flush = if eof {
+                FlushDecompress::Finish
+            } else {
+                FlushDecompress::None
+            };
+            let status = z.decompress(input, &mut self.out, flush).map_err(boxed)?;
+            let consumed = (z.total_in() - before_in) as usize;
+            let written = (z.total_out() - before_out) as usize;
+            r.consume(consumed);
+            sink(&self.out[..written]);
+            let total = z.total_out() - start_out;
+            if total > size {
+                return Err(corrupt("an object larger than its header says"));
+            }
+            match status {
+                Status::StreamEnd if total == size => return Ok(z.total_in() - start_in),
+                Status::StreamEnd => break,
+                _ if eof || (consumed == 0 && written == 0) => break,
+                _ => {}
+            }
+        }
+        Err(corrupt("a truncated object"))
+    }
+}
+
+/// The pack file read back at any offset, with the resolved objects cached.
+struct Pack {
+    disk: File,
+    cache: Cache,
+    inflater: Inflater,
+}
+
+impl Pack {
+    /// The object at `offset`, its delta chain applied: from the cache, or read back from
+    /// the file (bases come before their deltas, so they are on disk already).
+    fn resolve(&mut self, offset: u64) -> Result<Object, BoxError> {
+        if let Some(o) = self.cache.get(offset) {
+            return Ok(o);
+        }
+        let o = Rc::new(self.read_object(offset)?);
+        self.cache.put(offset, o.clone());
+        Ok(o)
+    }
+
+    /// Reads the object at `offset`, following its delta chain back to a base (or a cached
+    /// object), then applying the deltas forward: no recursion, whatever the chain's length.
+    fn read_object(&mut self, offset: u64) -> Result<(Kind, Vec<u8>), BoxError> {
+        let mut deltas = vec![];
+        let mut at = offset;
+        let (kind, mut data) = loop {
+            if let Some(o) = self.cache.get(at) {
+                break (o.0, o.1.clone());
+            }
+            if deltas.len() > MAX_CHAIN {
+                return Err(corrupt("a delta chain too long"));
+            }
+            let (header, data) = self.read_entry(at)?;
+            match header {
+                Header::OfsDelta { base_distance } => {
+                    deltas.push(data);
+                    at = Header::verified_base_pack_offset(at, base_distance)
+                        .ok_or_else(|| corrupt("a delta base outside the pack"))?;
+                }
+                Header::RefDelta { .. } => return Err(corrupt("a delta by object id")),
+                _ => break (header.as_kind().expect("not a delta"), data),
+            }
         };
-        let status = z.decompress(input, &mut out, flush).map_err(boxed)?;
-        let consumed = (z.total_in() - before_in) as usize;
-        let written = (z.total_out() - before_out) as usize;
-        r.consume(consumed);
-        sink(&out[..written]);
-        if z.total_out() > size {
-            return Err(boxed(std::io::Error::other(
-                "an object larger than its header says",
-            )));
+        for d in deltas.iter().rev() {
+            data = delta::apply(&data, d)?;
         }
-        match status {
-            Status::StreamEnd if z.total_out() == size => return Ok(z.total_in()),
-            Status::StreamEnd => break,
-            _ if eof || (consumed == 0 && written == 0) => break,
-            _ => {}
-        }
+        Ok((kind, data))
     }
-    Err(boxed(std::io::Error::other(
-        "a truncated object in the pack",
-    )))
-}
 
-/// The object at `offset` in the pack file, its delta chain applied: from the cache, or read
-/// back from the file (bases come before their deltas, so they are on disk already).
-fn resolve(disk: &mut File, offset: u64, cache: &mut Cache) -> Result<Object, BoxError> {
-    if let Some(o) = cache.get(offset) {
-        return Ok(o);
-    }
-    let o = Rc::new(read_object(disk, offset, cache)?);
-    cache.put(offset, o.clone());
-    Ok(o)
-}
-
-/// Reads the object at `offset`, following its delta chain back to a base (or a cached
-/// object), then applying the deltas forward: no recursion, whatever the chain's length.
-fn read_object(
-    disk: &mut File,
-    offset: u64,
-    cache: &mut Cache,
-) -> Result<(Kind, Vec<u8>), BoxError> {
-    let mut deltas = vec![];
-    let mut at = offset;
-    let (kind, mut data) = loop {
-        if let Some(o) = cache.get(at) {
-            break (o.0, o.1.clone());
-        }
-        if deltas.len() > MAX_CHAIN {
-            return Err(boxed(std::io::Error::other("a delta chain too long")));
-        }
-        disk.seek(SeekFrom::Start(at)).map_err(boxed)?;
-        let mut r = BufReader::with_capacity(8 << 10, &*disk);
+    /// The header and inflated bytes of the entry at `at`.
+    fn read_entry(&mut self, at: u64) -> Result<(Header, Vec<u8>), BoxError> {
+        (&self.disk).seek(SeekFrom::Start(at)).map_err(boxed)?;
+        let mut r = BufReader::with_capacity(8 << 10, &self.disk);
         let entry = gix_pack::data::Entry::from_read(&mut r, at, 20).map_err(boxed)?;
-        let mut data = Vec::with_capacity(entry.decompressed_size.min(CACHE_BYTES as u64) as usize);
-        inflate_into(&mut r, entry.decompressed_size, &mut |c| {
-            data.extend_from_slice(c)
-        })?;
-        match entry.header {
-            Header::OfsDelta { base_distance } => {
-                deltas.push(data);
-                at = Header::verified_base_pack_offset(at, base_distance)
-                    .ok_or_else(|| boxed(std::io::Error::other("a delta base outside the pack")))?;
-            }
-            Header::RefDelta { .. } => {
-                return Err(boxed(std::io::Error::other("a delta by object id")));
-            }
-            _ => break (entry.header.as_kind().expect("not a delta"), data),
-        }
-    };
-    for d in deltas.iter().rev() {
-        data = delta::apply(&data, d)?;
+        let size = entry.decompressed_size;
+        let mut data = Vec::with_capacity(size.min(CACHE_BYTES as u64) as usize);
+        self.inflater
+            .inflate(&mut r, size, &mut |c| data.extend_from_slice(c))?;
+        Ok((entry.header, data))
     }
-    Ok((kind, data))
+}
+
+fn corrupt(what: &str) -> BoxError {
+    boxed(std::io::Error::other(format!(
+        "the pack cannot be sifted: {what}"
+    )))
 }
 
 /// Resolved objects by pack offset, oldest dropped first past `CACHE_BYTES`.
@@ -369,5 +405,215 @@ impl Cache {
         self.bytes += len;
         self.order.push_back(offset);
         self.objects.insert(offset, object);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{path::Path, process::Command};
+
+    use gix::ObjectId;
+
+    use super::sift;
+
+    fn git(dir: &Path, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut c = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// An Env repo with `a/b/c/{x,y}.yaml`, `d/{1,2}.yaml` and 40 look-alike sibling
+    /// folders (so that git deltifies), committed once.
+    fn env_repo() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        git(p, &["init", "-q", "-b", "main"], "");
+        let mut files = vec![
+            ("a/b/c/x.yaml".to_string(), "kind: Deployment\n".repeat(40)),
+            ("a/b/c/y.yaml".into(), "kind: Service\n".repeat(40)),
+            ("d/1.yaml".into(), "kind: ConfigMap\n".repeat(40)),
+            ("d/2.yaml".into(), "kind: Secret\n".repeat(40)),
+        ];
+        for i in 0..40 {
+            let body = format!(
+                "{}name: app-{i}\n",
+                "kind: ConfigMap\nmetadata: {}\n".repeat(30)
+            );
+            files.push((format!("e{i:02}/app/config.yaml"), body.clone()));
+            files.push((format!("a/b/s{i:02}.yaml"), body));
+        }
+        for (name, body) in files {
+            std::fs::create_dir_all(p.join(&name).parent().unwrap()).unwrap();
+            std::fs::write(p.join(name), body).unwrap();
+        }
+        git(p, &["add", "-A"], "");
+        git(
+            p,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "-m",
+                "c",
+            ],
+            "",
+        );
+        dir
+    }
+
+    fn id(repo: &Path, rev: &str) -> ObjectId {
+        ObjectId::from_hex(git(repo, &["rev-parse", rev], "").trim().as_bytes()).unwrap()
+    }
+
+    /// The ids of the loose objects in `repo` (where the sifter keeps what it finds).
+    fn loose(repo: &Path) -> Vec<ObjectId> {
+        let mut ids = vec![];
+        for d in std::fs::read_dir(repo.join("objects")).unwrap() {
+            let d = d.unwrap();
+            let name = d.file_name().to_string_lossy().to_string();
+            if name.len() != 2 {
+                continue;
+            }
+            for f in std::fs::read_dir(d.path()).unwrap() {
+                let hex = format!("{name}{}", f.unwrap().file_name().to_string_lossy());
+                ids.push(ObjectId::from_hex(hex.as_bytes()).unwrap());
+            }
+        }
+        ids.sort();
+        ids
+    }
+
+    /// Sifts `pack` into a new bare repo for `HEAD` and the paths the rules read.
+    fn sift_into_new_repo(src: &Path, pack: &Path) -> (tempfile::TempDir, Result<(), String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = gix::init_bare(dir.path()).unwrap();
+        let head = id(src, "HEAD");
+        let paths = [
+            "a/b/c/x.yaml".to_string(),
+            "a/b/c/y.yaml".into(),
+            "d/".into(),
+        ];
+        let result = sift(pack, &repo, &[head], head, &paths).map_err(|e| e.to_string());
+        (dir, result)
+    }
+
+    fn pack_of(src: &Path, args: &[&str], stdin: &str) -> std::path::PathBuf {
+        let pack = src.join("test.pack");
+        let bytes = {
+            let mut c = Command::new("git");
+            c.args(["pack-objects", "--stdout", "-q"])
+                .args(args)
+                .current_dir(src);
+            use std::io::Write;
+            let mut c = c
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+            c.wait_with_output().unwrap().stdout
+        };
+        std::fs::write(&pack, bytes).unwrap();
+        pack
+    }
+
+    /// How many entries of `pack` are deltas (`git verify-pack -v` gives them a base).
+    fn deltas_in(src: &Path, pack: &Path) -> usize {
+        git(src, &["index-pack", pack.to_str().unwrap()], "");
+        git(src, &["verify-pack", "-v", pack.to_str().unwrap()], "")
+            .lines()
+            .filter(|l| l.split_whitespace().count() == 7)
+            .count()
+    }
+
+    #[test]
+    fn keeps_only_the_commit_the_trees_on_the_way_and_the_blobs_read_from_a_whole_pack() {
+        let src = env_repo();
+        let s = src.path();
+        let pack = pack_of(s, &["--revs", "--delta-base-offset"], "HEAD\n");
+        assert!(
+            deltas_in(s, &pack) > 0,
+            "the pack has offset deltas to resolve"
+        );
+        let (dir, result) = sift_into_new_repo(s, &pack);
+        result.unwrap();
+        let mut expected: Vec<ObjectId> = [
+            "HEAD",
+            "HEAD^{tree}",
+            "HEAD:a",
+            "HEAD:a/b",
+            "HEAD:a/b/c",
+            "HEAD:a/b/c/x.yaml",
+            "HEAD:a/b/c/y.yaml",
+            "HEAD:d",
+            "HEAD:d/1.yaml",
+            "HEAD:d/2.yaml",
+        ]
+        .iter()
+        .map(|r| id(s, r))
+        .collect();
+        expected.sort();
+        assert_eq!(loose(dir.path()), expected, "nothing else is kept");
+        // Each is the object git has, byte for byte.
+        let repo = gix::open(dir.path()).unwrap();
+        let blob = repo.find_object(id(s, "HEAD:a/b/c/x.yaml")).unwrap();
+        assert_eq!(blob.data, std::fs::read(s.join("a/b/c/x.yaml")).unwrap());
+    }
+
+    #[test]
+    fn a_child_tree_sent_before_its_parent_is_found_on_a_later_pass() {
+        let src = env_repo();
+        let s = src.path();
+        // Written in the order given (no tags, no deltas): the deepest tree first.
+        let order = ["HEAD:a/b/c", "HEAD:a/b", "HEAD:a", "HEAD^{tree}", "HEAD"]
+            .iter()
+            .map(|r| id(s, r).to_string())
+            .chain(
+                [
+                    "HEAD:a/b/c/x.yaml",
+                    "HEAD:a/b/c/y.yaml",
+                    "HEAD:d",
+                    "HEAD:d/1.yaml",
+                    "HEAD:d/2.yaml",
+                ]
+                .iter()
+                .map(|r| id(s, r).to_string()),
+            )
+            .collect::<Vec<_>>()
+            .join("\n");
+        let pack = pack_of(s, &["--window=0"], &format!("{order}\n"));
+        let (dir, result) = sift_into_new_repo(s, &pack);
+        result.unwrap();
+        assert_eq!(loose(dir.path()).len(), 10);
+    }
+
+    #[test]
+    fn a_pack_with_deltas_by_object_id_or_cut_short_is_refused_not_misread() {
+        let src = env_repo();
+        let s = src.path();
+        let pack = pack_of(s, &["--revs"], "HEAD\n");
+        assert!(deltas_in(s, &pack) > 0);
+        let (_, result) = sift_into_new_repo(s, &pack);
+        assert!(result.unwrap_err().contains("by object id"));
+
+        let pack = pack_of(s, &["--revs", "--delta-base-offset"], "HEAD\n");
+        let bytes = std::fs::read(&pack).unwrap();
+        std::fs::write(&pack, &bytes[..bytes.len() / 2]).unwrap();
+        let (_, result) = sift_into_new_repo(s, &pack);
+        assert!(result.is_err());
     }
 }

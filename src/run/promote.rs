@@ -124,6 +124,7 @@ fn planned(
     let plan = plan_step(job, fetched)?;
     report.base_commit = Some(fetched.base_tip.to_string());
     report.partial_fetch = fetched.partial;
+    report.fetch = fetched.mode;
     report.files = plan.summary(|p| {
         matches!(
             plan::Snapshot::get(fetched, p.as_str()),

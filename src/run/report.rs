@@ -32,8 +32,12 @@ pub struct Report {
     pub base_commit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
-    /// True when only the blobs the rules read were fetched (the server can filter).
+    /// True when the server filtered what it sent, so only the trees and blobs on the rules'
+    /// paths travelled.
     pub partial_fetch: bool,
+    /// How the tree was fetched: `tree:0` (only the trees on the rules' paths), `blob:none`
+    /// (every tree, the blobs by id) or `whole` (every blob, sifted for the paths on arrival).
+    pub fetch: &'static str,
     /// `M path`, `A path`, `D path` lines.
     pub files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

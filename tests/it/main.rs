@@ -538,6 +538,7 @@ fn a_server_that_cannot_filter_or_refuses_blobs_by_id_gets_a_whole_tree_fetch() 
     let o = w.run(&[]);
     assert_code(&o, 0);
     assert_eq!(o.report()["partial_fetch"], false);
+    assert_eq!(o.report()["fetch"], "whole");
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
 
     // A server that filters but will not send the blobs by id (the sixth upload-pack POST:

@@ -1,7 +1,8 @@
 //! A folder deep in a large Env repo: where the server filters, the fetch takes only the
 //! trees on the way to the rules' paths (`filter tree:0`, one request per level), not every
-//! tree of the tip; a server that refuses tree filters gets `blob:none`; the pushed commit is
-//! the same either way and touches only that folder.
+//! tree of the tip; a server that refuses tree filters gets `blob:none`; one that filters
+//! nothing sends every blob, which the run sifts on arrival; the pushed commit is the same
+//! every way and touches only that folder.
 
 use std::path::Path;
 
@@ -28,17 +29,40 @@ fn monorepo(root: &Path) {
 
 const DEEP: &str = "samples/gitops/clusters/prod/gitops";
 
-/// A run on the monorepo; `tree_filter`: whether the server allows `tree:` filters. Returns
-/// the world and the bytes upload-pack sent.
-fn run(tree_filter: bool, promotion: Option<&str>) -> (World, tempfile::TempDir, usize) {
+/// What the server filters: `tree:0` (as GitHub, GitLab, Gitea), only `blob:none`
+/// (`uploadpackfilter.tree.allow=false`), or nothing (as Azure DevOps). The run's report says
+/// which fetch it made.
+#[derive(Clone, Copy, PartialEq)]
+enum Filters {
+    Trees,
+    BlobsOnly,
+    Nothing,
+}
+
+impl Filters {
+    fn fetch(self) -> &'static str {
+        match self {
+            Filters::Trees => "tree:0",
+            Filters::BlobsOnly => "blob:none",
+            Filters::Nothing => "whole",
+        }
+    }
+}
+
+/// A run on the monorepo, served with `filters`. Returns the world and the bytes upload-pack
+/// sent.
+fn run(filters: Filters, promotion: Option<&str>) -> (World, tempfile::TempDir, usize) {
     let content = tempfile::tempdir().unwrap();
     monorepo(content.path());
     let mut w = World::with_content(content.path(), SLUG);
-    if !tree_filter {
+    if filters == Filters::BlobsOnly {
         testkit::git(
             &w.bare(),
             &["config", "uploadpackfilter.tree.allow", "false"],
         );
+    }
+    if filters == Filters::Nothing {
+        testkit::git(&w.bare(), &["config", "uploadpack.allowFilter", "false"]);
     }
     w.set("GITOPS_DIR", Some(DEEP));
     if let Some(text) = promotion {
@@ -51,7 +75,8 @@ fn run(tree_filter: bool, promotion: Option<&str>) -> (World, tempfile::TempDir,
     let o = w.run(&[]);
     assert_code(&o, 0);
     // (A promotion file's report has it per commit.)
-    assert!(o.stdout.contains("\"partial_fetch\":true"), "{}", o.stdout);
+    let fetch = format!("\"fetch\":\"{}\"", filters.fetch());
+    assert!(o.stdout.contains(&fetch), "{}", o.stdout);
     let fetched = w
         .git
         .server
@@ -75,11 +100,12 @@ fn changed(w: &World) -> Vec<String> {
 }
 
 #[test]
-fn a_deep_folder_costs_only_the_trees_on_its_path_and_a_server_without_tree_filters_gets_blob_none()
-{
-    let (walked, _c1, walk_bytes) = run(true, None);
-    let (whole, _c2, blob_none_bytes) = run(false, None);
-    for w in [&walked, &whole] {
+fn a_deep_folder_costs_only_the_trees_on_its_path_blob_none_where_trees_are_not_filtered_and_a_sifted_whole_pack_where_nothing_is()
+ {
+    let (walked, _c1, walk_bytes) = run(Filters::Trees, None);
+    let (whole, _c2, blob_none_bytes) = run(Filters::BlobsOnly, None);
+    let (sifted, _c3, every_blob_bytes) = run(Filters::Nothing, None);
+    for w in [&walked, &whole, &sifted] {
         assert_same_tree(&w.checkout("iter8_exp").path().join(DEEP), &after());
         testkit::git(&w.bare(), &["fsck", "--strict"]);
         assert!(
@@ -98,8 +124,15 @@ fn a_deep_folder_costs_only_the_trees_on_its_path_and_a_server_without_tree_filt
     assert!(bodies(&walked).contains("filter tree:0"));
     assert!(!bodies(&walked).contains("filter blob:none"), "no fallback");
     assert!(bodies(&whole).contains("filter blob:none"), "the fallback");
+    assert!(
+        !bodies(&sifted).contains("filter "),
+        "no filter asked of a server without"
+    );
     // 200 sibling folders' trees stay on the server.
-    println!("fetched: path walk {walk_bytes} bytes, blob:none {blob_none_bytes} bytes");
+    println!(
+        "fetched: path walk {walk_bytes} bytes, blob:none {blob_none_bytes} bytes, \
+         every blob {every_blob_bytes} bytes"
+    );
     assert!(
         walk_bytes * 3 < blob_none_bytes,
         "walk {walk_bytes} bytes, blob:none {blob_none_bytes} bytes"
@@ -118,9 +151,10 @@ fn two_targets_in_different_subtrees_and_a_folder_the_promotion_creates() {
   edits:
     - copy: {from: c007/app/f1.yaml, to: new/gitops/f1.yaml}
 ";
-    let (walked, _c, _) = run(true, Some(file));
-    let (whole, _c2, _) = run(false, Some(file));
-    for w in [&walked, &whole] {
+    let (walked, _c, _) = run(Filters::Trees, Some(file));
+    let (whole, _c2, _) = run(Filters::BlobsOnly, Some(file));
+    let (sifted, _c3, _) = run(Filters::Nothing, Some(file));
+    for w in [&walked, &whole, &sifted] {
         let mut files = changed(w);
         files.sort();
         assert_eq!(
@@ -140,10 +174,12 @@ fn two_targets_in_different_subtrees_and_a_folder_the_promotion_creates() {
         );
         assert!(copied.contains("name: c7-1"), "{copied}");
     }
-    assert_eq!(
-        testkit::git(&walked.bare(), &["rev-parse", "iter8_exp^{tree}"]),
-        testkit::git(&whole.bare(), &["rev-parse", "iter8_exp^{tree}"])
-    );
+    for w in [&whole, &sifted] {
+        assert_eq!(
+            testkit::git(&walked.bare(), &["rev-parse", "iter8_exp^{tree}"]),
+            testkit::git(&w.bare(), &["rev-parse", "iter8_exp^{tree}"])
+        );
+    }
 }
 
 #[test]
@@ -157,6 +193,7 @@ fn a_path_walk_refused_half_way_falls_back_to_blob_none_on_a_fresh_connection() 
     let o = w.run(&[]);
     assert_code(&o, 0);
     assert_eq!(o.report()["partial_fetch"], true);
+    assert_eq!(o.report()["fetch"], "blob:none");
     let bodies: String = w.git.server.log().iter().map(|q| q.body.clone()).collect();
     assert!(bodies.contains("filter tree:0") && bodies.contains("filter blob:none"));
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());

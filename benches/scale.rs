@@ -54,6 +54,9 @@ struct Cost {
     fetched: usize,
     pushed: usize,
     trips: usize,
+    /// The git server's own time answering the push (receive-pack: unpack, connectivity
+    /// check, ref update), which any client waits for.
+    server_push: f64,
 }
 
 /// The sizes `BENCH_SCALE` names (`1`: all of them).
@@ -187,7 +190,7 @@ git push -q "$URL" $c:refs/heads/iter8_exp
 
 /// What the git server saw from one run: bytes fetched (upload-pack answers), bytes pushed
 /// (receive-pack requests) and HTTP round trips.
-fn traffic(log: &[Recorded]) -> (usize, usize, usize) {
+fn traffic(log: &[Recorded]) -> (usize, usize, usize, f64) {
     let fetched = log
         .iter()
         .filter(|r| r.path.ends_with("git-upload-pack") || r.query.contains("upload-pack"))
@@ -198,7 +201,12 @@ fn traffic(log: &[Recorded]) -> (usize, usize, usize) {
         .filter(|r| r.path.ends_with("git-receive-pack"))
         .map(|r| r.request_bytes)
         .sum();
-    (fetched, pushed, log.len())
+    let server_push = log
+        .iter()
+        .filter(|r| r.path.ends_with("git-receive-pack"))
+        .map(|r| r.micros as f64 / 1e6)
+        .sum();
+    (fetched, pushed, log.len(), server_push)
 }
 
 /// The bytes of the objects on the promoted folder's path, as git stores them uncompressed:
@@ -241,13 +249,14 @@ impl Bench<'_> {
     fn run(&self, cmd: Command, rss_file: &Path) -> Cost {
         let before = self.git.server.log().len();
         let (wall, rss_kib) = measure(cmd, rss_file);
-        let (fetched, pushed, trips) = traffic(&self.git.server.log()[before..]);
+        let (fetched, pushed, trips, server_push) = traffic(&self.git.server.log()[before..]);
         Cost {
             wall,
             rss_kib,
             fetched,
             pushed,
             trips,
+            server_push,
         }
     }
 
@@ -323,6 +332,7 @@ fn medians(costs: Vec<Cost>) -> Cost {
         fetched: pick(&|c| c.fetched as f64) as usize,
         pushed: pick(&|c| c.pushed as f64) as usize,
         trips: pick(&|c| c.trips as f64) as usize,
+        server_push: pick(&|c| c.server_push),
     }
 }
 
@@ -371,13 +381,14 @@ fn on_off(b: bool) -> &'static str {
 fn table(rows: &[Row], runs: usize) -> String {
     let mut out = format!(
         "\nScale: one promotion of samples/gitops (fetch, commit, push, PR); medians of {runs} alternating runs.\n\
-         fetched/pushed: HTTP bodies at the git server; trips: HTTP requests to it; path: the bytes of the\n\
-         commit, the trees from the root to the folder and the blobs the rules read.\n"
+         fetched/pushed: HTTP bodies at the git server; trips: HTTP requests to it; srv push: the git\n\
+         server's own time answering the push; path: the bytes of the commit, the trees from the root to\n\
+         the folder and the blobs the rules read. MB: peak RSS, 10^6 bytes.\n"
     );
     writeln!(
         out,
-        "{:<14} {:>6} | {:>8} {:>7} {:>10} {:>8} {:>5} {:>9} | {:>8} {:>7} {:>11} | {:>8} {:>7} | {:>10}",
-        "Env repo", "filter", "tool s", "MB", "fetched B", "pushed B", "trips", "path B",
+        "{:<14} {:>6} | {:>8} {:>7} {:>10} {:>8} {:>5} {:>8} {:>9} | {:>8} {:>7} {:>11} | {:>8} {:>7} | {:>10}",
+        "Env repo", "filter", "tool s", "MB", "fetched B", "pushed B", "trips", "srv push", "path B",
         "floor s", "MB", "fetched B", "CLI s", "MB", "tool/floor"
     )
     .unwrap();
@@ -385,21 +396,22 @@ fn table(rows: &[Row], runs: usize) -> String {
         let [t, f, c] = &r.costs;
         let (t, f) = (t.as_ref().unwrap(), f.as_ref().unwrap());
         let cli = c.as_ref().map_or(format!("{:>8} {:>7}", "–", "–"), |c| {
-            format!("{:>8.3} {:>7.1}", c.wall, c.rss_kib as f64 / 1024.0)
+            format!("{:>8.3} {:>7.1}", c.wall, c.rss_kib as f64 * 1024.0 / 1e6)
         });
         writeln!(
             out,
-            "{:<14} {:>6} | {:>8.3} {:>7.1} {:>10} {:>8} {:>5} {:>9} | {:>8.3} {:>7.1} {:>11} | {cli} | {:>9.2}x",
+            "{:<14} {:>6} | {:>8.3} {:>7.1} {:>10} {:>8} {:>5} {:>8.3} {:>9} | {:>8.3} {:>7.1} {:>11} | {cli} | {:>9.2}x",
             format!("{}/{}", r.size.files, r.size.commits),
             on_off(r.filter),
             t.wall,
-            t.rss_kib as f64 / 1024.0,
+            t.rss_kib as f64 * 1024.0 / 1e6,
             t.fetched,
             t.pushed,
             t.trips,
+            t.server_push,
             r.path_bytes,
             f.wall,
-            f.rss_kib as f64 / 1024.0,
+            f.rss_kib as f64 * 1024.0 / 1e6,
             f.fetched,
             t.wall / f.wall
         )
@@ -455,7 +467,7 @@ fn targets(rows: &[Row]) -> String {
             "  {} files, filter {}: peak RSS {:.1} MB (target <= 16 MB)",
             r.size.files,
             on_off(r.filter),
-            tool(r).rss_kib as f64 / 1024.0
+            tool(r).rss_kib as f64 * 1024.0 / 1e6
         )
         .unwrap();
     }

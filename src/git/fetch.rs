@@ -304,24 +304,8 @@ pub fn fetch(
         (false, _) => "whole",
     };
     let mut fetched = reopen(dir, base_tip, head_tip, mode)?;
-    let missing = fetched.missing_blobs(paths);
-    if filter && !missing.is_empty() {
-        let repo = &fetched.repo;
-        let mut mode = fetched.mode;
-        if let Err(e) = conn.fetch(repo, missing, false, None, Sink::Index) {
-            mode = "whole";
-            // Some servers refuse objects by id (uploadpack.allowAnySHA1InWant unset): take
-            // the whole tree instead, on a fresh connection.
-            tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
-            let mut conn = Conn::open(remote).map_err(fetch_err)?;
-            // A handle without object memory: what the sifter keeps must reach the disk.
-            let dir = fetched._dir.path();
-            let repo = gix::open_opts(dir, gix::open::Options::isolated())
-                .map_err(|e| Error::Read { source: boxed(e) })?;
-            whole(&mut conn, &repo, dir, &wants, base_tip, paths, None).map_err(fetch_err)?;
-        }
-        let dir = fetched._dir;
-        fetched = reopen(dir, base_tip, head_tip, mode)?;
+    if filter && !fetched.missing_blobs(paths).is_empty() {
+        fetched = fetch_blobs(&mut conn, remote, fetched, &wants, paths, &fetch_err)?;
     }
     if !fetched.missing_blobs(paths).is_empty() {
         return Err(fetch_err(boxed(std::io::Error::other(
@@ -329,6 +313,32 @@ pub fn fetch(
         ))));
     }
     Ok(fetched)
+}
+
+/// Fetches the blobs at `paths` that `fetched` lacks, by id; where the server refuses objects
+/// by id (uploadpack.allowAnySHA1InWant unset), the whole pack instead, on a fresh connection.
+fn fetch_blobs(
+    conn: &mut Conn,
+    remote: &Remote,
+    fetched: Fetched,
+    wants: &[ObjectId],
+    paths: &[String],
+    fetch_err: &dyn Fn(BoxError) -> Error,
+) -> Result<Fetched, Error> {
+    let (base_tip, head_tip) = (fetched.base_tip, fetched.head_tip);
+    let missing = fetched.missing_blobs(paths);
+    let mut mode = fetched.mode;
+    if let Err(e) = conn.fetch(&fetched.repo, missing, false, None, Sink::Index) {
+        mode = "whole";
+        tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
+        let mut conn = Conn::open(remote).map_err(fetch_err)?;
+        // A handle without object memory: what the sifter keeps must reach the disk.
+        let dir = fetched._dir.path();
+        let repo = gix::open_opts(dir, gix::open::Options::isolated())
+            .map_err(|e| Error::Read { source: boxed(e) })?;
+        whole(&mut conn, &repo, dir, wants, base_tip, paths, None).map_err(fetch_err)?;
+    }
+    reopen(fetched._dir, base_tip, head_tip, mode)
 }
 
 /// Fetches the tips at depth 1 as one pack (with `filter` `blob:none`, or every blob), written

@@ -232,7 +232,7 @@ fn index(
 /// Copies the pack from `reader` to `path`.
 fn to_file(reader: &mut dyn std::io::BufRead, path: &Path) -> gix::error::Result<bool> {
     let mut copy = || -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::with_capacity(64 << 10, std::fs::File::create(path)?);
+        let mut out = std::io::BufWriter::with_capacity(16 << 10, std::fs::File::create(path)?);
         std::io::copy(reader, &mut out)?;
         std::io::Write::flush(&mut out)
     };

@@ -28,7 +28,7 @@ use super::{
 
 /// The most a cached resolved object may take, in all: enough for delta families that sit
 /// together in git's pack order.
-const CACHE_BYTES: usize = 1 << 20;
+const CACHE_BYTES: usize = 256 << 10;
 /// Larger objects are hashed as they are inflated, never held whole (unless wanted).
 const HOLD_BYTES: u64 = 1 << 20;
 /// A delta chain longer than git's own limit (4095) is a corrupt or hostile pack.
@@ -139,7 +139,7 @@ pub(super) fn sift(
 impl Sifter<'_> {
     /// Reads the pack once, in order; returns how many wanted objects it kept.
     fn pass(&mut self, pack: &Path) -> Result<usize, BoxError> {
-        let mut r = BufReader::with_capacity(64 << 10, File::open(pack).map_err(boxed)?);
+        let mut r = BufReader::with_capacity(16 << 10, File::open(pack).map_err(boxed)?);
         let mut header = [0u8; gix_pack::data::header::SIZE];
         r.read_exact(&mut header).map_err(boxed)?;
         let (_, count) = gix_pack::data::header::decode(&header).map_err(boxed)?;
@@ -264,7 +264,7 @@ impl Inflater {
     fn new() -> Inflater {
         Inflater {
             z: gix_zlib::Decompress::new(),
-            out: vec![0u8; 64 << 10].into_boxed_slice(),
+            out: vec![0u8; 16 << 10].into_boxed_slice(),
         }
     }
 

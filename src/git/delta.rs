@@ -3,8 +3,10 @@
 
 use super::error::{BoxError, boxed};
 
-/// No object the sifter rebuilds may be larger (a hostile size must not allocate).
-const MAX_RESULT: u64 = 1 << 30;
+/// No object the sifter rebuilds may be larger: a few bytes of delta can say "copy this 64 KiB
+/// again" a million times. A larger object (a big binary beside the manifests) makes the pack
+/// unsiftable, and the caller indexes it whole instead.
+const MAX_RESULT: u64 = 64 << 20;
 
 /// The object `delta` makes of `base`.
 pub(super) fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, BoxError> {
@@ -14,7 +16,7 @@ pub(super) fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, BoxError> {
     if base_size != base.len() as u64 || result_size > MAX_RESULT {
         return Err(corrupt("its sizes do not match its base"));
     }
-    let mut out = Vec::with_capacity(result_size as usize);
+    let mut out = Vec::with_capacity(result_size.min(1 << 20) as usize);
     while let Some(&cmd) = delta.get(at) {
         at += 1;
         if cmd & 0x80 != 0 {
@@ -110,5 +112,7 @@ mod tests {
         assert!(apply(base, &[10, 2, 1, b'x']).is_err(), "shorter result");
         assert!(apply(base, &[10, 1, 0]).is_err(), "reserved instruction");
         assert!(apply(base, &[10, 1, 5, b'x']).is_err(), "truncated insert");
+        // A 2^40-byte result from ten bytes of delta: refused before anything is allocated.
+        assert!(apply(base, &[10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x91, 0, 10]).is_err());
     }
 }

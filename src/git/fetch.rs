@@ -343,7 +343,8 @@ fn fetch_blobs(
 
 /// Fetches the tips at depth 1 as one pack (with `filter` `blob:none`, or every blob), written
 /// to a file in the temp repo and sifted for what the rules read (`sift.rs`): memory does not
-/// grow with the repo. A pack that cannot be sifted (deltas by object id) is indexed whole.
+/// grow with the repo. A pack that cannot be sifted (deltas by object id, an object over
+/// 64 MiB) is indexed whole.
 fn whole(
     conn: &mut Conn,
     repo: &gix::Repository,

@@ -182,7 +182,8 @@ impl Sifter<'_> {
                 .inflate(r, size, &mut |c| hasher.update(c))?;
             return Ok((hasher.try_finalize().map_err(boxed)?, None, used));
         }
-        let mut data = Vec::with_capacity(size as usize);
+        // The size is the server's word: it bounds the bytes, not the allocation.
+        let mut data = Vec::with_capacity(size.min(HOLD_BYTES) as usize);
         let used = (self.pack.inflater).inflate(r, size, &mut |c| data.extend_from_slice(c))?;
         let object = match entry.header {
             Header::OfsDelta { base_distance } => {

@@ -6,7 +6,7 @@ use super::error::{BoxError, boxed};
 /// No object the sifter rebuilds may be larger: a few bytes of delta can say "copy this 64 KiB
 /// again" a million times. A larger object (a big binary beside the manifests) makes the pack
 /// unsiftable, and the caller indexes it whole instead.
-const MAX_RESULT: u64 = 64 << 20;
+pub(super) const MAX_RESULT: u64 = 64 << 20;
 
 /// The object `delta` makes of `base`.
 pub(super) fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, BoxError> {

@@ -364,6 +364,9 @@ impl Pack {
         let mut r = BufReader::with_capacity(8 << 10, &self.disk);
         let entry = gix_pack::data::Entry::from_read(&mut r, at, 20).map_err(boxed)?;
         let size = entry.decompressed_size;
+        if size > delta::MAX_RESULT {
+            return Err(corrupt("a delta base over 64 MiB"));
+        }
         let mut data = Vec::with_capacity(size.min(CACHE_BYTES as u64) as usize);
         self.inflater
             .inflate(&mut r, size, &mut |c| data.extend_from_slice(c))?;

@@ -28,7 +28,7 @@ use super::{
 
 /// The most a cached resolved object may take, in all: enough for delta families that sit
 /// together in git's pack order.
-const CACHE_BYTES: usize = 256 << 10;
+const CACHE_BYTES: usize = 64 << 10;
 /// Larger objects are hashed as they are inflated, never held whole (unless wanted).
 const HOLD_BYTES: u64 = 1 << 20;
 /// A delta chain longer than git's own limit (4095) is a corrupt or hostile pack.

@@ -25,6 +25,7 @@ use gix::{
 
 use super::{
     error::{BoxError, Error, boxed, chain},
+    paths::dirs_by_depth,
     remote::{Remote, connect},
 };
 use crate::{
@@ -370,30 +371,6 @@ fn whole(
         .map_err(boxed)?;
     }
     std::fs::remove_file(&pack).map_err(boxed)
-}
-
-/// The directories the rules' paths go through, by depth (1: top-level folders): for
-/// `a/b/c.yaml`, `a` and `a/b`; for `a/b/` (a folder `start` lists), `a` and `a/b` too.
-fn dirs_by_depth(paths: &[String]) -> Vec<Vec<String>> {
-    let mut levels: Vec<Vec<String>> = vec![];
-    for p in paths {
-        let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
-        let dirs = if p.ends_with('/') {
-            parts.len()
-        } else {
-            parts.len().saturating_sub(1)
-        };
-        for depth in 1..=dirs {
-            let dir = parts[..depth].join("/");
-            if levels.len() < depth {
-                levels.resize(depth, vec![]);
-            }
-            if !levels[depth - 1].contains(&dir) {
-                levels[depth - 1].push(dir);
-            }
-        }
-    }
-    levels
 }
 
 /// Fetches the tips' commits without trees (`filter tree:0`), then, one request per level,

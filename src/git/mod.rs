@@ -11,6 +11,7 @@ mod edit;
 pub mod error;
 mod fetch;
 mod openpgp;
+mod paths;
 mod push;
 pub mod remote;
 mod rsa_der;

@@ -24,6 +24,7 @@ use gix_pack::data::entry::Header;
 use super::{
     delta,
     error::{BoxError, boxed},
+    paths::Paths,
 };
 
 /// The most a cached resolved object may take, in all: enough for delta families that sit
@@ -47,43 +48,6 @@ enum Want {
     /// The tree of this folder ("" for the root).
     Tree(String),
     Blob,
-}
-
-/// The rules' paths, as the sifter looks them up.
-struct Paths {
-    /// Every folder on the way to a path, the root excluded: `a`, `a/b` for `a/b/c.yaml`.
-    dirs: HashSet<String>,
-    /// Files the rules read.
-    files: HashSet<String>,
-    /// Folders whose files are all read (`start` lists a folder: `dir/`).
-    listed: HashSet<String>,
-}
-
-impl Paths {
-    fn new(paths: &[String]) -> Paths {
-        let mut p = Paths {
-            dirs: HashSet::new(),
-            files: HashSet::new(),
-            listed: HashSet::new(),
-        };
-        for path in paths {
-            let (dir, file) = match path.strip_suffix('/') {
-                Some(dir) => {
-                    p.listed.insert(dir.to_string());
-                    (dir, None)
-                }
-                None => (path.rsplit_once('/').map_or("", |(d, _)| d), Some(path)),
-            };
-            p.files.extend(file.cloned());
-            let mut at = 0;
-            while at < dir.len() {
-                let end = dir[at..].find('/').map_or(dir.len(), |i| at + i);
-                p.dirs.insert(dir[..end].to_string());
-                at = end + 1;
-            }
-        }
-        p
-    }
 }
 
 /// The sifter's state over the passes.
@@ -420,7 +384,8 @@ mod tests {
 
     use super::sift;
 
-    fn git(dir: &Path, args: &[&str], stdin: &str) -> String {
+    /// Runs git in `dir` with `stdin`; its output as bytes (a pack) or, through `git`, text.
+    fn git_bytes(dir: &Path, args: &[&str], stdin: &str) -> Vec<u8> {
         use std::io::Write;
         let mut c = Command::new("git")
             .args(args)
@@ -434,7 +399,11 @@ mod tests {
         c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success(), "git {args:?}");
-        String::from_utf8(out.stdout).unwrap()
+        out.stdout
+    }
+
+    fn git(dir: &Path, args: &[&str], stdin: &str) -> String {
+        String::from_utf8(git_bytes(dir, args, stdin)).unwrap()
     }
 
     /// An Env repo with `a/b/c/{x,y}.yaml`, `d/{1,2}.yaml` and 40 look-alike sibling
@@ -517,20 +486,8 @@ mod tests {
 
     fn pack_of(src: &Path, args: &[&str], stdin: &str) -> std::path::PathBuf {
         let pack = src.join("test.pack");
-        let bytes = {
-            let mut c = Command::new("git");
-            c.args(["pack-objects", "--stdout", "-q"])
-                .args(args)
-                .current_dir(src);
-            use std::io::Write;
-            let mut c = c
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-            c.wait_with_output().unwrap().stdout
-        };
+        let args = [&["pack-objects", "--stdout", "-q"], args].concat();
+        let bytes = git_bytes(src, &args, stdin);
         std::fs::write(&pack, bytes).unwrap();
         pack
     }

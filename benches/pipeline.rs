@@ -429,6 +429,7 @@ fn main() {
         tmp.path(),
         &ca,
     ));
+    out.push_str(&hostile_inputs(&tls, &git, &binary, tmp.path(), &ca));
     print!("{out}");
 }
 
@@ -522,6 +523,128 @@ fn largest_inputs(
             "{what:<28} {:>7.2} MB input {wall:>7.3}s {:>7.1} MB peak RSS (target <= 32 MiB = 33.6 MB)",
             text.len() as f64 / 1e6,
             rss as f64 / 1024.0
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// The hostile inputs of README's *Limits*, one per kind, each through a run of the release
+/// binary that must refuse it: its exit code, wall time and peak RSS against the 32 MiB
+/// promise (issue 23; before the limits, 111 MiB to 2 GiB).
+fn hostile_inputs(tls: &Tls, git: &GitServer, binary: &str, tmp: &Path, ca: &Path) -> String {
+    use testkit::Fault;
+    let tutorial =
+        testkit::shared_dir().join("fixtures/iter8-gitops/real-run-huang195/before-99cba97");
+    let big = "x".repeat(900_000);
+    let bomb = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata: {{a: &a \"{big}\", b: [{}]}}\n",
+        vec!["*a"; 60].join(", ")
+    );
+    let mut refs = String::from("001e# service=git-upload-pack\n0000");
+    for i in 0..160 {
+        let caps = if i == 0 {
+            "\0side-band-64k ofs-delta"
+        } else {
+            ""
+        };
+        let line = format!(
+            "{} refs/heads/{i:03}-{}{caps}\n",
+            "1".repeat(40),
+            "n".repeat(65_000)
+        );
+        refs.push_str(&format!("{:04x}{line}", line.len() + 4));
+    }
+    refs.push_str("0000");
+    let mut out = String::from("\nHostile inputs, each refused (README, Limits):\n");
+    let cases: [(&str, i32); 5] = [
+        ("apply alias bomb 54 MB", 5),
+        ("winner of 1 GiB", 5),
+        ("ref advertisement 10 MB", 4),
+        ("PR lookup 50 MB", 6),
+        ("Secret of 10 MB", 3),
+    ];
+    for (i, (what, want)) in cases.into_iter().enumerate() {
+        let slug = format!("acme/hostile{i}");
+        let content = tmp.join(format!("hostile{i}"));
+        testkit::copy_dir(&tutorial, &content);
+        let kube = testkit::KubeFake::start(tls, "bench-kube-token");
+        let github = GitHubFake::start(tls, "acme/env", TOKEN);
+        let mut token = TOKEN.to_string();
+        let mut env: Vec<(&str, String)> = vec![];
+        match i {
+            0 => {
+                std::fs::write(content.join("b.yaml"), &bomb).unwrap();
+                env.push(("GITOPS_APPLY", "b.yaml".into()));
+                env.push(("GITOPS_APPLY_KINDS", "ConfigMap".into()));
+            }
+            1 => std::fs::File::create(content.join("productpage-candidate.yaml"))
+                .unwrap()
+                .set_len(1 << 30)
+                .unwrap(),
+            2 => git.server.fault(
+                Fault {
+                    body: refs.clone(),
+                    ..Fault::status(&format!("GET /{slug}.git/info/refs"), 200, 100)
+                }
+                .header(
+                    "content-type",
+                    "application/x-git-upload-pack-advertisement",
+                ),
+            ),
+            3 => github.server.fault(
+                Fault {
+                    body: format!("[{}]", vec!["{\"number\":1}"; 4_000_000].join(",")),
+                    ..Fault::status("GET /api/v3/repos/acme/env/pulls", 200, 100)
+                }
+                .header("content-type", "application/json"),
+            ),
+            _ => token = "t".repeat(10_000_000),
+        }
+        kube.add_secret("default", "iter8-token", &[("token", token.as_str())]);
+        git.create_repo(&slug, "gitops", &content, "samples/gitops");
+        let rss_file = tmp.join(format!("rss-hostile{i}"));
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), binary]);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", tmp);
+        for (k, v) in [
+            ("GITOPS_REPO", git.url(&slug)),
+            ("GITOPS_BRANCH", "gitops".into()),
+            ("GITOPS_DIR", "samples/gitops".into()),
+            ("GITOPS_WINNER", "productpage-candidate.yaml".into()),
+            ("GITOPS_BASELINE", "productpage.yaml".into()),
+            ("GITOPS_REMOVE", "fortio.yaml,experiment.yaml".into()),
+            ("GITOPS_APPLY", "istio-vs.yaml".into()),
+            ("GITOPS_NAMESPACE", "default".into()),
+            ("GITOPS_PR_BRANCH", format!("iter8/hostile{i}")),
+            ("GITOPS_API_URL", github.api_url()),
+            ("GITOPS_CA_FILE", ca.display().to_string()),
+            ("GITOPS_LOG_FORMAT", "json".into()),
+            ("GITOPS_TIMEOUT", "120".into()),
+            ("KUBECONFIG", kube.kubeconfig().display().to_string()),
+        ] {
+            c.env(k, v);
+        }
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        let start = Instant::now();
+        let o = c.output().expect("runs");
+        let wall = start.elapsed().as_secs_f64();
+        let code = o.status.code().unwrap_or(-1);
+        assert_eq!(code, want, "{what}: {}", String::from_utf8_lossy(&o.stderr));
+        let kib: f64 = std::fs::read_to_string(&rss_file)
+            .unwrap()
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("GNU time's %M");
+        writeln!(
+            out,
+            "{what:<28} exit {code} {wall:>7.3}s {:>7.1} MB peak RSS (target <= 32 MiB = 33.6 MB)",
+            kib * 1024.0 / 1e6
         )
         .unwrap();
     }

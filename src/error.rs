@@ -94,6 +94,8 @@ impl Error {
             Error::Provider(e) if e.merge_code().is_some() => e.merge_code().unwrap_or(6),
             Error::App(e) => e.exit_code(),
             Error::SigningKey { .. } => 3,
+            // Before the generic git arm: an object over the limit is the Env repo's content.
+            Error::Git(G::ObjectTooLarge { .. }) => 5,
             Error::Git(_) | Error::Contended { .. } => 4,
             Error::Plan(_) | Error::Start(_) | Error::Edit(_) => 5,
             Error::Apply(e) if e.is_refused() => 5,

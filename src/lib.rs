@@ -13,6 +13,7 @@ pub mod error;
 pub mod git;
 pub mod host;
 pub mod kube;
+pub mod limits;
 pub mod logging;
 pub mod plan;
 pub mod retry;

@@ -22,13 +22,17 @@ pub fn filter(rust_log: Option<&str>) -> Targets {
     let defaults = Targets::new()
         .with_default(LevelFilter::INFO)
         .with_targets(QUIET.map(|t| (t, LevelFilter::WARN)));
-    match rust_log.map(Targets::from_str) {
+    let chosen = match rust_log.map(Targets::from_str) {
         Some(Ok(user)) => {
             let default = user.default_level().unwrap_or(LevelFilter::INFO);
             defaults.with_targets(user).with_default(default)
         }
         _ => defaults,
-    }
+    };
+    // kube's client logs an answer it cannot parse whole (WARN) or a failed one's body
+    // (DEBUG): a Secret's body among them. Its failures reach us as errors, which we report
+    // ourselves, so it is never heard, whatever RUST_LOG says.
+    chosen.with_target("kube_client", LevelFilter::OFF)
 }
 
 /// Installs the global subscriber; call once.
@@ -89,6 +93,17 @@ mod tests {
             !enabled(&f, "other", Level::DEBUG),
             "the default stays info"
         );
+    }
+
+    #[test]
+    fn kubes_client_which_logs_answer_bodies_is_never_heard() {
+        for rust_log in [None, Some("trace"), Some("kube_client=trace")] {
+            let f = filter(rust_log);
+            assert!(
+                !enabled(&f, "kube_client::client", Level::ERROR),
+                "{rust_log:?}"
+            );
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let termination_log = cfg.output.termination_log.clone();
     let log_format = cfg.output.log_format;
+    watchdog(cfg.limits.timeout, termination_log.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +48,12 @@ fn main() -> ExitCode {
             );
         }
     };
-    match runtime.block_on(iter8_gitops::run(cfg)) {
+    let result = runtime.block_on(iter8_gitops::run(cfg));
+    // A git transfer on a blocking thread may still be running past the deadline (a server
+    // that trickles bytes): it is not waited for; the process ends now.
+    runtime.shutdown_background();
+    iter8_gitops::git::remove_temporary_repos();
+    match result {
         Ok(report) => {
             let json = report.to_json();
             println!("{json}");
@@ -76,6 +82,20 @@ fn fail(e: &iter8_gitops::Error, termination_log: Option<&std::path::Path>) -> E
         report::write_termination_log(path, &report::failure_json(&message, code));
     }
     ExitCode::from(code)
+}
+
+/// Ends the process with exit 9 shortly after GITOPS_TIMEOUT, whatever any thread is doing:
+/// the run's own deadline (a `tokio` timeout) needs a free worker to fire, and a step that
+/// computes without yielding would hold it. Nothing is sent after this.
+fn watchdog(timeout: std::time::Duration, termination_log: std::path::PathBuf) {
+    let grace = std::time::Duration::from_secs(1);
+    std::thread::spawn(move || {
+        std::thread::sleep(timeout + grace);
+        let e = iter8_gitops::Error::Deadline(timeout);
+        iter8_gitops::git::remove_temporary_repos();
+        let _ = fail(&e, Some(&termination_log));
+        std::process::exit(i32::from(e.exit_code()));
+    });
 }
 
 /// The environment as strings; `std::env::vars` would panic on a non-UTF-8 value, which

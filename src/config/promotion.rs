@@ -89,6 +89,9 @@ pub fn parse(what: &str, text: &str) -> Result<File, config::Error> {
             message,
         }],
     };
+    // Measured first: an in-repo file is data, and an alias bomb must not be built.
+    crate::plan::expansion::measure(text, crate::plan::expansion::Budget::default())
+        .map_err(|e| bad(format!("is not a promotion file: it {e}")))?;
     let file: File =
         serde_saphyr::from_str(text).map_err(|e| bad(format!("is not a promotion file: {e}")))?;
     if file.targets.is_empty() {

@@ -4,9 +4,16 @@
 use super::error::{BoxError, boxed};
 
 /// No object the sifter rebuilds may be larger: a few bytes of delta can say "copy this 64 KiB
-/// again" a million times. A larger object (a big binary beside the manifests) makes the pack
-/// unsiftable, and the caller indexes it whole instead.
-pub(super) const MAX_RESULT: u64 = 64 << 20;
+/// again" a million times. A larger object (a big binary beside the manifests) is passed over
+/// by the sifter: it can be neither a file the rules read nor a tree the run holds.
+pub(super) const MAX_RESULT: u64 = crate::limits::MAX_FETCHED_OBJECT_BYTES;
+
+/// The result size `delta` declares, from its header.
+pub(super) fn result_size(delta: &[u8]) -> Result<u64, BoxError> {
+    let mut at = 0;
+    varint(delta, &mut at)?;
+    varint(delta, &mut at)
+}
 
 /// The object `delta` makes of `base`.
 pub(super) fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, BoxError> {

@@ -60,6 +60,11 @@ pub enum Error {
         asked: String,
         bound: String,
     },
+    #[error(
+        "{url} sent an object of {size} bytes (a commit, a tree on the rules' paths or a file they read), over the {limit}-byte limit; it was refused from its header, unread. Make the Env repo's manifests smaller (a file is at most {file_limit} bytes)",
+        file_limit = crate::limits::MAX_FILE_BYTES
+    )]
+    ObjectTooLarge { url: String, size: u64, limit: u64 },
 }
 
 /// gix asked for credentials for another origin than the bound one (after a redirect).
@@ -87,6 +92,13 @@ impl Error {
                 };
             }
             cur = c.source();
+        }
+        if let Some(o) = super::gate::oversized(e) {
+            return Error::ObjectTooLarge {
+                url: url.to_string(),
+                size: o.size,
+                limit: o.limit,
+            };
         }
         match auth_status(e) {
             Some(status) => Error::Auth {

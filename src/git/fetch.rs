@@ -10,7 +10,7 @@
 //! without v2 (Azure DevOps) is fetched from over the original protocol: the tips from its
 //! advertisement, the same wants.
 
-use std::{num::NonZeroU32, path::Path, sync::atomic::AtomicBool};
+use std::{collections::HashMap, num::NonZeroU32, path::Path, sync::atomic::AtomicBool};
 
 use gix::{
     ObjectId,
@@ -25,6 +25,7 @@ use gix::{
 
 use super::{
     error::{BoxError, Error, boxed, chain},
+    gate::{Gate, oversized},
     paths::dirs_by_depth,
     remote::{Remote, connect},
 };
@@ -52,6 +53,9 @@ pub struct Fetched {
     pub partial: bool,
     /// How the tree came: `tree:0` (the path walk), `blob:none` or `whole` (every blob).
     pub mode: &'static str,
+    /// Blobs the rules read whose size is over the file limit, by id: never inflated, and
+    /// read by the planner as [`Entry::TooLarge`], so its refusal names the input and path.
+    too_large: HashMap<ObjectId, u64>,
     _dir: tempfile::TempDir,
 }
 
@@ -208,15 +212,22 @@ enum Sink<'a> {
     File(&'a Path),
 }
 
-/// Indexes the pack from `reader` into `pack_dir`, as git's `index-pack` does.
+/// Indexes the pack from `reader` into `pack_dir`, as git's `index-pack` does. Every object
+/// in such a pack is one the run holds in memory (a commit, a tree on the rules' paths, a
+/// blob they read), so each passes the gate first: one over the limit is refused from its
+/// header, before the indexer inflates it.
 fn index(
     reader: &mut dyn std::io::BufRead,
     pack_dir: &Path,
     progress: &mut dyn gix::progress::DynNestedProgress,
     should_interrupt: &AtomicBool,
 ) -> gix::error::Result<bool> {
+    let mut gated = std::io::BufReader::with_capacity(
+        16 << 10,
+        Gate::new(reader, crate::limits::MAX_FETCHED_OBJECT_BYTES),
+    );
     gix_pack::Bundle::write_to_directory(
-        reader,
+        &mut gated,
         Some(pack_dir),
         progress,
         should_interrupt,
@@ -281,14 +292,16 @@ pub fn fetch(
     let mut wants = vec![base_tip];
     wants.extend(head_tip.filter(|h| *h != base_tip));
     let filter = conn.can_filter();
-    let walked = filter && walk(&mut conn, &repo, dir.path(), &wants, base_tip, paths);
+    let walked =
+        filter && walk(&mut conn, &repo, dir.path(), &wants, base_tip, paths).map_err(fetch_err)?;
+    let mut too_large = HashMap::new();
     if !walked {
         if filter && conn.handshake.server_protocol_version == Protocol::V2 {
             // A refused walk may have left the conversation unusable: start a new one.
             conn = Conn::open(remote).map_err(fetch_err)?;
         }
         let filter = filter.then_some("blob:none");
-        whole(
+        too_large = whole(
             &mut conn,
             &repo,
             dir.path(),
@@ -304,7 +317,7 @@ pub fn fetch(
         (true, false) => "blob:none",
         (false, _) => "whole",
     };
-    let mut fetched = reopen(dir, base_tip, head_tip, mode)?;
+    let mut fetched = reopen(dir, base_tip, head_tip, mode, too_large)?;
     if filter && !fetched.missing_blobs(paths).is_empty() {
         fetched = fetch_blobs(&mut conn, remote, fetched, &wants, paths, &fetch_err)?;
     }
@@ -321,7 +334,7 @@ pub fn fetch(
 fn fetch_blobs(
     conn: &mut Conn,
     remote: &Remote,
-    fetched: Fetched,
+    mut fetched: Fetched,
     wants: &[ObjectId],
     paths: &[String],
     fetch_err: &dyn Fn(BoxError) -> Error,
@@ -329,7 +342,28 @@ fn fetch_blobs(
     let (base_tip, head_tip) = (fetched.base_tip, fetched.head_tip);
     let missing = fetched.missing_blobs(paths);
     let mut mode = fetched.mode;
-    if let Err(e) = conn.fetch(&fetched.repo, missing, false, None, Sink::Index) {
+    let mut too_large = std::mem::take(&mut fetched.too_large);
+    let result = conn.fetch(&fetched.repo, missing.clone(), false, None, Sink::Index);
+    if let Err(e) = &result
+        && let Some(o) = oversized(e.as_ref())
+    {
+        // Which of the blobs it was: alone, at once; else one request each (only ever on a
+        // repo that holds a file over the limit), so the planner can name the file.
+        let size = o.size;
+        if let [one] = missing.as_slice() {
+            too_large.insert(*one, size);
+        } else {
+            let mut conn = Conn::open(remote).map_err(fetch_err)?;
+            for id in missing {
+                if let Err(e) = conn.fetch(&fetched.repo, vec![id], false, None, Sink::Index) {
+                    let o = oversized(e.as_ref()).ok_or_else(|| fetch_err(e))?;
+                    too_large.insert(id, o.size);
+                    // The refused answer was not read to its end: a new conversation.
+                    conn = Conn::open(remote).map_err(fetch_err)?;
+                }
+            }
+        }
+    } else if let Err(e) = result {
         mode = "whole";
         tracing::debug!(error = %chain(e.as_ref()), "fetching blobs by id was refused; fetching the whole tree");
         let mut conn = Conn::open(remote).map_err(fetch_err)?;
@@ -337,15 +371,16 @@ fn fetch_blobs(
         let dir = fetched._dir.path();
         let repo = gix::open_opts(dir, gix::open::Options::isolated())
             .map_err(|e| Error::Read { source: boxed(e) })?;
-        whole(&mut conn, &repo, dir, wants, base_tip, paths, None).map_err(fetch_err)?;
+        too_large =
+            whole(&mut conn, &repo, dir, wants, base_tip, paths, None).map_err(fetch_err)?;
     }
-    reopen(fetched._dir, base_tip, head_tip, mode)
+    reopen(fetched._dir, base_tip, head_tip, mode, too_large)
 }
 
 /// Fetches the tips at depth 1 as one pack (with `filter` `blob:none`, or every blob), written
 /// to a file in the temp repo and sifted for what the rules read (`sift.rs`): memory does not
-/// grow with the repo. A pack that cannot be sifted (deltas by object id, an object over
-/// 64 MiB) is indexed whole.
+/// grow with the repo. A pack that cannot be sifted (deltas by object id) is indexed whole,
+/// through the gate. Returns the blobs the rules read that are over the file limit.
 fn whole(
     conn: &mut Conn,
     repo: &gix::Repository,
@@ -354,7 +389,7 @@ fn whole(
     base_tip: ObjectId,
     paths: &[String],
     filter: Option<&'static str>,
-) -> Result<(), BoxError> {
+) -> Result<HashMap<ObjectId, u64>, BoxError> {
     let pack = dir.join("whole.pack");
     conn.fetch(repo, wants.to_vec(), true, filter, Sink::File(&pack))?;
     let sifted = super::sift::sift(&pack, repo, wants, base_tip, paths);
@@ -370,14 +405,15 @@ fn whole(
         )
         .map_err(boxed)?;
     }
-    std::fs::remove_file(&pack).map_err(boxed)
+    std::fs::remove_file(&pack).map_err(boxed)?;
+    Ok(sifted.unwrap_or_default())
 }
 
 /// Fetches the tips' commits without trees (`filter tree:0`), then, one request per level,
 /// just the trees on the way to the rules' paths: a 3-level path costs four small requests
 /// where `blob:none` sends every tree of the tip, which is most of a monorepo's bytes.
 /// False when the server refuses (`uploadpackfilter.tree.allow=false`, say): the caller
-/// fetches with `blob:none` instead.
+/// fetches with `blob:none` instead. An object over the limit is an error, not a refusal.
 fn walk(
     conn: &mut Conn,
     repo: &gix::Repository,
@@ -385,7 +421,7 @@ fn walk(
     wants: &[ObjectId],
     base_tip: ObjectId,
     paths: &[String],
-) -> bool {
+) -> Result<bool, BoxError> {
     let result = (|| -> Result<(), BoxError> {
         conn.fetch(repo, wants.to_vec(), true, Some("tree:0"), Sink::Index)?;
         let open = || gix::open_opts(dir, gix::open::Options::isolated()).map_err(boxed);
@@ -418,11 +454,29 @@ fn walk(
         Ok(())
     })();
     match result {
-        Ok(()) => true,
+        Ok(()) => Ok(true),
+        Err(e) if oversized(e.as_ref()).is_some() => Err(e),
         Err(e) => {
             tracing::debug!(error = %chain(e.as_ref()), "the path walk (filter tree:0) was refused; fetching every tree");
-            false
+            Ok(false)
         }
+    }
+}
+
+/// Every temporary repo this process made: a run that ends at its deadline does not wait for
+/// the transfer filling one, so it removes them itself ([`remove_temporary_repos`]).
+static LIVE: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes the temporary repos still on disk (those of transfers cut at the deadline; the
+/// others were removed when their run let go of them).
+pub fn remove_temporary_repos() {
+    let dirs = std::mem::take(
+        &mut *LIVE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
     }
 }
 
@@ -438,6 +492,9 @@ fn temp_repo() -> Result<(tempfile::TempDir, gix::Repository), Error> {
             dir: std::env::temp_dir(),
             source: boxed(e),
         })?;
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(dir.path().to_path_buf());
     // Isolated: $HOME and /etc/gitconfig must not change what a Job does.
     let repo: gix::Repository = gix::ThreadSafeRepository::init_opts(
         dir.path(),
@@ -459,6 +516,7 @@ fn reopen(
     base_tip: ObjectId,
     head_tip: Option<ObjectId>,
     mode: &'static str,
+    too_large: HashMap<ObjectId, u64>,
 ) -> Result<Fetched, Error> {
     let repo = gix::open_opts(dir.path(), gix::open::Options::isolated())
         .map_err(|e| Error::Read { source: boxed(e) })?
@@ -494,6 +552,7 @@ fn reopen(
         head_signed,
         partial: mode != "whole",
         mode,
+        too_large,
         _dir: dir,
     })
 }
@@ -506,7 +565,8 @@ impl Fetched {
         };
         let mut out = vec![];
         let mut want = |id: ObjectId| {
-            if !self.repo.has_object(id) && !out.contains(&id) {
+            if !self.repo.has_object(id) && !out.contains(&id) && !self.too_large.contains_key(&id)
+            {
                 out.push(id);
             }
         };
@@ -572,8 +632,21 @@ impl Snapshot for Fetched {
             Entry::Submodule
         } else {
             // NB: in a partial fetch only the blobs at the rules' paths are here; the planner
-            // reads no others (`fetch` verified these are present).
-            match self.repo.find_object(entry.object_id()) {
+            // reads no others (`fetch` verified these are present). The size comes from the
+            // object's header: a file over the limit is never inflated (a 1 GiB blob of zeros
+            // is a 1 MB pack).
+            let id = entry.object_id();
+            if let Some(size) = self.too_large.get(&id) {
+                return Some(Entry::TooLarge(*size));
+            }
+            match self.repo.find_header(id).map(|h| h.size()) {
+                Ok(size) if size > crate::limits::MAX_FILE_BYTES as u64 => {
+                    return Some(Entry::TooLarge(size));
+                }
+                Ok(_) => {}
+                Err(_) => return Some(Entry::Unavailable),
+            }
+            match self.repo.find_object(id) {
                 Ok(o) => Entry::File(o.data.clone()),
                 Err(_) => Entry::Unavailable,
             }

@@ -6,10 +6,12 @@
 //! put in a URL, argv, a log line or a file, and they go only to the origin they are bound to:
 //! after a redirect to another origin gix asks again, and is told nothing.
 
+mod bounded;
 mod delta;
 mod edit;
 pub mod error;
 mod fetch;
+pub mod gate;
 mod openpgp;
 mod paths;
 mod push;
@@ -21,6 +23,6 @@ mod sshsig;
 
 pub use edit::{Commit, Identity, already_pushed, commit, head_author};
 pub use error::{BoxError, Error};
-pub use fetch::{Fetched, fetch};
+pub use fetch::{Fetched, fetch, remove_temporary_repos};
 pub use push::{PushOutcome, Report, parse_report, push};
 pub use remote::Remote;

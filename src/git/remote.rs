@@ -20,6 +20,8 @@ pub struct Remote {
     pub tls: Arc<rustls::ClientConfig>,
     /// Connect and read timeout for each HTTP request.
     pub io_timeout: Duration,
+    /// When the run must be over (GITOPS_TIMEOUT): nothing is sent or read after it.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Remote {
@@ -40,6 +42,8 @@ impl Remote {
         let timeout = self.io_timeout;
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(move |builder| {
+                // The timeout bounds each request; the run's deadline bounds them all, read
+                // by read (`bounded.rs`).
                 Ok(builder
                     .connect_timeout(timeout)
                     .timeout(timeout * 4)
@@ -70,17 +74,27 @@ pub(super) fn connect(
     ),
     BoxError,
 > {
-    use gix::protocol::transport::client::blocking_io::connect;
-    let mut transport = connect::connect(
-        remote.location.as_gix_url().as_str(),
-        connect::Options {
-            version,
-            ..Default::default()
-        },
-    )
-    .map_err(boxed)?;
+    use gix::protocol::transport::client::blocking_io::{Transport, connect, http};
     let url = remote.location.as_gix_url();
-    if matches!(remote.location, crate::plan::names::RepoLocation::Https(_)) {
+    let https = matches!(remote.location, crate::plan::names::RepoLocation::Https(_));
+    let mut transport: Box<dyn Transport + Send> = if https {
+        Box::new(http::connect_http(
+            super::bounded::Bounded::new(remote.deadline),
+            gix::url::parse(gix::bstr::BStr::new(url.as_str())).map_err(boxed)?,
+            version,
+            false,
+        ))
+    } else {
+        connect::connect(
+            url.as_str(),
+            connect::Options {
+                version,
+                ..Default::default()
+            },
+        )
+        .map_err(boxed)?
+    };
+    if https {
         transport.configure(&remote.http_options()).map_err(boxed)?;
         if let Some(a) = remote.account_for(&url) {
             transport.set_identity(a).map_err(boxed)?;

@@ -50,6 +50,15 @@ enum Want {
     Blob,
 }
 
+/// What the sifter found that the run cannot hold: wanted blobs over the file limit (by id,
+/// with their declared size), and the largest object it passed over unhashed (a delta over
+/// the limit, or one built on such a base: its id cannot be known without building it).
+#[derive(Default)]
+struct Over {
+    blobs: HashMap<ObjectId, u64>,
+    passed_over: u64,
+}
+
 /// The sifter's state over the passes.
 struct Sifter<'a> {
     repo: &'a gix::Repository,
@@ -58,19 +67,22 @@ struct Sifter<'a> {
     /// What is in the repo already (a subtree two paths share is kept once).
     kept: HashSet<ObjectId>,
     pack: Pack,
+    over: Over,
 }
 
 /// Keeps, in `repo`, the commits `wants`, the trees on the way to `paths` from `base_tip`'s
 /// tree, and the blobs at `paths`, found in the pack at `pack`. Objects the pack lacks (a
 /// `blob:none` pack has no blobs) are left for the caller to fetch; an error means the pack
-/// could not be read this way (the caller indexes it whole instead).
+/// could not be read this way (the caller indexes it whole instead). Returns the blobs the
+/// rules read that are over the file limit, with their sizes: they are hashed as they
+/// stream, never held.
 pub(super) fn sift(
     pack: &Path,
     repo: &gix::Repository,
     wants: &[ObjectId],
     base_tip: ObjectId,
     paths: &[String],
-) -> Result<(), BoxError> {
+) -> Result<HashMap<ObjectId, u64>, BoxError> {
     let mut s = Sifter {
         repo,
         paths: Paths::new(paths),
@@ -91,13 +103,24 @@ pub(super) fn sift(
             cache: Cache::default(),
             inflater: Inflater::new(),
         },
+        over: Over::default(),
     };
     while !s.wanted.is_empty() {
         if s.pass(pack)? == 0 {
             break;
         }
     }
-    Ok(())
+    // A wanted blob never found, in a pack where an object too large to build was passed
+    // over: that was it (its declared size is the one named). A tree or commit is the
+    // caller's "not sent" error.
+    if s.over.passed_over > 0 {
+        for (id, want) in &s.wanted {
+            if matches!(want, Want::Blob) {
+                s.over.blobs.insert(*id, s.over.passed_over);
+            }
+        }
+    }
+    Ok(s.over.blobs)
 }
 
 impl Sifter<'_> {
@@ -114,10 +137,28 @@ impl Sifter<'_> {
             let entry = gix_pack::data::Entry::from_read(&mut r, at, 20).map_err(boxed)?;
             let (id, object, used) = self.next_object(&mut r, &entry, at)?;
             offset += entry.header_size() as u64 + used;
+            let Some(id) = id else { continue };
             if let Some(want) = self.wanted.remove(&id) {
+                let size = entry.decompressed_size;
                 let (kind, data) = match object {
                     Some(o) => (o.0, o.1.clone()),
-                    None => self.pack.read_object(at)?,
+                    None if matches!(want, Want::Blob)
+                        && size > crate::limits::MAX_FILE_BYTES as u64 =>
+                    {
+                        self.over.blobs.insert(id, size);
+                        kept += 1;
+                        continue;
+                    }
+                    None if size > delta::MAX_RESULT => {
+                        return Err(boxed(std::io::Error::other(super::gate::Oversized {
+                            size,
+                            limit: delta::MAX_RESULT,
+                        })));
+                    }
+                    None => self
+                        .pack
+                        .read_object(at)?
+                        .ok_or_else(|| corrupt("a wanted object built on one too large"))?,
                 };
                 self.keep(id, kind, &data, want)?;
                 kept += 1;
@@ -127,13 +168,14 @@ impl Sifter<'_> {
     }
 
     /// Resolves and hashes the entry at `offset` whose header was just read from `r`: its
-    /// id, its object (unless it was too large to hold) and the compressed bytes it took.
+    /// id (unless it was a delta too large to build), its object (unless it was too large to
+    /// hold) and the compressed bytes it took.
     fn next_object(
         &mut self,
         r: &mut impl BufRead,
         entry: &gix_pack::data::Entry,
         offset: u64,
-    ) -> Result<(ObjectId, Option<Object>, u64), BoxError> {
+    ) -> Result<(Option<ObjectId>, Option<Object>, u64), BoxError> {
         let size = entry.decompressed_size;
         if let Some(kind) = entry.header.as_kind()
             && size > HOLD_BYTES
@@ -144,16 +186,27 @@ impl Sifter<'_> {
                 .pack
                 .inflater
                 .inflate(r, size, &mut |c| hasher.update(c))?;
-            return Ok((hasher.try_finalize().map_err(boxed)?, None, used));
+            return Ok((Some(hasher.try_finalize().map_err(boxed)?), None, used));
+        }
+        if size > delta::MAX_RESULT {
+            return Ok((None, None, self.pass_over(r, size)?));
         }
         // The size is the server's word: it bounds the bytes, not the allocation.
         let mut data = Vec::with_capacity(size.min(HOLD_BYTES) as usize);
         let used = (self.pack.inflater).inflate(r, size, &mut |c| data.extend_from_slice(c))?;
         let object = match entry.header {
             Header::OfsDelta { base_distance } => {
+                let result = delta::result_size(&data)?;
                 let base = Header::verified_base_pack_offset(offset, base_distance)
                     .ok_or_else(|| boxed(std::io::Error::other("a delta base outside the pack")))?;
-                let base = self.pack.resolve(base)?;
+                let base = match result <= delta::MAX_RESULT {
+                    true => self.pack.resolve(base)?,
+                    false => None,
+                };
+                let Some(base) = base else {
+                    self.over.passed_over = self.over.passed_over.max(result);
+                    return Ok((None, None, used));
+                };
                 (base.0, delta::apply(&base.1, &data)?)
             }
             Header::RefDelta { .. } => {
@@ -167,7 +220,13 @@ impl Sifter<'_> {
             gix::objs::compute_hash(gix::hash::Kind::Sha1, object.0, &object.1).map_err(boxed)?;
         let object = Rc::new(object);
         self.pack.cache.put(offset, object.clone());
-        Ok((id, Some(object), used))
+        Ok((Some(id), Some(object), used))
+    }
+
+    /// Inflates an entry too large to build into nothing, to reach the next one.
+    fn pass_over(&mut self, r: &mut impl BufRead, size: u64) -> Result<u64, BoxError> {
+        self.over.passed_over = self.over.passed_over.max(size);
+        self.pack.inflater.inflate(r, size, &mut |_| {})
     }
 
     /// Writes a wanted object to the repo and wants what it leads to on the rules' paths.
@@ -283,19 +342,24 @@ struct Pack {
 
 impl Pack {
     /// The object at `offset`, its delta chain applied: from the cache, or read back from
-    /// the file (bases come before their deltas, so they are on disk already).
-    fn resolve(&mut self, offset: u64) -> Result<Object, BoxError> {
+    /// the file (bases come before their deltas, so they are on disk already). `None` when an
+    /// object on the chain is too large to build.
+    fn resolve(&mut self, offset: u64) -> Result<Option<Object>, BoxError> {
         if let Some(o) = self.cache.get(offset) {
-            return Ok(o);
+            return Ok(Some(o));
         }
-        let o = Rc::new(self.read_object(offset)?);
+        let Some(o) = self.read_object(offset)? else {
+            return Ok(None);
+        };
+        let o = Rc::new(o);
         self.cache.put(offset, o.clone());
-        Ok(o)
+        Ok(Some(o))
     }
 
     /// Reads the object at `offset`, following its delta chain back to a base (or a cached
     /// object), then applying the deltas forward: no recursion, whatever the chain's length.
-    fn read_object(&mut self, offset: u64) -> Result<(Kind, Vec<u8>), BoxError> {
+    /// `None` when an object on the chain is too large to build.
+    fn read_object(&mut self, offset: u64) -> Result<Option<(Kind, Vec<u8>)>, BoxError> {
         let mut deltas = vec![];
         let mut at = offset;
         let (kind, mut data) = loop {
@@ -305,7 +369,9 @@ impl Pack {
             if deltas.len() > MAX_CHAIN {
                 return Err(corrupt("a delta chain too long"));
             }
-            let (header, data) = self.read_entry(at)?;
+            let Some((header, data)) = self.read_entry(at)? else {
+                return Ok(None);
+            };
             match header {
                 Header::OfsDelta { base_distance } => {
                     deltas.push(data);
@@ -317,24 +383,28 @@ impl Pack {
             }
         };
         for d in deltas.iter().rev() {
+            if delta::result_size(d)? > delta::MAX_RESULT {
+                return Ok(None);
+            }
             data = delta::apply(&data, d)?;
         }
-        Ok((kind, data))
+        Ok(Some((kind, data)))
     }
 
-    /// The header and inflated bytes of the entry at `at`.
-    fn read_entry(&mut self, at: u64) -> Result<(Header, Vec<u8>), BoxError> {
+    /// The header and inflated bytes of the entry at `at`; `None` when it is too large to
+    /// hold.
+    fn read_entry(&mut self, at: u64) -> Result<Option<(Header, Vec<u8>)>, BoxError> {
         (&self.disk).seek(SeekFrom::Start(at)).map_err(boxed)?;
         let mut r = BufReader::with_capacity(8 << 10, &self.disk);
         let entry = gix_pack::data::Entry::from_read(&mut r, at, 20).map_err(boxed)?;
         let size = entry.decompressed_size;
         if size > delta::MAX_RESULT {
-            return Err(corrupt("a delta base over 64 MiB"));
+            return Ok(None);
         }
         let mut data = Vec::with_capacity(size.min(CACHE_BYTES as u64) as usize);
         self.inflater
             .inflate(&mut r, size, &mut |c| data.extend_from_slice(c))?;
-        Ok((entry.header, data))
+        Ok(Some((entry.header, data)))
     }
 }
 
@@ -480,7 +550,9 @@ mod tests {
             "a/b/c/y.yaml".into(),
             "d/".into(),
         ];
-        let result = sift(pack, &repo, &[head], head, &paths).map_err(|e| e.to_string());
+        let result = sift(pack, &repo, &[head], head, &paths)
+            .map(|over| assert!(over.is_empty(), "no file over the limit here"))
+            .map_err(|e| e.to_string());
         (dir, result)
     }
 

@@ -126,8 +126,11 @@ impl Api {
             });
         }
         // Error bodies are JSON or plain text; bytes, not `text()`, whose charset decoding
-        // would link every legacy encoding table.
-        let body = resp.bytes().await.unwrap_or_default();
+        // would link every legacy encoding table. Only their start is read: one line of it
+        // is shown.
+        let body = read_capped(m, &url, resp, ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
         let message = message_of(&text);
         let retry_after = rate_limit_wait(status, &headers, &message);
@@ -194,24 +197,71 @@ fn authorize(req: reqwest::RequestBuilder, auth: &Auth, secret: &str) -> reqwest
     }
 }
 
-/// A 2xx answer's JSON body. Some answers have none (Gitea's merge: 200 or 201, empty),
-/// read as `null`.
+/// The most of an error answer that is read: its message is one line.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
+
+/// A 2xx answer's JSON body, read within the API body budget. Some answers have none
+/// (Gitea's merge: 200 or 201, empty), read as `null`. A whole answer that is not JSON (a
+/// login page, a proxy's HTML) is said as such, with its content type, and not retried.
 async fn decode<T: DeserializeOwned>(
     m: &'static str,
     url: String,
     resp: reqwest::Response,
 ) -> Result<T, Error> {
-    let body = resp.bytes().await.map_err(|source| Error::Body {
-        method: m,
-        url: url.clone(),
-        source: source.without_url(),
-    })?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| "no content type".to_string(), |t| format!("{t:?}"));
+    let body = read_capped(m, &url, resp, crate::limits::MAX_API_BODY_BYTES).await?;
     let body: &[u8] = if body.is_empty() { b"null" } else { &body };
-    serde_json::from_slice(body).map_err(|source| Error::Decode {
-        method: m,
-        url,
-        source,
+    serde_json::from_slice(body).map_err(|source| {
+        if source.is_syntax() {
+            Error::NotJson {
+                method: m,
+                url,
+                status,
+                content_type,
+            }
+        } else {
+            Error::Decode {
+                method: m,
+                url,
+                source,
+            }
+        }
     })
+}
+
+/// An answer's body, read to at most `limit` bytes (refused from its Content-Length where it
+/// declares one): a hostile or broken server cannot make the run hold more.
+async fn read_capped(
+    m: &'static str,
+    url: &str,
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::TooLarge {
+        method: m,
+        url: url.to_string(),
+        limit,
+    };
+    if resp.content_length().is_some_and(|l| l > limit) {
+        return Err(too_large());
+    }
+    let mut out = vec![];
+    while let Some(chunk) = resp.chunk().await.map_err(|source| Error::Body {
+        method: m,
+        url: url.to_string(),
+        source: source.without_url(),
+    })? {
+        if (out.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 fn method_name(m: &Method) -> &'static str {

@@ -44,6 +44,23 @@ pub enum Error {
         source: serde_json::Error,
     },
     #[error(
+        "{method} {url} answered HTTP {status} with {content_type}, not JSON: a web page or a proxy answered, not the API. Check GITOPS_API_URL (the API's root, e.g. https://HOST/api/v3 for GitHub Enterprise)"
+    )]
+    NotJson {
+        method: &'static str,
+        url: String,
+        status: u16,
+        content_type: String,
+    },
+    #[error(
+        "{method} {url} answered with more than {limit} bytes, more than any answer this run reads; check GITOPS_API_URL"
+    )]
+    TooLarge {
+        method: &'static str,
+        url: String,
+        limit: u64,
+    },
+    #[error(
         "creating the request {head} -> {base} raced with another, but no open request was found afterwards; rerun"
     )]
     Vanished { head: String, base: String },
@@ -145,9 +162,9 @@ impl Error {
                     || source.is_body()
             }
             Error::Body { source, .. } => source.is_body() || source.is_decode(),
-            // A cut answer reads as bad JSON; a whole one that is wrong will be wrong again,
-            // but only a few times (bounded retries).
-            Error::Decode { .. } => true,
+            // A cut answer reads as JSON that ends too soon; a whole one that is wrong will
+            // be wrong again, and is not retried.
+            Error::Decode { source, .. } => source.is_eof(),
             _ => false,
         }
     }

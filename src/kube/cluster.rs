@@ -416,6 +416,11 @@ fn build(conn: Connection, timeout: Duration) -> Result<kube::Client, BoxError> 
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, kube::client::Body>(connector);
     let service = tower::ServiceBuilder::new()
+        // Every answer is read within a byte budget: a hostile or broken API server cannot
+        // make the run hold more (an Experiment, a discovery document, an applied object).
+        .map_response(|r: http::Response<_>| {
+            r.map(|b| http_body_util::Limited::new(b, crate::limits::MAX_KUBE_BODY_BYTES as usize))
+        })
         .layer(kube::client::middleware::BaseUriLayer::new(conn.server))
         .option_layer(
             token
@@ -427,8 +432,79 @@ fn build(conn: Connection, timeout: Duration) -> Result<kube::Client, BoxError> 
     Ok(kube::Client::new(service, conn.namespace))
 }
 
+/// An answer longer than the run reads from the API server.
+#[derive(Debug, thiserror::Error)]
+#[error("the API server's answer is over {limit} bytes, more than any object this run reads")]
+pub struct BodyTooLarge {
+    pub limit: u64,
+}
+
+/// True when `e` is an answer cut at its byte budget (`BodyTooLarge`, or the client's own
+/// limit): the same answer would come again, so it is not retried.
+fn too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<BodyTooLarge>().is_some()
+            || c.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// The body of a GET through `client`, read to at most `limit` bytes (refused from its
+/// Content-Length where it has one). A failed answer becomes kube's `Api` error with its
+/// status and the Status' reason, never its body text (a Secret's answer may hold secrets).
+pub async fn request_bytes(
+    client: &kube::Client,
+    req: http::Request<Vec<u8>>,
+    limit: u64,
+) -> Result<Vec<u8>, kube::Error> {
+    use http_body_util::BodyExt;
+    let res = client.send(req.map(kube::client::Body::from)).await?;
+    let status = res.status();
+    let declared = res
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let over = || kube::Error::Service(Box::new(BodyTooLarge { limit }));
+    if declared.is_some_and(|d| d > limit) {
+        return Err(over());
+    }
+    let mut body = res.into_body();
+    let mut out = vec![];
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        if let Some(data) = frame.data_ref() {
+            if (out.len() + data.len()) as u64 > limit {
+                return Err(over());
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    if status.is_success() {
+        return Ok(out);
+    }
+    let reason = serde_json::from_slice::<kube::core::Status>(&out)
+        .ok()
+        .map(|s| s.reason)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    Err(kube::Error::Api(
+        kube::core::Status::failure(&format!("HTTP {}", status.as_u16()), &reason)
+            .with_code(status.as_u16())
+            .boxed(),
+    ))
+}
+
 /// True for failures worth another try: 429, 5xx, and transport faults.
 pub fn is_transient(e: &kube::Error) -> bool {
+    if too_large(e) {
+        return false;
+    }
     match e {
         // NB: code 0 is an error body without a code (a proxy's JSON, not the API server's
         // Status): its HTTP status is lost, so it counts as transient; the retries are bounded.

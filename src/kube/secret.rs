@@ -1,13 +1,20 @@
 //! Read the Git host token from a Secret through the Kubernetes API.
+//!
+//! The Secret's body is read as bytes (at most `MAX_SECRET_BODY_BYTES`) and parsed here, not
+//! by kube's typed `get`: kube logs a body it cannot parse whole, at WARN, and at that point
+//! nothing has told the redactor what the Secret holds. Here every value the body holds is
+//! registered with the redactor before anything about the Secret can be printed, and no
+//! message ever carries the body or a parser's excerpt of it.
 
-use k8s_openapi::api::core::v1::Secret;
+use base64::Engine;
 
 use crate::{
     kube::{
         call::{Failure, call},
         cluster::Cluster,
     },
-    trust::credential::Token,
+    limits::{MAX_KEY_BYTES, MAX_SECRET_BODY_BYTES, MAX_TOKEN_BYTES},
+    trust::{credential::Token, redact},
 };
 
 /// Why the token could not be read; every variant names the Secret, namespace and key.
@@ -55,6 +62,24 @@ pub enum Error {
         namespace: String,
         key: String,
     },
+    #[error(
+        "secret {name:?} in namespace {namespace:?}: the API server's answer {what}; nothing of it is shown (it may hold credentials). Check the API server or the proxy in front of it"
+    )]
+    Malformed {
+        name: String,
+        namespace: String,
+        what: String,
+    },
+    #[error(
+        "secret {name:?} in namespace {namespace:?}: the value under key {key:?} is {size} bytes; a token is at most {max} bytes. Check GITOPS_TOKEN_KEY names the token"
+    )]
+    TooLong {
+        name: String,
+        namespace: String,
+        key: String,
+        size: usize,
+        max: usize,
+    },
     #[error("reading secret {name:?} in namespace {namespace:?} failed")]
     Api {
         name: String,
@@ -92,6 +117,7 @@ pub async fn read(
     key: &str,
 ) -> Result<Token, Error> {
     let value = entry(cluster, namespace, name, key).await?;
+    too_long(&value, MAX_TOKEN_BYTES, namespace, name, key)?;
     // Tokens are often created with `echo` and carry a trailing newline.
     match std::str::from_utf8(&value).map(str::trim) {
         Ok(t) if !t.is_empty() && !t.chars().any(char::is_control) => Ok(Token::new(t.to_string())),
@@ -112,6 +138,7 @@ pub async fn read_pem(
     key: &str,
 ) -> Result<Token, Error> {
     let value = entry(cluster, namespace, name, key).await?;
+    too_long(&value, MAX_KEY_BYTES, namespace, name, key)?;
     match std::str::from_utf8(&value) {
         Ok(t) if t.contains("-----BEGIN ") && t.contains(" PRIVATE KEY") => {
             Ok(Token::new(t.trim().to_string()))
@@ -122,6 +149,19 @@ pub async fn read_pem(
             key: key.into(),
         }),
     }
+}
+
+fn too_long(value: &[u8], max: usize, namespace: &str, name: &str, key: &str) -> Result<(), Error> {
+    if value.len() <= max {
+        return Ok(());
+    }
+    Err(Error::TooLong {
+        name: name.into(),
+        namespace: namespace.into(),
+        key: key.into(),
+        size: value.len(),
+        max,
+    })
 }
 
 /// The raw bytes under `key` of Secret `name` in `namespace`.
@@ -137,8 +177,7 @@ async fn entry(
         namespace: ns.clone(),
         source,
     })?;
-    let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), namespace);
-    let secret = call("read secret", || api.get(name))
+    let body = call("read secret", || get(client, namespace, name))
         .await
         .map_err(|f| match f {
             Failure::NotFound(_) => Error::NotFound {
@@ -157,9 +196,14 @@ async fn entry(
                 source,
             },
         })?;
-    let data = secret.data.unwrap_or_default();
-    let Some(value) = data.get(key) else {
-        let found: Vec<_> = data.keys().map(String::as_str).collect();
+    let malformed = |what: &str| Error::Malformed {
+        name: n.clone(),
+        namespace: ns.clone(),
+        what: what.into(),
+    };
+    let data = values(&body).map_err(malformed)?;
+    let Some(value) = data.iter().find(|(name, _)| name == key).map(|(_, v)| v) else {
+        let found: Vec<_> = data.iter().map(|(k, _)| k.as_str()).collect();
         let found = if found.is_empty() {
             "no keys".to_string()
         } else {
@@ -172,5 +216,89 @@ async fn entry(
             found,
         });
     };
-    Ok(value.0.clone())
+    Ok(value.clone())
+}
+
+/// The Secret's body, read as bytes within its budget.
+async fn get(client: &kube::Client, namespace: &str, name: &str) -> Result<Vec<u8>, kube::Error> {
+    let path = format!(
+        "/api/v1/namespaces/{}/secrets/{}",
+        url::form_urlencoded::byte_serialize(namespace.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+    );
+    let req = http::Request::get(path)
+        .header(http::header::ACCEPT, "application/json")
+        .body(vec![])
+        .map_err(kube::Error::HttpError)?;
+    crate::kube::cluster::request_bytes(client, req, MAX_SECRET_BODY_BYTES).await
+}
+
+/// The keys and decoded values of a Secret's `data`. Every value is given to the redactor
+/// (every form it travels in) before this returns, whatever is wrong with the rest; an error
+/// says what was wrong, never what was there.
+pub fn values(body: &[u8]) -> Result<Vec<(String, Vec<u8>)>, &'static str> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|_| "is not JSON")?;
+    let data = match doc.get("data") {
+        None | Some(serde_json::Value::Null) => return Ok(vec![]),
+        Some(serde_json::Value::Object(m)) => m,
+        Some(_) => return Err("has a `data` that is not a map of keys to values"),
+    };
+    // First tell the redactor everything that could be a secret: each string as sent
+    // (base64) and decoded.
+    for v in data.values() {
+        if let Some(s) = v.as_str() {
+            redact::register(s);
+            if let Ok(bytes) = b64.decode(s)
+                && let Ok(text) = std::str::from_utf8(&bytes)
+            {
+                redact::register(text);
+                redact::register(text.trim());
+            }
+        }
+    }
+    let mut out = vec![];
+    for (k, v) in data {
+        let s = v
+            .as_str()
+            .ok_or("has a value in `data` that is not a base64 string")?;
+        let bytes = b64
+            .decode(s)
+            .map_err(|_| "has a value in `data` that is not base64")?;
+        out.push((k.clone(), bytes));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values;
+
+    #[test]
+    fn a_secret_body_that_does_not_fit_says_what_is_wrong_and_never_what_is_there() {
+        for body in [
+            &br#"{"data": {"token": "c2VjcmV0LXRva2VuLXZhbHVl", "extra": 5}}"#[..],
+            br#"{"data": "c2VjcmV0LXRva2VuLXZhbHVl"}"#,
+            br#"<html>c2VjcmV0LXRva2VuLXZhbHVl</html>"#,
+            br#"{"data": {"token": "not base64 !!"}}"#,
+        ] {
+            let e = values(body).unwrap_err();
+            assert!(!e.contains("c2Vj") && !e.contains("secret-token"), "{e}");
+        }
+        // The value was registered before the error: a message that carried it shows ***.
+        values(br#"{"data": {"token": "c2VjcmV0LXRva2VuLXZhbHVl", "extra": 5}}"#).unwrap_err();
+        let shown = crate::trust::redact::text("leak: secret-token-value c2VjcmV0LXRva2VuLXZhbHVl");
+        assert!(
+            !shown.contains("secret-token-value") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_secret_body_is_read_as_its_keys_and_decoded_values() {
+        let got = values(br#"{"kind":"Secret","data":{"token":"dG9rCg==","pat":"eA=="}}"#).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.contains(&("token".into(), b"tok\n".to_vec())));
+        assert!(values(br#"{"kind":"Secret"}"#).unwrap().is_empty());
+    }
 }

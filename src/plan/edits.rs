@@ -473,7 +473,10 @@ fn changes(snap: &dyn Snapshot, changed: &BTreeMap<RepoPath, Option<String>>) ->
                 content: text.clone().into_bytes(),
             }),
             None if before.is_some()
-                || matches!(snap.get(path.as_str()), Some(Entry::Unavailable)) =>
+                || matches!(
+                    snap.get(path.as_str()),
+                    Some(Entry::Unavailable | Entry::TooLarge(_))
+                ) =>
             {
                 out.push(Edit::Delete { path: path.clone() })
             }

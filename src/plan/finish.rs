@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{
     diff::render_diff,
+    expansion,
     model::{Edit, Entry, Error, Object, Plan, Snapshot, kind_name, lookup, read_text},
     objects::ApplyBudget,
 };
@@ -29,6 +30,8 @@ pub struct Rules {
 
 /// The name of the Iter8 Experiment a manifest declares, if it declares one.
 fn experiment_in(text: &str) -> Option<String> {
+    // Measured first: a file to delete may still be an alias bomb.
+    expansion::measure(text, expansion::Budget::default()).ok()?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).ok()?;
     docs.into_iter().find_map(|d| {
         let is_iter8 = d["apiVersion"].as_str()?.starts_with("iter8.tools/");
@@ -159,6 +162,7 @@ fn promote(
         }
     }
     let new = rewrite(&winner, &rules.replace);
+    check_yaml("GITOPS_WINNER", &winner_path, &new)?;
     let write = (baseline_old.as_deref() != Some(new.as_str())).then(|| Edit::Write {
         path: baseline_path,
         content: new.clone().into_bytes(),
@@ -168,6 +172,23 @@ fn promote(
         baseline: Some(new),
         already: None,
     })
+}
+
+/// A manifest the promotion writes must be YAML (JSON is YAML), within the expansion budget:
+/// Argo CD would fail to sync anything else, after the merge. Files with other endings
+/// (a `.txt`, a `.conf`) are text the promotion copies as it is.
+fn check_yaml(input: &'static str, path: &RepoPath, text: &str) -> Result<(), Error> {
+    let p = path.as_str();
+    if !(p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json")) {
+        return Ok(());
+    }
+    expansion::measure(text, expansion::Budget::default())
+        .map(|_| ())
+        .map_err(|reason| Error::NotYaml {
+            input,
+            path: path.to_string(),
+            reason,
+        })
 }
 
 /// A rerun after the PR was merged: the experiment's files are gone. (A remove entry naming
@@ -213,7 +234,7 @@ fn removals(
         }
         match lookup(snap, "GITOPS_REMOVE", &path)? {
             None => {}
-            Some(Entry::File(_) | Entry::Unavailable) => out.push(path),
+            Some(Entry::File(_) | Entry::Unavailable | Entry::TooLarge(_)) => out.push(path),
             Some(e) => {
                 return Err(Error::NotAFile {
                     input: "GITOPS_REMOVE",

@@ -3,18 +3,8 @@
 
 use crate::plan::names::RepoPath;
 
-/// Largest file the planner reads (winner, baseline, apply files). Env repo manifests are
-/// kilobytes; anything this big is a mistake, and holding it in memory is not free.
-pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
-/// The most bytes of apply files one run parses (every file of GITOPS_APPLY or of the targets'
-/// `apply` together). Parsed objects take several times their text in memory; with this and
-/// [`MAX_OBJECTS`] the largest accepted input stays well inside the Job's 64 Mi (the benchmark
-/// reports the peak).
-pub const MAX_APPLY_BYTES: usize = 1024 * 1024;
-/// Files larger than this (either side) are summarised in the diff, not diffed line by line.
-pub const MAX_DIFF_FILE_BYTES: usize = 256 * 1024;
-/// The most objects one run applies (the tutorial applies one).
-pub const MAX_OBJECTS: usize = 256;
+// The limits live with every other byte budget of the run (`limits.rs`).
+pub use crate::limits::{MAX_APPLY_BYTES, MAX_DIFF_FILE_BYTES, MAX_FILE_BYTES, MAX_OBJECTS};
 
 /// What sits at a path in the fetched tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +19,9 @@ pub enum Entry {
     Submodule,
     /// A file whose content was not fetched (a partial fetch covers only the rules' paths).
     Unavailable,
+    /// A file whose object declares more than [`MAX_FILE_BYTES`]: its size, read from the
+    /// object's header; the content was never inflated.
+    TooLarge(u64),
 }
 
 /// Read access to a tree snapshot; implemented over gix trees and over maps in tests.
@@ -174,6 +167,12 @@ pub enum Error {
     NotText { input: &'static str, path: String },
     #[error("GITOPS_APPLY {path:?} is not valid YAML: {reason}")]
     BadYaml { path: String, reason: String },
+    #[error("{input} {path:?} {reason}; fix the file on the branch, nothing was promoted")]
+    NotYaml {
+        input: &'static str,
+        path: String,
+        reason: crate::plan::expansion::Refused,
+    },
     #[error("GITOPS_APPLY {path:?}: document {doc} is not a Kubernetes object: {reason}")]
     NotAnObject {
         path: String,
@@ -195,6 +194,7 @@ pub(crate) fn kind_name(e: &Entry) -> &'static str {
         Entry::Symlink => "symlink",
         Entry::Submodule => "submodule",
         Entry::Unavailable => "file that was not fetched",
+        Entry::TooLarge(_) => "file",
     }
 }
 
@@ -208,7 +208,13 @@ pub(crate) fn lookup(
         match snap.get(prefix) {
             None => return Ok(None),
             Some(Entry::Dir) => {}
-            Some(e @ (Entry::Symlink | Entry::Submodule | Entry::File(_) | Entry::Unavailable)) => {
+            Some(
+                e @ (Entry::Symlink
+                | Entry::Submodule
+                | Entry::File(_)
+                | Entry::Unavailable
+                | Entry::TooLarge(_)),
+            ) => {
                 return Err(Error::Through {
                     input,
                     path: path.to_string(),
@@ -229,6 +235,12 @@ pub(crate) fn read_text(
 ) -> Result<Option<String>, Error> {
     match lookup(snap, input, path)? {
         None => Ok(None),
+        Some(Entry::TooLarge(size)) => Err(Error::TooLarge {
+            input,
+            path: path.to_string(),
+            size: size as usize,
+            max: MAX_FILE_BYTES,
+        }),
         Some(Entry::File(bytes)) => {
             if bytes.len() > MAX_FILE_BYTES {
                 return Err(Error::TooLarge {

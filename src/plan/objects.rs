@@ -2,7 +2,10 @@
 
 use serde_json::Value;
 
-use super::model::{Error, MAX_APPLY_BYTES, MAX_OBJECTS, Object};
+use super::{
+    expansion::{self, Budget, Refused},
+    model::{Error, MAX_APPLY_BYTES, MAX_OBJECTS, Object},
+};
 use crate::plan::names::RepoPath;
 
 /// What one run has parsed of its apply files so far, against the limits above.
@@ -10,41 +13,80 @@ use crate::plan::names::RepoPath;
 pub(crate) struct ApplyBudget {
     bytes: usize,
     objects: usize,
+    expanded: Budget,
 }
 
 impl ApplyBudget {
-    /// Parses one apply file, counting it against the run's limits.
+    /// Parses one apply file, counting it against the run's limits: its bytes, then what it
+    /// expands to and how many documents it holds (counted from the parser's events, before
+    /// anything is built), then its objects.
     pub(crate) fn parse(&mut self, path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
         self.bytes += text.len();
         if self.bytes > MAX_APPLY_BYTES {
-            return Err(Error::ApplyLimit {
-                path: path.to_string(),
-                what: format!(
+            return Err(limit(
+                path,
+                format!(
                     "brings the apply files to {} bytes, over the {MAX_APPLY_BYTES}-byte limit of one run",
                     self.bytes
                 ),
-            });
+            ));
         }
-        let found = parse_objects(path, text)?;
-        self.objects += found.len();
+        let e = measured(path, text, self.expanded)?;
+        self.expanded = self.expanded.after(&e);
+        self.objects += e.documents;
         if self.objects > MAX_OBJECTS {
-            return Err(Error::ApplyLimit {
-                path: path.to_string(),
-                what: format!(
-                    "brings the objects to apply to {}, over the {MAX_OBJECTS}-object limit of one run",
-                    self.objects
+            return Err(limit(
+                path,
+                format!(
+                    "brings the objects to apply to more than {MAX_OBJECTS}, over the {MAX_OBJECTS}-object limit of one run"
                 ),
-            });
+            ));
         }
-        Ok(found)
+        parse_measured(path, text)
     }
+}
+
+fn limit(path: &RepoPath, what: String) -> Error {
+    Error::ApplyLimit {
+        path: path.to_string(),
+        what,
+    }
+}
+
+/// What `text` expands to, within `budget`. A file that is over the budget on its own is not
+/// YAML this tool takes (like serde-saphyr's own refusal of an alias flood); one that only
+/// brings the run's files over it is over the run's limit.
+fn measured(path: &RepoPath, text: &str, budget: Budget) -> Result<expansion::Expansion, Error> {
+    expansion::measure(text, budget).map_err(|e| match e {
+        Refused::Parse(reason) => Error::BadYaml {
+            path: path.to_string(),
+            reason,
+        },
+        over if budget == Budget::default() => Error::BadYaml {
+            path: path.to_string(),
+            reason: over.to_string(),
+        },
+        over => limit(path, over.to_string()),
+    })
 }
 
 /// Parses a multi-document YAML file into objects; empty documents are skipped, like kubectl.
 pub fn parse_objects(path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
-    // serde-saphyr (also kube's) bounds aliases and nesting, so a hostile file cannot blow up.
-    // Each document becomes an `Object` as soon as it is parsed, so only one document's
-    // `Value` tree exists at a time.
+    let e = measured(path, text, Budget::default())?;
+    if e.documents > MAX_OBJECTS {
+        return Err(limit(
+            path,
+            format!("holds more than {MAX_OBJECTS} objects (the limit of one run)"),
+        ));
+    }
+    parse_measured(path, text)
+}
+
+/// [`parse_objects`] for a text already measured.
+fn parse_measured(path: &RepoPath, text: &str) -> Result<Vec<Object>, Error> {
+    // Measured first, so what serde-saphyr builds is bounded: aliases included. Each
+    // document becomes an `Object` as soon as it is parsed, so only one document's `Value`
+    // tree exists at a time.
     let docs: Objects =
         serde_saphyr::from_str_multiple::<Value, Objects>(text).map_err(|e| Error::BadYaml {
             path: path.to_string(),

@@ -41,6 +41,11 @@ pub enum Error {
     #[error("template {path:?} is not UTF-8 text")]
     NotText { path: String },
     #[error(
+        "template {path:?} is {size} bytes, over the {max}-byte limit for a manifest",
+        max = crate::limits::MAX_FILE_BYTES
+    )]
+    TooLarge { path: String, size: u64 },
+    #[error(
         "GITOPS_SET {key} is not used by any template; remove it or write ${{{{ {key} }}}} (or {key}) where it belongs"
     )]
     Unused { key: String },
@@ -87,7 +92,14 @@ pub fn render(
         out.push_str(&line);
         out.push_str(eol);
     }
-    // What CI commits must be YAML Argo CD can apply.
+    // What CI commits must be YAML Argo CD can apply; measured first, so an alias bomb in a
+    // template is refused before anything is built from it.
+    crate::plan::expansion::measure(&out, crate::plan::expansion::Budget::default()).map_err(
+        |e| Error::BadYaml {
+            path: path.into(),
+            reason: e.to_string(),
+        },
+    )?;
     serde_saphyr::from_multiple::<serde_json::Value>(&out).map_err(|e| Error::BadYaml {
         path: path.into(),
         reason: e.to_string(),
@@ -326,9 +338,17 @@ pub fn plan(snap: &dyn Snapshot, rules: &Rules) -> Result<Plan, Error> {
 fn template(snap: &dyn Snapshot, src: &str) -> Result<Option<String>, Error> {
     match snap.get(src) {
         Some(Entry::Dir) | None => Ok(None),
+        Some(Entry::File(b)) if b.len() > crate::limits::MAX_FILE_BYTES => Err(Error::TooLarge {
+            path: src.into(),
+            size: b.len() as u64,
+        }),
         Some(Entry::File(b)) => String::from_utf8(b)
             .map(Some)
             .map_err(|_| Error::NotText { path: src.into() }),
+        Some(Entry::TooLarge(size)) => Err(Error::TooLarge {
+            path: src.into(),
+            size,
+        }),
         Some(e @ (Entry::Symlink | Entry::Submodule | Entry::Unavailable)) => {
             Err(Error::NotAFile {
                 path: src.into(),

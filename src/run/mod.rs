@@ -44,7 +44,11 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
         Ok(r) => r,
         Err(_) => Err(Error::Deadline(deadline)),
     };
-    if let (Err(e), None) = (&result, &cfg.promotion) {
+    // After the deadline nothing more is sent, not even the failure Event (the Job's status
+    // and the termination log say it).
+    if let (Err(e), None) = (&result, &cfg.promotion)
+        && !matches!(e, Error::Deadline(_))
+    {
         outcome::tell_failure(&cluster, &cfg, None, e).await;
     }
     result

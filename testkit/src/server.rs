@@ -124,6 +124,8 @@ pub struct Recorded {
     pub response_bytes: usize,
     /// How long the handler took.
     pub micros: u128,
+    /// When the request arrived (to check that nothing was sent after a deadline).
+    pub at: std::time::SystemTime,
 }
 
 /// A scripted failure: answer the `nth` (1-based) request whose `METHOD path` contains
@@ -137,6 +139,8 @@ pub struct Fault {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub kind: FaultKind,
+    /// What an `Endless` fault repeats.
+    pub repeat: Vec<u8>,
 }
 
 /// How a fault shows on the wire.
@@ -153,6 +157,11 @@ pub enum FaultKind {
     /// The server goes down at this request, as a crashed or restarting process does: every
     /// open connection is dropped and the port refuses connections for this long.
     Down(std::time::Duration),
+    /// The real answer, its body sent one byte every this long (a trickling server).
+    Trickle(std::time::Duration),
+    /// The fault's body at once, then the fault's `repeat` bytes every this long, forever
+    /// (a server that sends side-band progress and never the pack).
+    Endless(std::time::Duration),
 }
 
 impl Fault {
@@ -166,7 +175,39 @@ impl Fault {
             headers: vec![],
             body: "{\"message\":\"injected fault\"}".into(),
             kind: FaultKind::Status,
+            repeat: vec![],
         }
+    }
+
+    /// The first `times` requests matching `matches` are answered one byte every `every`.
+    pub fn trickle(matches: &str, every: std::time::Duration, times: usize) -> Fault {
+        Fault {
+            kind: FaultKind::Trickle(every),
+            ..Fault::status(matches, 0, times)
+        }
+    }
+
+    /// The first `times` requests matching `matches` get 200 with `head` (and `headers`), then
+    /// `repeat` every `every`, forever.
+    pub fn endless(
+        matches: &str,
+        head: &str,
+        repeat: &[u8],
+        every: std::time::Duration,
+        times: usize,
+    ) -> Fault {
+        Fault {
+            kind: FaultKind::Endless(every),
+            body: head.into(),
+            repeat: repeat.to_vec(),
+            ..Fault::status(matches, 200, times)
+        }
+    }
+
+    /// Only the `nth` matching request (1-based) and the `times - 1` after it get the fault.
+    pub fn nth(mut self, nth: usize) -> Fault {
+        self.nth = nth;
+        self
     }
 
     /// The first `times` requests matching `matches` lose their connection unanswered.
@@ -360,6 +401,7 @@ async fn serve(
     };
     let key = format!("{} {}", req.method, req.path);
     let started = std::time::Instant::now();
+    let at = std::time::SystemTime::now();
     let (hook, fault) = {
         let mut s = st.lock().unwrap();
         let hook = s
@@ -380,7 +422,7 @@ async fn serve(
         (hook, fault)
     };
     let resp = match &fault {
-        Some(f) if f.kind == FaultKind::Status => Resp {
+        Some(f) if matches!(f.kind, FaultKind::Status | FaultKind::Endless(_)) => Resp {
             status: f.status,
             headers: f.headers.clone(),
             body: f.body.clone().into_bytes(),
@@ -401,6 +443,7 @@ async fn serve(
                 request_bytes: req.body.len(),
                 response_bytes: 0,
                 micros: started.elapsed().as_micros(),
+                at,
             });
             return None;
         }
@@ -427,12 +470,28 @@ async fn serve(
         request_bytes: req.body.len(),
         response_bytes: resp.body.len(),
         micros: started.elapsed().as_micros(),
+        at,
     });
     let mut b = hyper::Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
         if !k.eq_ignore_ascii_case("content-length") {
             b = b.header(k.as_str(), v.as_str());
         }
+    }
+    let drip = fault.as_ref().and_then(|f| match f.kind {
+        FaultKind::Trickle(every) => Some(Drip::new(resp.body.clone(), vec![], every)),
+        FaultKind::Endless(every) => Some(Drip::new(vec![], f.repeat.clone(), every)),
+        _ => None,
+    });
+    let endless_head = fault
+        .as_ref()
+        .filter(|f| matches!(f.kind, FaultKind::Endless(_)))
+        .map(|_| resp.body.clone());
+    if let Some(mut drip) = drip {
+        if let Some(head) = endless_head {
+            drip.head = Some(Bytes::from(head));
+        }
+        return Some(b.body(drip.boxed()).expect("response"));
     }
     let body: Body = if fault.is_some_and(|f| f.kind == FaultKind::Truncate) {
         Cut {
@@ -477,5 +536,59 @@ impl http_body::Body for Cut {
 
     fn size_hint(&self) -> http_body::SizeHint {
         http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
+}
+
+/// A body sent slowly: `head` at once, then `data` one byte every `every`, then `repeat`
+/// every `every` forever (when it is not empty).
+struct Drip {
+    head: Option<Bytes>,
+    data: Bytes,
+    at: usize,
+    repeat: Bytes,
+    every: std::time::Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Drip {
+    fn new(data: Vec<u8>, repeat: Vec<u8>, every: std::time::Duration) -> Drip {
+        Drip {
+            head: None,
+            data: Bytes::from(data),
+            at: 0,
+            repeat: Bytes::from(repeat),
+            every,
+            sleep: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl http_body::Body for Drip {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        use std::{future::Future, task::Poll};
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(head))));
+        }
+        if self.at >= self.data.len() && self.repeat.is_empty() {
+            return Poll::Ready(None);
+        }
+        if self.sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let next = tokio::time::Instant::now() + self.every;
+        self.sleep.as_mut().reset(next);
+        let chunk = if self.at < self.data.len() {
+            self.at += 1;
+            self.data.slice(self.at - 1..self.at)
+        } else {
+            self.repeat.clone()
+        };
+        Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
     }
 }

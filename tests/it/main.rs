@@ -10,6 +10,7 @@ mod first_day;
 mod hostile;
 mod image;
 mod lifecycle;
+mod limits;
 mod merging;
 mod monorepo;
 mod promotions;

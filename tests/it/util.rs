@@ -247,7 +247,33 @@ impl World {
 /// Runs the binary with `env` only (no inherited variables), checking that no `secrets`
 /// appear in what it prints.
 pub fn run_binary(env: &[(String, String)], args: &[&str], secrets: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iter8-gitops"));
+    run_in(
+        Command::new(env!("CARGO_BIN_EXE_iter8-gitops")),
+        env,
+        args,
+        secrets,
+    )
+}
+
+/// [`run_binary`] under GNU time, with the peak RSS of the run in bytes (the kernel's
+/// `ru_maxrss`, as the Job's memory limit counts it).
+pub fn run_measured(env: &[(String, String)], args: &[&str], secrets: &[&str]) -> (Output, u64) {
+    let rss = tempfile::NamedTempFile::new().expect("temp file");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "%M", "-o"])
+        .arg(rss.path())
+        .arg(env!("CARGO_BIN_EXE_iter8-gitops"));
+    let o = run_in(cmd, env, args, secrets);
+    let kib: u64 = std::fs::read_to_string(rss.path())
+        .expect("GNU time wrote the peak RSS")
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from GNU time:\n{o:?}"));
+    (o, kib * 1024)
+}
+
+fn run_in(mut cmd: Command, env: &[(String, String)], args: &[&str], secrets: &[&str]) -> Output {
     cmd.env_clear().args(args);
     // git is needed for local-path repos (gix spawns git-upload-pack / git-receive-pack).
     cmd.env("PATH", std::env::var("PATH").unwrap_or_default());

@@ -493,30 +493,12 @@ fn largest_inputs(
         std::fs::write(content.join(file), &text).unwrap();
         git.create_repo(&slug, "gitops", &content, "samples/gitops");
         let rss_file = tmp.join(format!("rss-big{i}"));
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), binary]);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", tmp);
-        for (k, v) in [
-            ("GITOPS_REPO", git.url(&slug)),
-            ("GITOPS_BRANCH", "gitops".into()),
-            ("GITOPS_DIR", "samples/gitops".into()),
-            ("GITOPS_WINNER", "productpage-candidate.yaml".into()),
-            ("GITOPS_BASELINE", "productpage.yaml".into()),
-            ("GITOPS_REMOVE", "fortio.yaml,experiment.yaml".into()),
-            ("GITOPS_APPLY", "istio-vs.yaml".into()),
-            ("GITOPS_NAMESPACE", "default".into()),
-            ("GITOPS_PR_REPO", "acme/env".into()),
-            ("GITOPS_PR_BRANCH", format!("iter8/big{i}")),
-            ("GITOPS_API_URL", github.api_url()),
-            ("GITOPS_CA_FILE", ca.display().to_string()),
-            ("GITOPS_LOG_FORMAT", "json".into()),
-            ("GITOPS_TIMEOUT", "600".into()),
-            ("KUBECONFIG", kube.kubeconfig().display().to_string()),
-        ] {
-            c.env(k, v);
-        }
+        let mut c = whole_promotion(binary, tmp, &rss_file, &git.url(&slug), &github.api_url());
+        c.env("GITOPS_PR_REPO", "acme/env")
+            .env("GITOPS_PR_BRANCH", format!("iter8/big{i}"))
+            .env("GITOPS_CA_FILE", ca)
+            .env("GITOPS_TIMEOUT", "600")
+            .env("KUBECONFIG", kube.kubeconfig());
         let (wall, rss) = measure(c, &rss_file);
         writeln!(
             out,
@@ -527,6 +509,31 @@ fn largest_inputs(
         .unwrap();
     }
     out
+}
+
+/// The release binary under GNU time for the tutorial's whole promotion (fetch, plan, push, PR,
+/// apply) from `repo` with the PR API at `api`; the caller adds the cluster and the rest.
+fn whole_promotion(binary: &str, home: &Path, rss_file: &Path, repo: &str, api: &str) -> Command {
+    let mut c = Command::new("/usr/bin/time");
+    c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), binary]);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", home);
+    for (k, v) in [
+        ("GITOPS_REPO", repo),
+        ("GITOPS_BRANCH", "gitops"),
+        ("GITOPS_DIR", "samples/gitops"),
+        ("GITOPS_WINNER", "productpage-candidate.yaml"),
+        ("GITOPS_BASELINE", "productpage.yaml"),
+        ("GITOPS_REMOVE", "fortio.yaml,experiment.yaml"),
+        ("GITOPS_APPLY", "istio-vs.yaml"),
+        ("GITOPS_NAMESPACE", "default"),
+        ("GITOPS_API_URL", api),
+        ("GITOPS_LOG_FORMAT", "json"),
+    ] {
+        c.env(k, v);
+    }
+    c
 }
 
 /// The hostile inputs of README's *Limits*, one per kind, each through a run of the release
@@ -604,29 +611,11 @@ fn hostile_inputs(tls: &Tls, git: &GitServer, binary: &str, tmp: &Path, ca: &Pat
         kube.add_secret("default", "iter8-token", &[("token", token.as_str())]);
         git.create_repo(&slug, "gitops", &content, "samples/gitops");
         let rss_file = tmp.join(format!("rss-hostile{i}"));
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o", rss_file.to_str().unwrap(), binary]);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("HOME", tmp);
-        for (k, v) in [
-            ("GITOPS_REPO", git.url(&slug)),
-            ("GITOPS_BRANCH", "gitops".into()),
-            ("GITOPS_DIR", "samples/gitops".into()),
-            ("GITOPS_WINNER", "productpage-candidate.yaml".into()),
-            ("GITOPS_BASELINE", "productpage.yaml".into()),
-            ("GITOPS_REMOVE", "fortio.yaml,experiment.yaml".into()),
-            ("GITOPS_APPLY", "istio-vs.yaml".into()),
-            ("GITOPS_NAMESPACE", "default".into()),
-            ("GITOPS_PR_BRANCH", format!("iter8/hostile{i}")),
-            ("GITOPS_API_URL", github.api_url()),
-            ("GITOPS_CA_FILE", ca.display().to_string()),
-            ("GITOPS_LOG_FORMAT", "json".into()),
-            ("GITOPS_TIMEOUT", "120".into()),
-            ("KUBECONFIG", kube.kubeconfig().display().to_string()),
-        ] {
-            c.env(k, v);
-        }
+        let mut c = whole_promotion(binary, tmp, &rss_file, &git.url(&slug), &github.api_url());
+        c.env("GITOPS_PR_BRANCH", format!("iter8/hostile{i}"))
+            .env("GITOPS_CA_FILE", ca)
+            .env("GITOPS_TIMEOUT", "120")
+            .env("KUBECONFIG", kube.kubeconfig());
         for (k, v) in &env {
             c.env(k, v);
         }

@@ -20,6 +20,9 @@ pub struct Pr {
     /// The repo the PR is opened on, when not the Env repo itself (a fork's upstream).
     pub repo: Option<RepoSlug>,
     pub title: String,
+    /// True when the operator set GITOPS_PR_TITLE: the generated title (which says a
+    /// rollback) gives way to it.
+    pub title_given: bool,
     pub body: Option<String>,
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
@@ -62,6 +65,7 @@ pub(super) fn validate(c: &mut Check, a: &Args, repo: Option<&Repo>, mode: Mode)
     Some(Pr {
         branch: branch?,
         repo: pr_repo,
+        title_given: a.pr_title.as_deref().is_some_and(|t| !t.trim().is_empty()),
         title: c
             .value("GITOPS_PR_TITLE", &a.pr_title)
             .unwrap_or_else(|| defaults::PR_TITLE.into()),

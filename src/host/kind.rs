@@ -106,6 +106,28 @@ impl Kind {
         }
     }
 
+    /// The longest PR description the host takes, in characters (the body is fitted to it:
+    /// the diff shrinks first, then the tables, never the verdict line).
+    /// - GitHub: 65,536 (422 "body is too long (maximum is 65536 characters)").
+    /// - GitLab: 1,048,576 (the merge request API's `description` limit).
+    /// - Azure DevOps: 4,000 (400 "A description for a pull request must not be longer than
+    ///   4000 characters").
+    /// - Bitbucket Data Center: under 32,768 (400 "Please enter a non-empty value less than
+    ///   32768 characters", Atlassian BSERV-14135).
+    /// - Bitbucket Cloud and Gitea/Forgejo document none; 262,144 (Bitbucket Cloud took 1.3
+    ///   million in dependabot's tests, which cap it there) and 65,536 (Gitea's API mirrors
+    ///   GitHub's) keep the page readable.
+    pub fn max_body_chars(self) -> usize {
+        match self {
+            Kind::GitHub | Kind::Gitea => 65_536,
+            Kind::GitLab => 1_048_576,
+            Kind::AzureDevOps => 4_000,
+            // "less than 32768": 32,767 at most.
+            Kind::BitbucketServer => 32_767,
+            Kind::BitbucketCloud => 262_144,
+        }
+    }
+
     /// What the host calls the request, for messages.
     pub fn noun(self) -> &'static str {
         match self {

@@ -18,6 +18,13 @@ pub struct ExperimentRef {
     pub namespace: String,
 }
 
+impl std::fmt::Display for ExperimentRef {
+    /// `namespace/name`, as kubectl names it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
 /// The recommended version and what its variables say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Winner {
@@ -144,8 +151,13 @@ pub fn winner(name: &str, exp: &Value, variable: &str) -> Result<Winner, Error> 
     })
 }
 
-/// Reads the Experiment and finds its winner.
-pub async fn read(cluster: &Cluster, exp: &ExperimentRef, variable: &str) -> Result<Winner, Error> {
+/// Reads the Experiment and finds its winner; the Experiment itself comes back too, for the
+/// evidence the PR shows.
+pub async fn read(
+    cluster: &Cluster,
+    exp: &ExperimentRef,
+    variable: &str,
+) -> Result<(Winner, Value), Error> {
     let (name, namespace) = (exp.name.clone(), exp.namespace.clone());
     let (client, _) = cluster.client().await.map_err(|source| Error::NoCluster {
         name: name.clone(),
@@ -177,7 +189,7 @@ pub async fn read(cluster: &Cluster, exp: &ExperimentRef, variable: &str) -> Res
     let value = serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON");
     let mut w = winner(&name, &value, variable)?;
     w.uid = obj.metadata.uid;
-    Ok(w)
+    Ok((w, value))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod admission;
 mod diff;
 pub mod edits;
+pub mod evidence;
 pub mod expansion;
 mod finish;
 pub mod model;

@@ -3,12 +3,12 @@
 
 use tracing::info;
 
-use super::{context::Context, promote::Landed, report, report::Report};
+use super::{context::Context, promote::Landed, report::Report};
 use crate::{
     Error,
     config::{Config, Mode},
     host,
-    plan::edits,
+    plan::{edits, evidence::Evidence},
     trust::credential::{Credential, Token},
 };
 
@@ -20,10 +20,15 @@ pub struct Text {
 
 impl Text {
     /// GITOPS_PR_TITLE and GITOPS_PR_BODY; a promotion file's may refer to the experiment.
-    pub fn new(cfg: &Config, vars: &edits::Vars) -> Result<Text, Error> {
+    /// Without GITOPS_PR_TITLE, the title says a rollback.
+    pub fn new(
+        cfg: &Config,
+        vars: &edits::Vars,
+        evidence: Option<&Evidence>,
+    ) -> Result<Text, Error> {
         if cfg.target.is_none() {
             return Ok(Text {
-                title: cfg.pr.title.clone(),
+                title: super::pr_body::title(cfg, evidence),
                 body: cfg.pr.body.clone(),
             });
         }
@@ -87,9 +92,9 @@ pub async fn open(
         branch: cfg.pr.branch.to_string(),
         base: cfg.repo.branch.to_string(),
         title: text.title,
-        body: text
-            .body
-            .unwrap_or_else(|| report::pr_body(cfg, report, &landed.plan)),
+        body: text.body.unwrap_or_else(|| {
+            super::pr_body::pr_body(cfg, report, &landed.plan, api.kind.max_body_chars())
+        }),
         labels: cfg.pr.labels.clone(),
         reviewers: cfg.pr.reviewers.clone(),
         draft: cfg.pr.draft,

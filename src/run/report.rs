@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Instant};
 
 use serde::Serialize;
 
-use crate::{config::Config, host, kube::apply::Applied, plan::Plan, text::truncate};
+use crate::{config::Config, host, kube::apply::Applied, text::truncate};
 
 /// What happened.
 #[derive(Debug, Default, Serialize)]
@@ -28,6 +28,9 @@ pub struct Report {
     pub winner_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub winner: Option<String>,
+    /// Why: the Experiment's objectives, rewards, each version's values, and the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::plan::evidence::Evidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_commit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +210,12 @@ impl Report {
         } else if !self.objects.is_empty() {
             parts.push(format!("would apply {} object(s)", self.objects.len()));
         }
+        // Why, when an Experiment said so (a winner the operator gave needs no words).
+        if let Some(e) = &self.evidence
+            && e.verdict != crate::plan::evidence::Verdict::Given
+        {
+            parts.push(format!("verdict: {}", e.line));
+        }
         let head = if self.dry_run {
             format!("dry run: {what}")
         } else {
@@ -288,39 +297,6 @@ pub fn write_termination_log(path: &std::path::Path, json: &str) {
     {
         let _ = std::io::Write::write_all(&mut f, truncate(json, 4096).as_bytes());
     }
-}
-
-/// GitHub's limit on a PR body is 65,536 characters; leave room for the summary.
-const MAX_DIFF_IN_BODY: usize = 60_000;
-
-/// The generated PR body: experiment, winner, files changed, and the diff.
-pub fn pr_body(cfg: &Config, report: &Report, plan: &Plan) -> String {
-    let mut b = String::from("Iter8 promotes the outcome of an experiment in this Env repo.\n\n");
-    if let Some(e) = &report.experiment {
-        b.push_str(&format!("- Experiment: `{e}`\n"));
-    }
-    if let Some(v) = &report.winner_version {
-        b.push_str(&format!("- Winning version: `{v}`\n"));
-    }
-    if let Some(w) = &report.winner {
-        b.push_str(&format!(
-            "- Winner manifest: `{w}` becomes `{}`\n",
-            cfg.rules.baseline
-        ));
-    }
-    b.push_str("\nFiles changed:\n");
-    for f in &report.files {
-        b.push_str(&format!("- `{f}`\n"));
-    }
-    let diff = truncate(&plan.diff, MAX_DIFF_IN_BODY);
-    b.push_str(&format!(
-        "\n<details><summary>Diff</summary>\n\n```diff\n{diff}```\n"
-    ));
-    if diff.len() < plan.diff.len() {
-        b.push_str("\n(diff cut to fit the PR body)\n");
-    }
-    b.push_str("</details>\n");
-    b
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
     let subject = subject::read(ctx, cfg, report).await?;
     local_repo_exists(cfg)?;
     let creds = ctx.credentials(cfg, subject.namespace.clone()).await?;
-    let text = pull_request::Text::new(cfg, &subject.vars)?;
+    let text = pull_request::Text::new(cfg, &subject.vars, subject.evidence.as_ref())?;
     let job = job::Job::new(cfg, &subject);
     let ns = subject.namespace.as_deref();
     let landed = promote::promote(ctx, cfg, &creds, &job, ns, report).await?;

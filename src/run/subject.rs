@@ -8,7 +8,7 @@ use crate::{
     Error, config,
     config::{Config, Task},
     kube::experiment,
-    plan::{edits::Vars, names::RepoPath},
+    plan::{edits::Vars, evidence::Evidence, names::RepoPath},
 };
 
 /// The experiment context of one run.
@@ -22,6 +22,8 @@ pub struct Subject {
     pub uid: Option<String>,
     /// `${winner.…}` and `${experiment.…}` for a promotion file's edits and PR text.
     pub vars: Vars,
+    /// Why the winner is the winner: the Experiment's evidence, or that the operator gave it.
+    pub evidence: Option<Evidence>,
 }
 
 /// Reads the Experiment when the run needs it (finish without GITOPS_WINNER, or a promotion
@@ -37,6 +39,7 @@ pub async fn read(
         namespace: cfg.cluster.namespace.clone(),
         uid: None,
         vars: Vars::default(),
+        evidence: None,
     };
     let exp = cfg.cluster.experiment.as_ref();
     let subject = match (&cfg.task, &cfg.rules.winner, exp) {
@@ -44,9 +47,10 @@ pub async fn read(
         // A promotion file's target: the winner only feeds `${winner.…}` in its edits.
         (_, _, None) if cfg.target.is_some() => given,
         (_, _, Some(exp)) if cfg.target.is_some() => {
-            let w = experiment::read(&ctx.cluster, exp, "").await?;
+            let (w, object) = experiment::read(&ctx.cluster, exp, "").await?;
             report.winner_version = Some(w.version.clone());
             Subject {
+                evidence: Some(Evidence::from_experiment(&exp.to_string(), &object)),
                 winner: RepoPath::root(),
                 namespace: given.namespace.or(w.namespace),
                 uid: w.uid,
@@ -59,6 +63,7 @@ pub async fn read(
         }
         (_, Some(w), _) => Subject {
             winner: w.clone(),
+            evidence: Some(Evidence::given()),
             ..given
         },
         (_, None, Some(exp)) => winner_of(ctx, cfg, exp, report, given.namespace).await?,
@@ -71,6 +76,7 @@ pub async fn read(
     if let (Task::Finish, None) = (&cfg.task, &cfg.target) {
         report.winner = Some(subject.winner.to_string());
     }
+    report.evidence = subject.evidence.clone();
     Ok(subject)
 }
 
@@ -83,7 +89,7 @@ async fn winner_of(
     namespace: Option<String>,
 ) -> Result<Subject, Error> {
     let variable = &cfg.rules.winner_variable;
-    let w = experiment::read(&ctx.cluster, exp, variable).await?;
+    let (w, object) = experiment::read(&ctx.cluster, exp, variable).await?;
     info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
     report.winner_version = Some(w.version.clone());
     let file = RepoPath::parse(&w.file).map_err(|e| {
@@ -99,5 +105,6 @@ async fn winner_of(
         namespace: namespace.or(w.namespace),
         uid: w.uid,
         vars: Vars::default(),
+        evidence: Some(Evidence::from_experiment(&exp.to_string(), &object)),
     })
 }

@@ -196,6 +196,13 @@ fn pull_json(p: &Pull, ctx: &Ctx) -> Value {
 
 fn handle(req: &Req, rest: &str, ctx: &Ctx, pulls: &mut Vec<Pull>) -> Resp {
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    if req.longer_than("description", 4_000) {
+        return wrapped(
+            400,
+            "Invalid argument value.\r\nParameter name: A description for a pull request must not be longer than 4000 characters.",
+            "InvalidArgumentValueException",
+        );
+    }
     let lower = rest.to_ascii_lowercase();
     let segs: Vec<&str> = lower.trim_start_matches('/').split('/').collect();
     let find = |pulls: &mut Vec<Pull>, n: &str| -> Option<usize> {

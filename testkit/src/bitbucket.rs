@@ -184,6 +184,15 @@ fn rescope(h: &mut Held, ctx: &Ctx) {
 
 fn handle(req: &Req, rest: &str, ctx: &Ctx, pulls: &mut Vec<Held>) -> Resp {
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    // Bitbucket Data Center (BSERV-14135): a description of 32,768 characters or more.
+    if req.longer_than("description", 32_767) {
+        return Resp::json(
+            400,
+            &json!({"errors": [{"context": "description",
+                "message": "Please enter a non-empty value less than 32768 characters",
+                "exceptionName": null}]}),
+        );
+    }
     for h in pulls.iter_mut() {
         rescope(h, ctx);
     }

@@ -155,6 +155,11 @@ impl GitHubFake {
 pub struct PullsHandle(Arc<Mutex<Vec<Pull>>>);
 
 impl PullsHandle {
+    /// Every pull request, as [`GitHubFake::pulls`].
+    pub fn all(&self) -> Vec<Pull> {
+        self.0.lock().unwrap().clone()
+    }
+
     /// Adds an open pull request, as if someone had opened it; returns its number.
     pub fn add(&self, head: &str, base: &str, title: &str) -> u64 {
         let mut p = self.0.lock().unwrap();
@@ -231,6 +236,16 @@ fn handle(
     app: &Mutex<Option<App>>,
 ) -> Resp {
     let (slug, token) = (ctx.slug, ctx.token);
+    // The pulls API's limit on a description (a 422 from create and update alike).
+    if matches!(req.method.as_str(), "POST" | "PATCH") && req.longer_than("body", 65_536) {
+        return Resp::json(
+            422,
+            &json!({"message": "Validation Failed",
+                "errors": [{"resource": "Issue", "code": "custom", "field": "body",
+                    "message": "body is too long (maximum is 65536 characters)"}],
+                "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}),
+        );
+    }
     // Troubleshooting docs: "Requests without a valid User-Agent header will be rejected."
     if req.header("user-agent").is_none_or(str::is_empty) {
         return error(

@@ -199,6 +199,12 @@ fn handle(req: &Req, path: &str, token: &str, st: &mut State) -> Resp {
         return error(401, "401 Unauthorized");
     }
     let base = "https://gitlab.test";
+    if req.longer_than("description", 1_048_576) {
+        return Resp::json(
+            400,
+            &json!({"message": {"description": ["is too long (maximum is 1048576 characters)"]}}),
+        );
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let body: Value = if req.body.is_empty() {
         json!({})

@@ -77,6 +77,15 @@ pub struct Req {
 }
 
 impl Req {
+    /// True when the JSON body's `field` (a PR description) is longer than `max` characters:
+    /// the fakes refuse what their host refuses.
+    pub fn longer_than(&self, field: &str, max: usize) -> bool {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|b| b.get(field)?.as_str().map(|s| s.chars().count() > max))
+            .unwrap_or(false)
+    }
+
     /// A header by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)

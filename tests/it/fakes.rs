@@ -471,3 +471,76 @@ fn the_merging_fakes_refuse_a_stale_head_and_pending_checks_and_really_merge() {
     assert_eq!(parents.trim(), format!("{base} {head}"));
     assert_eq!(merge(&head).0, 405, "a merged request is not mergeable");
 }
+
+/// Issue 24: each host refuses a PR description over its limit, and so does its fake
+/// (GitHub 65,536, GitLab 1,048,576, Azure DevOps 4,000, Bitbucket Data Center under 32,768
+/// characters; `host::Kind::max_body_chars` cites each).
+#[test]
+fn every_fake_refuses_a_description_over_its_hosts_limit() {
+    let tls = Tls::new();
+    let c = Client::new(&tls);
+    let gh = GitHubFake::start(&tls, "acme/env", "good-token");
+    let gl = testkit::GitLabFake::start(&tls, &["acme/env"], "good-token");
+    let az = testkit::AzureFake::start(&tls, "acme/platform", "env", "good-token");
+    let dc = testkit::BitbucketServerFake::start(&tls, "ACME", "env", "good-token");
+    let basic = |r: reqwest::RequestBuilder| r.basic_auth("", Some("good-token"));
+    type Create<'a> = Box<dyn Fn(String) -> reqwest::RequestBuilder + 'a>;
+    let cases: Vec<(&str, usize, Create)> = vec![
+        (
+            "github",
+            65_536,
+            Box::new(|b| {
+                c.http
+                    .post(format!("{}/repos/acme/env/pulls", gh.api_url()))
+                    .bearer_auth("good-token")
+                    .json(&json!({"head": "acme:iter8_exp", "base": "gitops", "title": "t", "body": b}))
+            }),
+        ),
+        (
+            "gitlab",
+            1_048_576,
+            Box::new(|b| {
+                c.http
+                    .post(format!("{}/projects/acme%2Fenv/merge_requests", gl.api_url()))
+                    .header("PRIVATE-TOKEN", "good-token")
+                    .json(&json!({"source_branch": "iter8_exp", "target_branch": "gitops", "title": "t", "description": b}))
+            }),
+        ),
+        (
+            "azure-devops",
+            4_000,
+            Box::new(|b| {
+                basic(c.http.post(format!(
+                    "{}/acme/platform/_apis/git/repositories/env/pullrequests?api-version=7.1",
+                    az.api_url().trim_end_matches('/')
+                )))
+                .json(&json!({"sourceRefName": "refs/heads/iter8_exp", "targetRefName": "refs/heads/gitops", "title": "t", "description": b}))
+            }),
+        ),
+        (
+            "bitbucket-server",
+            32_767,
+            Box::new(|b| {
+                c.http
+                    .post(format!("{}/projects/ACME/repos/env/pull-requests", dc.api_url()))
+                    .bearer_auth("good-token")
+                    .json(&json!({"title": "t", "description": b,
+                        "fromRef": {"id": "refs/heads/iter8_exp"}, "toRef": {"id": "refs/heads/gitops"}}))
+            }),
+        ),
+    ];
+    for (host, limit, create) in &cases {
+        let (status, body) = c.send(create("é".repeat(limit + 1)));
+        assert!(status == 400 || status == 422, "{host}: {status} {body}");
+        assert!(
+            body.to_string().contains("long") || body.to_string().contains("less than"),
+            "{host}: {body}"
+        );
+        // At the limit (counted in characters, not bytes): not refused for its length.
+        let (_, body) = c.send(create("é".repeat(*limit)));
+        assert!(
+            !body.to_string().contains("too long") && !body.to_string().contains("less than 32768"),
+            "{host}: {body}"
+        );
+    }
+}

@@ -103,6 +103,18 @@ pub struct Args {
     /// true: open the PR as a draft (default: false) [GITOPS_PR_DRAFT]
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub pr_draft: Option<String>,
+    /// false: set no commit status on the PR's head (default: true: success when the candidate is promoted, failure on a rollback) [GITOPS_STATUS]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub status: Option<String>,
+    /// The commit status' context (name), the one a branch rule requires (default: iter8/EXPERIMENT_NAME, or iter8/gitops without an Experiment) [GITOPS_STATUS_CONTEXT]
+    #[arg(long)]
+    pub status_context: Option<String>,
+    /// The commit status' link, e.g. a dashboard of the experiment (default: none; Bitbucket, which needs one, gets the PR's) [GITOPS_STATUS_URL]
+    #[arg(long)]
+    pub status_url: Option<String>,
+    /// true: a status that cannot be set (the token lacks the scope) fails the run (exit 3 when the token may not, else 6; default: false: a warning) [GITOPS_STATUS_REQUIRED]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub status_required: Option<String>,
     /// none: a person merges the PR (the default); auto: turn on the host's auto-merge (it merges when the required checks and reviews pass); now: merge it as soon as the host says it can be merged [GITOPS_MERGE]
     #[arg(long)]
     pub merge: Option<String>,

@@ -27,11 +27,59 @@ pub struct Pr {
     pub labels: Vec<String>,
     pub reviewers: Vec<String>,
     pub draft: bool,
+    /// The commit status set on the PR's head (`None`: GITOPS_STATUS=false).
+    pub status: Option<Status>,
     /// Whether and how the PR is merged, and the wait for it.
     pub merge: Merge,
     /// `None`: no pull request (a local repo without an API URL, or push mode on a host
     /// that is not known).
     pub api: Option<Api>,
+}
+
+/// The commit status the run sets on the PR's head: the verdict where a branch rule can
+/// require it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// GITOPS_STATUS_CONTEXT; `None`: `iter8/<experiment>` (known once the run reads it).
+    pub context: Option<String>,
+    /// GITOPS_STATUS_URL.
+    pub target_url: Option<url::Url>,
+    /// GITOPS_STATUS_REQUIRED: a status that cannot be set fails the run.
+    pub required: bool,
+}
+
+/// GITOPS_STATUS, GITOPS_STATUS_CONTEXT, GITOPS_STATUS_URL, GITOPS_STATUS_REQUIRED.
+fn status(c: &mut Check, a: &Args) -> Option<Status> {
+    let on = a.status.is_none() || c.flag("GITOPS_STATUS", &a.status);
+    let context = c.value("GITOPS_STATUS_CONTEXT", &a.status_context);
+    if let Some(ctx) = &context
+        && (ctx.chars().count() > 255 || ctx.chars().any(char::is_control))
+    {
+        c.bad(
+            "GITOPS_STATUS_CONTEXT",
+            "is over 255 characters or has control characters; hosts refuse such a context",
+        );
+    }
+    let target_url =
+        c.value("GITOPS_STATUS_URL", &a.status_url)
+            .and_then(|u| match url::Url::parse(&u) {
+                Ok(url) if matches!(url.scheme(), "https" | "http") => Some(url),
+                _ => {
+                    c.bad(
+                        "GITOPS_STATUS_URL",
+                        format!(
+                            "{u:?} is not an http(s) URL; give the link a reviewer should open"
+                        ),
+                    );
+                    None
+                }
+            });
+    let required = c.flag("GITOPS_STATUS_REQUIRED", &a.status_required);
+    on.then_some(Status {
+        context,
+        target_url,
+        required,
+    })
 }
 
 /// GITOPS_PR_*, GITOPS_PROVIDER and GITOPS_API_URL.
@@ -73,6 +121,7 @@ pub(super) fn validate(c: &mut Check, a: &Args, repo: Option<&Repo>, mode: Mode)
         labels,
         reviewers,
         draft: c.flag("GITOPS_PR_DRAFT", &a.pr_draft),
+        status: status(c, a),
         merge,
         api,
     })

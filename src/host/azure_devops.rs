@@ -17,6 +17,7 @@ use super::{
     error::{Error, METHOD_HINT},
     flow::{Host, Pr, PullRequest, Request, full_ref},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
+    status::{self, CommitStatus, Statuses},
 };
 use crate::{
     plan::names::RepoSlug,
@@ -369,5 +370,81 @@ impl Merges for AzureDevOps {
             State::Merged => Auto::Merged(s.merge_commit),
             _ => Auto::On,
         })
+    }
+}
+
+/// Azure DevOps' commit statuses (`…/commits/{sha}/statuses`, api-version 7.1: `state`
+/// `succeeded` or `failed`, `context: {genre, name}` from the context's `genre/name`,
+/// `description`, `targetUrl`). A branch policy requires it as "genre/name".
+impl Statuses for AzureDevOps {
+    async fn current(
+        &self,
+        req: &Request,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(status::State, String)>, Error> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            value: Vec<S>,
+        }
+        #[derive(Deserialize)]
+        struct S {
+            state: String,
+            #[serde(default)]
+            description: Option<String>,
+            context: Ctx,
+        }
+        #[derive(Deserialize)]
+        struct Ctx {
+            #[serde(default)]
+            name: String,
+            #[serde(default)]
+            genre: Option<String>,
+        }
+        let (genre, name) = status::genre_and_name(context);
+        let page: Page = self
+            .api
+            .call(
+                "read commit statuses",
+                Method::GET,
+                &self.path(&req.target, &format!("/commits/{sha}/statuses")),
+                &[("latestOnly", "true")],
+                None,
+            )
+            .await?;
+        Ok(page
+            .value
+            .into_iter()
+            .find(|s| s.context.name == name && s.context.genre.as_deref().unwrap_or("") == genre)
+            .and_then(|s| {
+                let state = match s.state.as_str() {
+                    "succeeded" => status::State::Success,
+                    "failed" => status::State::Failure,
+                    _ => return None,
+                };
+                Some((state, s.description.unwrap_or_default()))
+            }))
+    }
+
+    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+        let state = match s.state {
+            status::State::Success => "succeeded",
+            status::State::Failure => "failed",
+        };
+        let (genre, name) = status::genre_and_name(&s.context);
+        let mut body = json!({"state": state, "description": s.description,
+            "context": {"genre": genre, "name": name}});
+        if let Some(u) = &s.target_url {
+            body["targetUrl"] = json!(u);
+        }
+        self.api
+            .act(
+                "set commit status",
+                Method::POST,
+                &self.path(&req.target, &format!("/commits/{}/statuses", s.sha)),
+                &body,
+            )
+            .await
     }
 }

@@ -18,6 +18,7 @@ use super::{
     error::Error,
     flow::{Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, State, Status},
+    status::{self, CommitStatus, Statuses},
 };
 use crate::trust::credential::Credential;
 
@@ -268,5 +269,72 @@ impl Merges for BitbucketCloud {
 
     async fn auto_merge(&self, _: &Request, pr: &PullRequest, _: &Ask) -> Result<Auto, Error> {
         Err(merge::not_allowed(pr, "no auto-merge".into(), NO_MERGE))
+    }
+}
+
+/// Bitbucket Cloud's build statuses (`/repositories/{ws}/{repo}/commit/{sha}/statuses/build`:
+/// `key` (the context), `state` `SUCCESSFUL` or `FAILED`, `name`, `description`, `url`,
+/// which is required: the PR's when no GITOPS_STATUS_URL). One status per key, updated in
+/// place.
+impl Statuses for BitbucketCloud {
+    async fn current(
+        &self,
+        req: &Request,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(status::State, String)>, Error> {
+        #[derive(Deserialize)]
+        struct S {
+            state: String,
+            #[serde(default)]
+            description: Option<String>,
+        }
+        let path = format!(
+            "/repositories/{}/{}/commit/{sha}/statuses/build/{}",
+            req.target.owner(),
+            req.target.repo(),
+            url::form_urlencoded::byte_serialize(context.as_bytes()).collect::<String>()
+        );
+        let s: S = match self
+            .api
+            .call("read build status", Method::GET, &path, &[], None)
+            .await
+        {
+            Ok(s) => s,
+            Err(Error::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(build_state(&s.state).map(|st| (st, s.description.unwrap_or_default())))
+    }
+
+    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+        let state = match s.state {
+            status::State::Success => "SUCCESSFUL",
+            status::State::Failure => "FAILED",
+        };
+        let body = json!({"key": s.context, "state": state, "name": s.context,
+            "description": s.description, "url": s.target_url});
+        self.api
+            .act(
+                "set build status",
+                Method::POST,
+                &format!(
+                    "/repositories/{}/{}/commit/{}/statuses/build",
+                    req.target.owner(),
+                    req.target.repo(),
+                    s.sha
+                ),
+                &body,
+            )
+            .await
+    }
+}
+
+/// `SUCCESSFUL` and `FAILED`, as Bitbucket (Cloud and Data Center) names build states.
+pub(crate) fn build_state(s: &str) -> Option<status::State> {
+    match s {
+        "SUCCESSFUL" => Some(status::State::Success),
+        "FAILED" => Some(status::State::Failure),
+        _ => None,
     }
 }

@@ -15,6 +15,7 @@ use super::{
     error::{AUTO_HINT, Error, METHOD_HINT},
     flow::{Host, Pr, PullRequest, Request, full_ref},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
+    status::{self, CommitStatus, Statuses},
 };
 use crate::{plan::names::RepoSlug, trust::credential::Credential};
 
@@ -332,5 +333,70 @@ impl Merges for BitbucketServer {
             State::Merged => Auto::Merged(s.merge_commit),
             _ => Auto::On,
         })
+    }
+}
+
+/// Bitbucket Data Center's build statuses (7.4+: `/projects/{KEY}/repos/{repo}/commits/{sha}/builds`,
+/// `key` (the context), `state` `SUCCESSFUL` or `FAILED`, `name`, `description`, `url`
+/// (required: the PR's when no GITOPS_STATUS_URL); read back by `?key=`). One status per key,
+/// updated in place; a merge check can require it.
+impl Statuses for BitbucketServer {
+    async fn current(
+        &self,
+        req: &Request,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(status::State, String)>, Error> {
+        #[derive(Deserialize)]
+        struct S {
+            state: String,
+            #[serde(default)]
+            description: Option<String>,
+        }
+        let path = Self::builds(&req.target, sha);
+        let s: S = match self
+            .api
+            .call(
+                "read build status",
+                Method::GET,
+                &path,
+                &[("key", context)],
+                None,
+            )
+            .await
+        {
+            Ok(s) => s,
+            Err(Error::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(super::bitbucket_cloud::build_state(&s.state)
+            .map(|st| (st, s.description.unwrap_or_default())))
+    }
+
+    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+        let state = match s.state {
+            status::State::Success => "SUCCESSFUL",
+            status::State::Failure => "FAILED",
+        };
+        let body = json!({"key": s.context, "state": state, "name": s.context,
+            "description": s.description, "url": s.target_url});
+        self.api
+            .act(
+                "set build status",
+                Method::POST,
+                &Self::builds(&req.target, &s.sha),
+                &body,
+            )
+            .await
+    }
+}
+
+impl BitbucketServer {
+    fn builds(slug: &RepoSlug, sha: &str) -> String {
+        format!(
+            "/projects/{}/repos/{}/commits/{sha}/builds",
+            project_key(slug),
+            slug.repo()
+        )
     }
 }

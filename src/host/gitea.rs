@@ -13,6 +13,7 @@ use super::{
     flow::{Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, Reading, Status},
     repos,
+    status::{CommitStatus, State, Statuses},
 };
 use crate::trust::credential::Credential;
 
@@ -188,5 +189,20 @@ impl Host for Gitea {
 
     fn draft_prefix(&self) -> Option<&'static str> {
         Some(DRAFT)
+    }
+}
+
+impl Statuses for Gitea {
+    async fn current(
+        &self,
+        req: &Request,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(State, String)>, Error> {
+        repos::current_status(&self.api, req, sha, context).await
+    }
+
+    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+        repos::put_status(&self.api, req, s).await
     }
 }

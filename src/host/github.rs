@@ -13,6 +13,7 @@ use super::{
     flow::{Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, Reading, Status},
     repos,
+    status::{CommitStatus, State, Statuses},
 };
 use crate::trust::credential::Credential;
 
@@ -220,5 +221,20 @@ impl Host for GitHub {
             .collect();
         let body = json!({ "reviewers": users, "team_reviewers": teams });
         repos::request_reviewers(&self.api, req, pr.number, &body).await
+    }
+}
+
+impl Statuses for GitHub {
+    async fn current(
+        &self,
+        req: &Request,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(State, String)>, Error> {
+        repos::current_status(&self.api, req, sha, context).await
+    }
+
+    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+        repos::put_status(&self.api, req, s).await
     }
 }

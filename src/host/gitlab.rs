@@ -13,6 +13,7 @@ use super::{
     error::Error,
     flow::{Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
+    status::{self, CommitStatus, Statuses},
 };
 use crate::plan::names::RepoSlug;
 use crate::trust::credential::Credential;
@@ -352,5 +353,60 @@ impl Host for GitLab {
 
     fn draft_prefix(&self) -> Option<&'static str> {
         Some(DRAFT)
+    }
+}
+
+/// GitLab's commit statuses (`POST /projects/:id/statuses/:sha`: `state` `success` or
+/// `failed`, `name`, `description`, `target_url`; `GET …/repository/commits/:sha/statuses`).
+impl Statuses for GitLab {
+    async fn current(
+        &self,
+        req: &Request,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<(status::State, String)>, Error> {
+        #[derive(Deserialize)]
+        struct S {
+            status: String,
+            #[serde(default)]
+            description: Option<String>,
+        }
+        let list: Vec<S> = self
+            .api
+            .call(
+                "read commit statuses",
+                Method::GET,
+                &format!("{}/repository/commits/{sha}/statuses", project(&req.target)),
+                &[("name", context), ("all", "false")],
+                None,
+            )
+            .await?;
+        Ok(list.into_iter().next().and_then(|s| {
+            let state = match s.status.as_str() {
+                "success" => status::State::Success,
+                "failed" => status::State::Failure,
+                _ => return None,
+            };
+            Some((state, s.description.unwrap_or_default()))
+        }))
+    }
+
+    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+        let state = match s.state {
+            status::State::Success => "success",
+            status::State::Failure => "failed",
+        };
+        let mut body = json!({"state": state, "name": s.context, "description": s.description});
+        if let Some(u) = &s.target_url {
+            body["target_url"] = json!(u);
+        }
+        self.api
+            .act(
+                "set commit status",
+                Method::POST,
+                &format!("{}/statuses/{}", project(&req.target), s.sha),
+                &body,
+            )
+            .await
     }
 }

@@ -106,6 +106,20 @@ impl Kind {
         }
     }
 
+    /// What the token needs to set a commit status, as each host documents it.
+    pub fn status_scope(self) -> &'static str {
+        match self {
+            Kind::GitHub => {
+                "`repo:status` (a classic token) or Commit statuses: write (fine-grained)"
+            }
+            Kind::GitLab => "the `api` scope and the Developer role",
+            Kind::Gitea => "the `write:repository` scope",
+            Kind::AzureDevOps => "the Code (status) scope (`vso.code_status`)",
+            Kind::BitbucketCloud => "the `repository` scope",
+            Kind::BitbucketServer => "read access to the repository (REPO_READ)",
+        }
+    }
+
     /// The longest PR description the host takes, in characters (the body is fitted to it:
     /// the diff shrinks first, then the tables, never the verdict line).
     /// - GitHub: 65,536 (422 "body is too long (maximum is 65536 characters)").

@@ -17,6 +17,7 @@ pub mod kind;
 pub mod merge;
 pub mod provider;
 mod repos;
+pub mod status;
 
 pub use error::Error;
 pub use flow::{Action, Opened, PullRequest, Request};

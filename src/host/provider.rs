@@ -7,6 +7,7 @@ use super::{
     gitea, github, gitlab,
     kind::Kind,
     merge::{self, Ask, Merged},
+    status::{self, CommitStatus},
 };
 use crate::trust::credential::Credential;
 
@@ -49,6 +50,24 @@ impl Provider {
             Provider::AzureDevOps(h) => open(h, req, dry_run).await,
             Provider::BitbucketServer(h) => open(h, req, dry_run).await,
             Provider::BitbucketCloud(h) => open(h, req, dry_run).await,
+        }
+    }
+
+    /// Sets the commit status on the PR's head unless it carries it already; with
+    /// `dry_run`, only looks.
+    pub async fn set_status(
+        &self,
+        req: &Request,
+        s: &CommitStatus,
+        dry_run: bool,
+    ) -> Result<status::Action, Error> {
+        match self {
+            Provider::GitHub(h) => status::set(h, req, s, dry_run).await,
+            Provider::GitLab(h) => status::set(h, req, s, dry_run).await,
+            Provider::Gitea(h) => status::set(h, req, s, dry_run).await,
+            Provider::AzureDevOps(h) => status::set(h, req, s, dry_run).await,
+            Provider::BitbucketServer(h) => status::set(h, req, s, dry_run).await,
+            Provider::BitbucketCloud(h) => status::set(h, req, s, dry_run).await,
         }
     }
 

@@ -12,6 +12,7 @@ use super::{
     error::Error,
     flow::{Pr, PullRequest, Request},
     merge::{State, Status},
+    status::{CommitStatus, State as StatusState},
 };
 
 /// A label (`name`) or a user (`login`), as both hosts list them.
@@ -149,4 +150,62 @@ pub async fn status(api: &Api, req: &Request, pr: &PullRequest) -> Result<Status
         merge_commit: p.merge_commit_sha.filter(|_| p.merged),
         auto_merge: p.auto_merge.is_some_and(|a| !a.is_null()),
     })
+}
+
+/// The latest status under `context` on `sha` (`GET …/commits/{sha}/statuses`, newest first),
+/// as GitHub and Gitea answer it.
+pub async fn current_status(
+    api: &Api,
+    req: &Request,
+    sha: &str,
+    context: &str,
+) -> Result<Option<(StatusState, String)>, Error> {
+    #[derive(serde::Deserialize)]
+    struct S {
+        state: String,
+        #[serde(default)]
+        context: String,
+        #[serde(default)]
+        description: Option<String>,
+    }
+    let list: Vec<S> = api
+        .call(
+            "read commit statuses",
+            Method::GET,
+            &path(req, &format!("/commits/{sha}/statuses")),
+            &[("per_page", "100")],
+            None,
+        )
+        .await?;
+    Ok(list
+        .into_iter()
+        .find(|s| s.context == context)
+        .and_then(|s| {
+            let state = match s.state.as_str() {
+                "success" => StatusState::Success,
+                "failure" => StatusState::Failure,
+                _ => return None,
+            };
+            Some((state, s.description.unwrap_or_default()))
+        }))
+}
+
+/// `POST …/statuses/{sha}` (GitHub and Gitea: `success` or `failure`, `context`,
+/// `description`, `target_url`).
+pub async fn put_status(api: &Api, req: &Request, s: &CommitStatus) -> Result<(), Error> {
+    let state = match s.state {
+        StatusState::Success => "success",
+        StatusState::Failure => "failure",
+    };
+    let mut body = json!({"state": state, "context": s.context, "description": s.description});
+    if let Some(u) = &s.target_url {
+        body["target_url"] = json!(u);
+    }
+    api.act(
+        "set commit status",
+        Method::POST,
+        &path(req, &format!("/statuses/{}", s.sha)),
+        &body,
+    )
+    .await
 }

@@ -17,6 +17,7 @@ pub mod promote;
 pub mod pull_request;
 pub mod report;
 pub mod single;
+pub mod status;
 pub mod subject;
 pub mod targets;
 pub mod timings;

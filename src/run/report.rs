@@ -7,6 +7,15 @@ use serde::Serialize;
 
 use crate::{config::Config, host, kube::apply::Applied, text::truncate};
 
+/// What the report says of the commit status (GITOPS_STATUS).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusReport {
+    #[serde(flatten)]
+    pub status: host::status::CommitStatus,
+    /// `set`, `unchanged`, `would_set`, or `failed` (a warning says why).
+    pub action: &'static str,
+}
+
 /// What happened.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -47,6 +56,9 @@ pub struct Report {
     pub pr: Option<host::PullRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pr_action: Option<host::Action>,
+    /// The commit status set on the PR's head (GITOPS_STATUS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusReport>,
     /// What became of the merge, when one was asked for (GITOPS_MERGE, GITOPS_MERGE_WAIT).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeReport>,

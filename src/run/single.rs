@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{
     context::Context, deploy, job, local::local_repo_exists, merge, outcome, promote, pull_request,
-    report::Report, subject, timings,
+    report::Report, status, subject, timings,
 };
 use crate::{
     Error,
@@ -43,6 +43,15 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
             report.pr_action,
             Some(host::Action::Created | host::Action::Updated)
         );
+    let would_push = landed.commit.as_ref().map(|c| c.id.to_string());
+    status::set(
+        cfg,
+        proposal.as_ref(),
+        subject.evidence.as_ref(),
+        would_push,
+        report,
+    )
+    .await?;
     let merged = merge::merge(ctx, cfg, &creds, &job, proposal.as_ref(), &landed, report).await?;
     let experiment_uid = subject.uid.clone();
     merge::tell(ctx, cfg, experiment_uid.clone(), report).await;

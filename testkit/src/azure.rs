@@ -111,6 +111,11 @@ impl AzureFake {
     }
 
     /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
+    pub fn checks(&self) -> Merging {
+        self.merging.clone()
+    }
+
+    /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
     pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
         self.merging.set(|r| r.bare = Some(bare.to_path_buf()));
         self.merging.clone()
@@ -209,6 +214,9 @@ fn handle(req: &Req, rest: &str, ctx: &Ctx, pulls: &mut Vec<Pull>) -> Resp {
         let n: u64 = n.parse().ok()?;
         pulls.iter().position(|p| p.number == n)
     };
+    if let Some(r) = crate::statuses::azure(req, segs.as_slice(), &ctx.merging) {
+        return r;
+    }
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["pullrequests"]) => {
             let q = req.query_pairs();

@@ -66,6 +66,20 @@ impl BitbucketServerFake {
             let Some(ctx) = c.as_ref() else {
                 return errors(503, "starting", "");
             };
+            let commits = format!("/rest/api/latest/projects/{k}/repos/{r}/commits/");
+            if let Some(sha) = req
+                .path
+                .strip_prefix(&commits)
+                .and_then(|rest| rest.strip_suffix("/builds"))
+            {
+                return match req.method.as_str() {
+                    "POST" => crate::statuses::post_build(req, sha, &ctx.merging),
+                    _ => {
+                        let key = req.query_pairs().get("key").cloned().unwrap_or_default();
+                        crate::statuses::get_build(sha, &key, &ctx.merging)
+                    }
+                };
+            }
             match req.path.strip_prefix(&prefix) {
                 Some(rest) => handle(req, rest, ctx, &mut p.lock().unwrap()),
                 None => errors(
@@ -101,6 +115,11 @@ impl BitbucketServerFake {
             .iter()
             .map(|h| h.pull.clone())
             .collect()
+    }
+
+    /// The merge rules and the build statuses posted.
+    pub fn checks(&self) -> Merging {
+        self.merging.clone()
     }
 
     /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.

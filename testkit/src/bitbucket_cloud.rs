@@ -53,6 +53,23 @@ impl BitbucketCloudFake {
                     "Token is invalid, expired, or not supported for this endpoint.",
                 );
             }
+            let commit = format!("/2.0/repositories/{s}/commit/");
+            if let Some(rest) = req.path.strip_prefix(&commit)
+                && let Some((sha, build)) = rest.split_once("/statuses/build")
+            {
+                return match (req.method.as_str(), build.trim_start_matches('/')) {
+                    ("POST", "") => crate::statuses::post_build(req, sha, &m),
+                    ("GET", key) if !key.is_empty() => {
+                        let key: String =
+                            url::form_urlencoded::parse(format!("k={key}").as_bytes())
+                                .next()
+                                .map(|(_, v)| v.into_owned())
+                                .unwrap_or_default();
+                        crate::statuses::get_build(sha, &key, &m)
+                    }
+                    _ => error(404, "Resource not found"),
+                };
+            }
             match req.path.strip_prefix(&prefix) {
                 Some(rest) => handle(req, rest, &s, &m, &mut p.lock().unwrap()),
                 None => error(404, "Repository not found"),
@@ -73,6 +90,11 @@ impl BitbucketCloudFake {
     /// Every pull request (`head` is the source branch).
     pub fn pulls(&self) -> Vec<Pull> {
         self.pulls.lock().unwrap().clone()
+    }
+
+    /// The merge rules and the build statuses posted.
+    pub fn checks(&self) -> Merging {
+        self.merging.clone()
     }
 
     /// Serves merges into `bare`; returns the rules.

@@ -48,6 +48,11 @@ impl GiteaFake {
         }
     }
 
+    /// The merge rules and the statuses posted.
+    pub fn checks(&self) -> Merging {
+        self.merging.clone()
+    }
+
     /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
     pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
         self.merging.set(|r| r.bare = Some(bare.to_path_buf()));
@@ -106,6 +111,9 @@ fn handle(
     });
     if !ok {
         return error(401, "token is required");
+    }
+    if let Some(r) = crate::statuses::repos(req, rest, m, false) {
+        return r;
     }
     let owner = slug.split('/').next().unwrap_or("");
     // `head` as Gitea reads it: a branch of this repo, or `owner:branch`.

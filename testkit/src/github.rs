@@ -114,6 +114,11 @@ impl GitHubFake {
         }
     }
 
+    /// The merge rules and the statuses posted (a test requires contexts through it).
+    pub fn checks(&self) -> Merging {
+        self.merging.clone()
+    }
+
     /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
     pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
         self.merging.set(|r| r.bare = Some(bare.to_path_buf()));
@@ -269,6 +274,11 @@ fn handle(
         .is_some_and(|a| a == format!("Bearer {token}") || a == format!("token {token}"));
     if !auth_ok {
         return error(401, "Bad credentials");
+    }
+    if let Some(rest) = path.strip_prefix(&format!("/repos/{slug}"))
+        && let Some(r) = crate::statuses::repos(req, rest, ctx.merging, true)
+    {
+        return r;
     }
     let owner = slug.split('/').next().unwrap_or("");
     let base_path = format!("/repos/{slug}/pulls");
@@ -540,7 +550,7 @@ fn graphql_handle(req: &Req, ctx: &Ctx, pulls: &Mutex<Vec<Pull>>, inputs: &[Stri
     {
         return graphql_error("Expected head OID does not match the pull request's head");
     }
-    if rules.pending_reads == 0 {
+    if rules.pending_reads == 0 && ctx.merging.checks_pass(&ctx.merging.head(&pull.head)) {
         return graphql_error("Pull request Pull request is in clean status");
     }
     pull.merge.auto = Some(method);

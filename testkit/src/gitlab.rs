@@ -66,6 +66,11 @@ impl GitLabFake {
         GitLabFake { server, state }
     }
 
+    /// The merge rules and the commit statuses posted.
+    pub fn checks(&self) -> Merging {
+        self.state.lock().unwrap().merging.clone()
+    }
+
     /// Merges into `bare` (the served Env repo) from now on; returns the rules to tune.
     pub fn serve_merges(&self, bare: &std::path::Path) -> Merging {
         let m = self.state.lock().unwrap().merging.clone();
@@ -215,6 +220,12 @@ fn handle(req: &Req, path: &str, token: &str, st: &mut State) -> Resp {
         }
     };
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+    if let ["projects", id, rest @ ..] = segs.as_slice()
+        && project_id(st, id).is_some()
+        && let Some(r) = crate::statuses::gitlab(req, rest, &st.merging)
+    {
+        return r;
+    }
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["users"]) => {
             let q = req.query_pairs();

@@ -31,7 +31,8 @@ pub use github::{App, GitHubFake, Pull};
 pub use gitlab::GitLabFake;
 pub use keys::gpg_key;
 pub use kube::KubeFake;
-pub use merging::{MergeState, Merging, Rules};
+pub use merging::{MergeState, Merging, Posted, Rules};
+mod statuses;
 pub use server::{Fault, FaultKind, Recorded, Req, Resp, Server, Tls};
 
 use std::path::PathBuf;

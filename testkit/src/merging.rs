@@ -19,6 +19,23 @@ pub struct Rules {
     /// Reads of a request before its required checks pass (each read is a moment passing):
     /// until then a merge is refused as not mergeable, and auto-merge waits.
     pub pending_reads: u32,
+    /// Status contexts a branch rule requires (GitHub's required status checks, Gitea's
+    /// status check contexts, Bitbucket's required builds): the head's latest status in each
+    /// must be a success before the request merges, now or by auto-merge.
+    pub required: Vec<String>,
+    /// Every commit status posted, oldest first.
+    pub statuses: Vec<Posted>,
+}
+
+/// A commit status as a fake stored it (`state`: `success`, `failure`, `pending` or
+/// `error`, whatever the host calls them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub sha: String,
+    pub context: String,
+    pub state: String,
+    pub description: String,
+    pub target_url: Option<String>,
 }
 
 impl Default for Rules {
@@ -28,6 +45,8 @@ impl Default for Rules {
             methods: vec!["merge".into(), "squash".into(), "rebase".into()],
             auto_merge: true,
             pending_reads: 0,
+            required: vec![],
+            statuses: vec![],
         }
     }
 }
@@ -44,6 +63,45 @@ impl Merging {
 
     pub(crate) fn rules(&self) -> Rules {
         self.0.lock().unwrap().clone()
+    }
+
+    /// Every status posted, oldest first.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.rules().statuses
+    }
+
+    /// Stores a status. With `keyed`, one per sha and context, updated in place (Bitbucket);
+    /// else each post adds one, the latest counting (GitHub, GitLab, Gitea, Azure DevOps).
+    pub(crate) fn post_status(&self, s: Posted, keyed: bool) {
+        let mut r = self.0.lock().unwrap();
+        if keyed {
+            r.statuses
+                .retain(|p| !(p.sha == s.sha && p.context == s.context));
+        }
+        r.statuses.push(s);
+    }
+
+    /// The statuses on `sha`, newest first.
+    pub(crate) fn statuses_of(&self, sha: &str) -> Vec<Posted> {
+        let mut v: Vec<Posted> = self
+            .rules()
+            .statuses
+            .into_iter()
+            .filter(|p| p.sha == sha)
+            .collect();
+        v.reverse();
+        v
+    }
+
+    /// True when every required context's latest status on `sha` is a success.
+    pub(crate) fn checks_pass(&self, sha: &str) -> bool {
+        let latest = self.statuses_of(sha);
+        self.rules().required.iter().all(|ctx| {
+            latest
+                .iter()
+                .find(|p| &p.context == ctx)
+                .is_some_and(|p| p.state == "success")
+        })
     }
 
     /// A moment passes (the request was read): the checks come closer to passing.
@@ -122,7 +180,7 @@ impl Merging {
         if sha.is_some_and(|s| s != self.head(head)) {
             return Err(Refusal::Stale);
         }
-        if rules.pending_reads > 0 {
+        if rules.pending_reads > 0 || !self.checks_pass(&self.head(head)) {
             return Err(Refusal::Pending);
         }
         let branch = head.split_once(':').map_or(head, |x| x.1);

@@ -18,6 +18,7 @@ mod promotions;
 mod providers;
 mod races;
 mod signing;
+mod status;
 mod task_spec;
 mod trust;
 mod util;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use testkit::{
     AzureFake, BitbucketCloudFake, BitbucketServerFake, Fault, GitLabFake, GiteaFake, Merging,
-    Posted,
+    Posted, Pull,
 };
 
 use crate::util::*;
@@ -39,28 +39,41 @@ fn finishing(failed: bool) -> World {
     w
 }
 
-/// The world on `host`, with the fake's checks (statuses and merge rules) and the bare repo
-/// it serves. The fakes live as long as the test (leaked: a few per test).
+/// The pull requests a host's fake holds.
+type Pulls = Box<dyn Fn() -> Vec<Pull>>;
+
+/// The world on `host`, with the fake's checks (statuses and merge rules), its pull requests
+/// and the bare repo it serves. The fakes live as long as the test (leaked: a few per test).
 fn on_host(host: &str, failed: bool) -> (World, Merging, PathBuf) {
+    let (w, checks, bare, _) = on_host_with_pulls(host, failed);
+    (w, checks, bare)
+}
+
+fn on_host_with_pulls(host: &str, failed: bool) -> (World, Merging, PathBuf, Pulls) {
     let mut w = finishing(failed);
-    let (checks, bare) = match host {
-        "github" => (w.github.checks(), w.bare()),
+    let (checks, bare, pulls): (Merging, PathBuf, Pulls) = match host {
+        "github" => {
+            let gh = w.github.pulls_handle();
+            (w.github.checks(), w.bare(), Box::new(move || gh.all()))
+        }
         "gitlab" => {
-            let gl = Box::leak(Box::new(GitLabFake::start(&w.tls, &["acme/env"], TOKEN)));
+            let gl: &'static GitLabFake =
+                Box::leak(Box::new(GitLabFake::start(&w.tls, &["acme/env"], TOKEN)));
             w.set("GITOPS_API_URL", Some(&gl.api_url()));
-            (gl.checks(), w.bare())
+            (gl.checks(), w.bare(), Box::new(move || gl.pulls()))
         }
         "gitea" => {
-            let gt = Box::leak(Box::new(GiteaFake::start(&w.tls, "acme/env", TOKEN)));
+            let gt: &'static GiteaFake =
+                Box::leak(Box::new(GiteaFake::start(&w.tls, "acme/env", TOKEN)));
             w.set("GITOPS_API_URL", Some(&gt.api_url()));
-            (gt.checks(), w.bare())
+            (gt.checks(), w.bare(), Box::new(move || gt.pulls()))
         }
         "azure-devops" => {
             let repo = "acme/platform/_git/env";
             let bare = w.git.create_repo_at(repo, BRANCH, &before(), DIR);
             testkit::git(&bare, &["config", "uploadpack.allowFilter", "false"]);
             w.git.speak_protocol_v0_only();
-            let az = Box::leak(Box::new(AzureFake::start(
+            let az: &'static AzureFake = Box::leak(Box::new(AzureFake::start(
                 &w.tls,
                 "acme/platform",
                 "env",
@@ -69,26 +82,27 @@ fn on_host(host: &str, failed: bool) -> (World, Merging, PathBuf) {
             w.set("GITOPS_REPO", Some(&w.git.url_of(repo)))
                 .set("GITOPS_PROVIDER", Some("azure-devops"))
                 .set("GITOPS_API_URL", Some(&az.api_url()));
-            (az.checks(), bare)
+            (az.checks(), bare, Box::new(move || az.pulls()))
         }
         "bitbucket-server" => {
             let bare = w.git.create_repo("scm/ACME/env", BRANCH, &before(), DIR);
-            let dc = Box::leak(Box::new(BitbucketServerFake::start(
+            let dc: &'static BitbucketServerFake = Box::leak(Box::new(BitbucketServerFake::start(
                 &w.tls, "ACME", "env", TOKEN,
             )));
             w.set("GITOPS_REPO", Some(&w.git.url("scm/ACME/env")))
                 .set("GITOPS_PROVIDER", Some("bitbucket-server"))
                 .set("GITOPS_API_URL", Some(&dc.api_url()));
-            (dc.checks(), bare)
+            (dc.checks(), bare, Box::new(move || dc.pulls()))
         }
         _ => {
-            let bb = Box::leak(Box::new(BitbucketCloudFake::start(&w.tls, SLUG, TOKEN)));
+            let bb: &'static BitbucketCloudFake =
+                Box::leak(Box::new(BitbucketCloudFake::start(&w.tls, SLUG, TOKEN)));
             w.set("GITOPS_PROVIDER", Some("bitbucket"))
                 .set("GITOPS_API_URL", Some(&bb.api_url()));
-            (bb.checks(), w.bare())
+            (bb.checks(), w.bare(), Box::new(move || bb.pulls()))
         }
     };
-    (w, checks, bare)
+    (w, checks, bare, pulls)
 }
 
 const HOSTS: [&str; 6] = [
@@ -111,9 +125,25 @@ fn every_host_gets_the_verdict_on_the_prs_head_once_however_often_the_run_repeat
     for host in HOSTS {
         for failed in [false, true] {
             let what = format!("{host} failed={failed}");
-            let (w, checks, bare) = on_host(host, failed);
+            let (w, checks, bare, pulls) = on_host_with_pulls(host, failed);
             let o = w.run(&[]);
             assert_code(&o, 0);
+            // The PR on this host says why, first; a rollback says so in its title.
+            let pulls = pulls();
+            assert_eq!(pulls.len(), 1, "{what}");
+            assert!(
+                pulls[0]
+                    .body
+                    .starts_with("### Why\n\n**Verdict:** candidate `sample-application-v2`"),
+                "{what}: {}",
+                pulls[0].body
+            );
+            assert_eq!(
+                pulls[0].title.contains("rollback"),
+                failed,
+                "{what}: {}",
+                pulls[0].title
+            );
             let head = tip(&bare, "iter8_exp");
             let posted = checks.posted();
             assert_eq!(posted.len(), 1, "{what}: {posted:?}");

@@ -11,7 +11,7 @@ use crate::util::*;
 /// A real Experiment from `tests/fixtures/experiments/`, as the run's (`default/gitops-exp-4890`),
 /// each version given the tutorial's `filepath` variable: the baseline `productpage.yaml`,
 /// the candidates `productpage-candidate.yaml`. `change` applies a scenario's glue.
-fn real_experiment(file: &str, change: impl FnOnce(&mut Value)) -> Value {
+pub(crate) fn real_experiment(file: &str, change: impl FnOnce(&mut Value)) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/experiments")
         .join(file);
@@ -29,7 +29,7 @@ fn real_experiment(file: &str, change: impl FnOnce(&mut Value)) -> Value {
 }
 
 /// The tutorial finishing `exp` on GitHub.
-fn finishing(exp: Value) -> World {
+pub(crate) fn finishing(exp: Value) -> World {
     let mut w = World::tutorial();
     w.kube.add_experiment("default", "gitops-exp-4890", exp);
     w.set("GITOPS_WINNER", None)
@@ -39,7 +39,7 @@ fn finishing(exp: Value) -> World {
 }
 
 /// What a failed canary's run looks like to Iter8's analytics (SOURCES.md, *Glue*).
-fn failed_canary(e: &mut Value) {
+pub(crate) fn failed_canary(e: &mut Value) {
     let a = &mut e["status"]["analysis"];
     a["aggregatedMetrics"]["data"]["mean-latency"]["data"]["sample-application-v2"]["value"] =
         json!("2500");
@@ -49,7 +49,7 @@ fn failed_canary(e: &mut Value) {
 }
 
 /// A third version `C` in the A/B experiment (SOURCES.md, *Glue*).
-fn third_version(e: &mut Value) {
+pub(crate) fn third_version(e: &mut Value) {
     let c = json!({"name": "C", "variables": [{"name": "filepath", "value": "productpage-candidate.yaml"}]});
     e["spec"]["versionInfo"]["candidates"]
         .as_array_mut()
@@ -65,6 +65,43 @@ fn third_version(e: &mut Value) {
     }
     e["status"]["analysis"]["versionAssessments"]["data"]["C"] = json!([true, true]);
     e["status"]["versionRecommendedForPromotion"] = json!("C");
+}
+
+/// The five outcomes of the issue, each on a real Experiment: (name, the Experiment).
+pub(crate) fn outcomes() -> Vec<(&'static str, Value)> {
+    vec![
+        ("passed", real_experiment("etc3-experiment10.yaml", |_| {})),
+        (
+            "rollback",
+            real_experiment("etc3-experiment10.yaml", failed_canary),
+        ),
+        ("ab", real_experiment("etc3-experiment12.yaml", |_| {})),
+        (
+            "abn",
+            real_experiment("etc3-experiment12.yaml", third_version),
+        ),
+        (
+            "conformance",
+            real_experiment("etc3-experiment11.yaml", |_| {}),
+        ),
+    ]
+}
+
+/// The report's `evidence` follows `task-spec/evidence.schema.json`.
+pub(crate) fn in_schema(report: &Value) {
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("task-spec/evidence.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(&report["evidence"])
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{}", report["evidence"]);
 }
 
 fn the_pr(w: &World) -> Pull {
@@ -98,6 +135,7 @@ fn a_passed_slo_validation_shows_its_verdict_and_each_versions_values_before_the
     }
     assert!(pr.body.find("### Why") < pr.body.find("```diff"));
     let r = o.report();
+    in_schema(&r);
     assert_eq!(r["evidence"]["verdict"], "promoted");
     assert_eq!(r["evidence"]["recommended"], "sample-application-v2");
     assert_eq!(r["evidence"]["objectives"][0]["metric"], "mean-latency");
@@ -135,6 +173,7 @@ fn a_failed_canary_is_a_rollback_in_the_title_and_names_the_objective_it_failed(
     );
     assert!(pr.body.contains("| 2500 (n=514.44) ❌ |"), "{}", pr.body);
     assert_eq!(o.report()["evidence"]["verdict"], "rollback");
+    in_schema(&o.report());
     assert_eq!(o.report()["evidence"]["winner_found"], false);
 
     // The operator's title wins; the body still says why.
@@ -187,6 +226,7 @@ fn an_abn_test_shows_every_version() {
         pr.body
     );
     assert_eq!(o.report()["evidence"]["versions"], json!(["A", "B", "C"]));
+    in_schema(&o.report());
 }
 
 #[test]
@@ -203,6 +243,7 @@ fn a_conformance_test_validates_its_one_version_and_an_analysis_without_a_winner
         pr.body
     );
     assert_eq!(o.report()["evidence"]["verdict"], "conformance");
+    in_schema(&o.report());
 
     let w = finishing(real_experiment("etc3-experiment9.yaml", |_| {}));
     assert_code(&w.run(&[]), 0);
@@ -228,6 +269,7 @@ fn a_winner_given_by_the_operator_says_there_is_no_experiment_evidence() {
         the_pr(&w).body
     );
     assert_eq!(o.report()["evidence"]["verdict"], "given");
+    in_schema(&o.report());
 }
 
 #[test]

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
 use testkit::{
     AzureFake, BitbucketCloudFake, BitbucketServerFake, Fault, GitLabFake, GiteaFake, Merging,
     Posted, Pull,
@@ -16,27 +15,13 @@ use crate::util::*;
 /// The tutorial finishing the real Experiment of `tests/fixtures/experiments/`: passed, or
 /// (with `failed`) its candidate failing `mean-latency` (a rollback).
 fn finishing(failed: bool) -> World {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/experiments/etc3-experiment10.yaml");
-    let mut e: Value = serde_yaml_ng::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    e["metadata"] = json!({"name": "gitops-exp-4890", "namespace": "default", "uid": "uid-1"});
-    e["spec"]["versionInfo"]["baseline"]["variables"] =
-        json!([{"name": "filepath", "value": "productpage.yaml"}]);
-    e["spec"]["versionInfo"]["candidates"][0]["variables"] =
-        json!([{"name": "filepath", "value": "productpage-candidate.yaml"}]);
-    if failed {
-        let a = &mut e["status"]["analysis"];
-        a["aggregatedMetrics"]["data"]["mean-latency"]["data"]["sample-application-v2"]["value"] =
-            json!("2500");
-        a["versionAssessments"]["data"]["sample-application-v2"] = json!([false, true]);
-        e["status"]["versionRecommendedForPromotion"] = json!("sample-application-v1");
-    }
-    let mut w = World::tutorial();
-    w.kube.add_experiment("default", "gitops-exp-4890", e);
-    w.set("GITOPS_WINNER", None)
-        .set("EXPERIMENT_NAME", Some("gitops-exp-4890"))
-        .set("EXPERIMENT_NAMESPACE", Some("default"));
-    w
+    use crate::evidence::{failed_canary, real_experiment};
+    let exp = if failed {
+        real_experiment("etc3-experiment10.yaml", failed_canary)
+    } else {
+        real_experiment("etc3-experiment10.yaml", |_| {})
+    };
+    crate::evidence::finishing(exp)
 }
 
 /// The pull requests a host's fake holds.
@@ -50,7 +35,10 @@ fn on_host(host: &str, failed: bool) -> (World, Merging, PathBuf) {
 }
 
 fn on_host_with_pulls(host: &str, failed: bool) -> (World, Merging, PathBuf, Pulls) {
-    let mut w = finishing(failed);
+    on_host_finishing(host, finishing(failed))
+}
+
+fn on_host_finishing(host: &str, mut w: World) -> (World, Merging, PathBuf, Pulls) {
     let (checks, bare, pulls): (Merging, PathBuf, Pulls) = match host {
         "github" => {
             let gh = w.github.pulls_handle();
@@ -188,6 +176,43 @@ fn every_host_gets_the_verdict_on_the_prs_head_once_however_often_the_run_repeat
 }
 
 #[test]
+fn the_five_outcomes_on_every_host_say_why_in_the_pr_and_in_the_status() {
+    for host in HOSTS {
+        for (outcome, exp) in crate::evidence::outcomes() {
+            let what = format!("{host} {outcome}");
+            let (w, checks, _, pulls) = on_host_finishing(host, crate::evidence::finishing(exp));
+            let o = w.run(&[]);
+            assert_code(&o, 0);
+            let r = o.report();
+            crate::evidence::in_schema(&r);
+            let line = r["evidence"]["line"].as_str().unwrap().to_string();
+            let pulls = pulls();
+            assert_eq!(pulls.len(), 1, "{what}");
+            assert!(
+                pulls[0]
+                    .body
+                    .starts_with(&format!("### Why\n\n**Verdict:** {line}\n")),
+                "{what}: {}",
+                pulls[0].body
+            );
+            let rollback = outcome == "rollback";
+            assert_eq!(pulls[0].title.contains("rollback"), rollback, "{what}");
+            let posted = checks.posted();
+            assert_eq!(posted.len(), 1, "{what}");
+            assert_eq!(
+                posted[0].state,
+                if rollback { "failure" } else { "success" },
+                "{what}"
+            );
+            assert!(
+                line.starts_with(&posted[0].description.trim_end_matches('…').to_string()),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
 fn github_and_gitea_statuses_follow_their_published_contracts() {
     let (w, _, _) = on_host("github", false);
     assert_code(&w.run(&[]), 0);
@@ -228,6 +253,23 @@ fn a_required_context_holds_a_failed_experiments_pr_and_auto_merge_merges_a_pass
             assert_ne!(tip(&bare, BRANCH), base, "{what}");
         }
     }
+}
+
+#[test]
+fn a_required_context_that_is_missing_refuses_the_merge() {
+    // No status set (GITOPS_STATUS=false) on a repo that requires it: the host says the PR
+    // cannot be merged, and the tool does not force it.
+    let (mut w, checks, bare) = on_host("github", false);
+    checks.set(|r| {
+        r.bare = Some(bare.clone());
+        r.required = vec!["iter8/gitops-exp-4890".into()];
+    });
+    w.set("GITOPS_STATUS", Some("false"))
+        .set("GITOPS_MERGE", Some("now"));
+    let base = tip(&bare, BRANCH);
+    let o = w.run(&[]);
+    assert_code(&o, 15);
+    assert_eq!(tip(&bare, BRANCH), base, "not merged");
 }
 
 #[test]

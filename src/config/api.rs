@@ -64,7 +64,10 @@ pub(super) fn resolve(
         return None;
     };
     check_repo_names(c, kind, repo, pr_repo);
-    Some(Api { url, kind })
+    Some(Api {
+        url: kind.api_base(url),
+        kind,
+    })
 }
 
 /// GITOPS_PROVIDER; `Err` when it is set to something unknown (reported).

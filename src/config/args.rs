@@ -88,7 +88,7 @@ pub struct Args {
     /// Author and committer email (default: iter8@iter8.tools) [GITOPS_AUTHOR_EMAIL]
     #[arg(long)]
     pub author_email: Option<String>,
-    /// Git host kind: github (also GitHub Enterprise), gitlab, gitea (also Forgejo) (default: from the host) [GITOPS_PROVIDER]
+    /// Git host kind: github (also GitHub Enterprise), gitlab, gitea (also Forgejo), azure-devops, bitbucket (Cloud), bitbucket-server (Data Center) (default: from the API URL's path or the repo's host) [GITOPS_PROVIDER]
     #[arg(long)]
     pub provider: Option<String>,
     /// Git host API base (default: from the provider and the repo's host) [GITOPS_API_URL]

@@ -298,13 +298,18 @@ mod tests {
         let key = dir.join("key");
         let _ = std::fs::remove_file(&key);
         let _ = std::fs::remove_file(dir.join("key.pub"));
-        let ok = Command::new("ssh-keygen")
+        let status = Command::new("ssh-keygen")
             .args(["-q", "-C", "iter8@iter8.tools", "-f"])
             .arg(&key)
             .args(args)
-            .status()
-            .ok()?
-            .success();
+            .status();
+        let ok = match status {
+            Ok(s) => s.success(),
+            Err(e) => {
+                testkit::skip_unless_required("ssh-keygen", &e.to_string());
+                return None;
+            }
+        };
         assert!(ok, "ssh-keygen {args:?} failed");
         Some((
             std::fs::read_to_string(&key).unwrap(),
@@ -326,13 +331,8 @@ mod tests {
     fn verifies(kind: &[&str]) {
         let dir = tempfile::tempdir().unwrap();
         let args = [kind, &["-N", ""]].concat();
+        // CI installs openssh-client: there, a missing ssh-keygen fails in `ssh_keygen`.
         let Some((private, public)) = ssh_keygen(dir.path(), &args) else {
-            // CI installs openssh-client: there, a missing ssh-keygen is a failure.
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI=true but ssh-keygen is missing"
-            );
-            eprintln!("SKIPPED: no ssh-keygen");
             return;
         };
         let signer = SshKey::from_openssh(&private).unwrap();

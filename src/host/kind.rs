@@ -19,6 +19,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind by its name in GITOPS_PROVIDER (the help text names each; a test holds
+    /// them together).
+    pub const NAMES: [&'static str; 6] = [
+        "github",
+        "gitlab",
+        "gitea",
+        "azure-devops",
+        "bitbucket",
+        "bitbucket-server",
+    ];
+
     /// Parses GITOPS_PROVIDER.
     pub fn parse(s: &str) -> Option<Kind> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -106,6 +117,21 @@ impl Kind {
         }
     }
 
+    /// The API base for an API URL as the operator gave it. Bitbucket Data Center's server
+    /// root (`https://HOST[/context]`, what most people paste) is its REST API's parent: the
+    /// API is `/rest/api/latest` beneath it. Every other URL is taken as given.
+    pub fn api_base(self, given: url::Url) -> url::Url {
+        let path = given.path().trim_end_matches('/').to_string();
+        match self {
+            Kind::BitbucketServer if !path.contains("/rest/") && !path.ends_with("/rest") => {
+                let mut u = given;
+                u.set_path(&format!("{path}/rest/api/latest"));
+                u
+            }
+            _ => given,
+        }
+    }
+
     /// What the token needs to set a commit status, as each host documents it.
     pub fn status_scope(self) -> &'static str {
         match self {
@@ -147,6 +173,52 @@ impl Kind {
         match self {
             Kind::GitLab => "merge request",
             _ => "pull request",
+        }
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::Kind;
+
+    #[test]
+    fn a_bitbucket_data_center_root_url_gets_its_rest_api_path() {
+        let base = |k: Kind, u: &str| k.api_base(url::Url::parse(u).unwrap()).to_string();
+        let dc = Kind::BitbucketServer;
+        assert_eq!(
+            base(dc, "https://bb.corp"),
+            "https://bb.corp/rest/api/latest"
+        );
+        assert_eq!(
+            base(dc, "https://bb.corp/bitbucket/"),
+            "https://bb.corp/bitbucket/rest/api/latest"
+        );
+        assert_eq!(
+            base(dc, "https://bb.corp/rest/api/latest"),
+            "https://bb.corp/rest/api/latest"
+        );
+        assert_eq!(
+            base(dc, "https://bb.corp/rest/api/1.0"),
+            "https://bb.corp/rest/api/1.0"
+        );
+        assert_eq!(base(Kind::GitHub, "https://ghe.corp"), "https://ghe.corp/");
+    }
+
+    #[test]
+    fn every_kind_has_a_name_the_help_text_gives() {
+        let cmd = <crate::config::Args as clap::Args>::augment_args(clap::Command::new("t"));
+        let help = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "provider")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        for name in Kind::NAMES {
+            assert!(Kind::parse(name).is_some(), "{name}");
+            assert!(
+                help.contains(name),
+                "--provider's help does not name {name}: {help}"
+            );
         }
     }
 }

@@ -180,3 +180,18 @@ fn bitbucket_server_every_request_follows_the_published_contract() {
         &log,
     );
 }
+
+/// Issue 25: the server's root URL, what most people paste as GITOPS_API_URL, reaches the
+/// REST API beneath it (it used to fail with a bare `HTTP 404: Not found`).
+#[test]
+fn bitbucket_data_center_given_its_root_url_finds_its_rest_api() {
+    let (mut w, dc) = dc_world();
+    let root = dc
+        .api_url()
+        .trim_end_matches("/rest/api/latest")
+        .to_string();
+    w.set("GITOPS_API_URL", Some(&root));
+    let o = w.run(&[]);
+    assert_code(&o, 0);
+    assert_eq!(dc.pulls().len(), 1);
+}

@@ -1,4 +1,4 @@
-//! The top-level error and the exit codes, a contract listed in README.md.
+//! The top-level error and the exit codes, a contract listed in docs/exit-codes.md.
 
 use std::time::Duration;
 
@@ -70,7 +70,7 @@ impl From<crate::kube::apply::Error> for Error {
 }
 
 impl Error {
-    /// The process exit code: see the table in README.md.
+    /// The process exit code: see the table in docs/exit-codes.md.
     pub fn exit_code(&self) -> u8 {
         use crate::git::Error as G;
         // Whichever step first needed the cluster: no usable connection is a configuration

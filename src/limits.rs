@@ -1,4 +1,4 @@
-//! Every byte budget of the run, in one place (README, *Limits*). Each input has its own
+//! Every byte budget of the run, in one place (docs/security.md, *Limits*). Each input has its own
 //! budget, enforced while it is read (a declared size is checked before anything is
 //! allocated for it), and a refusal names the input, its size and the limit. Together they
 //! keep the worst accepted input under 32 MiB of peak RSS (the Job's limit is 64 Mi; the

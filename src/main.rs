@@ -1,5 +1,5 @@
 //! The binary: read the environment and flags, validate, run, report, map the error to an
-//! exit code (see README.md). Nothing else lives here.
+//! exit code (see docs/exit-codes.md). Nothing else lives here.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;

@@ -177,7 +177,7 @@ impl Error {
         }
     }
 
-    /// The exit code of a merge that did not happen (README's table); `None` for the rest.
+    /// The exit code of a merge that did not happen (docs/exit-codes.md); `None` for the rest.
     pub fn merge_code(&self) -> Option<u8> {
         match self {
             Error::NotAllowed { .. } => Some(12),

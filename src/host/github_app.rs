@@ -61,7 +61,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code (README's table): a bad key or a refused exchange is a
+    /// The process exit code (docs/exit-codes.md): a bad key or a refused exchange is a
     /// credential problem (3); a host that fails otherwise is the host's (6).
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -244,6 +244,13 @@ fn tutorial_files() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     [
         "README.md",
+        "docs/inputs.md",
+        "docs/hosts.md",
+        "docs/pull-request.md",
+        "docs/promotion-files.md",
+        "docs/start.md",
+        "docs/operations.md",
+        "docs/security.md",
         "examples/WALKTHROUGH.md",
         "task-spec/rbac.yaml",
         "task-spec/job.yaml",
@@ -299,7 +306,7 @@ fn the_tutorials_docs_name_the_examples_application_branch_and_folder() {
                 .into_iter()
                 .filter(|v| !v.is_empty() && !v.starts_with('$'))
             {
-                if file == "README.md" && v == "main" {
+                if (file == "README.md" || file.starts_with("docs/")) && v == "main" {
                     continue; // the README's other hosts' examples
                 }
                 assert_eq!(v, branch, "{file}: the branch");
@@ -320,6 +327,9 @@ fn one_image_name_everywhere_at_the_crates_version() {
         "task-spec/handler.Dockerfile",
         "examples/WALKTHROUGH.md",
         "README.md",
+        "docs/inputs.md",
+        "docs/hosts.md",
+        "docs/operations.md",
         "Dockerfile",
     ] {
         let text = std::fs::read_to_string(root.join(f)).unwrap();

@@ -74,7 +74,7 @@ pub(super) fn connect(
     ),
     BoxError,
 > {
-    use gix::protocol::transport::client::blocking_io::{Transport, connect, http};
+    use gix::protocol::transport::client::blocking_io::{Transport, file, http};
     let url = remote.location.as_gix_url();
     let https = matches!(remote.location, crate::plan::names::RepoLocation::Https(_));
     let mut transport: Box<dyn Transport + Send> = if https {
@@ -85,14 +85,9 @@ pub(super) fn connect(
             false,
         ))
     } else {
-        connect::connect(
-            url.as_str(),
-            connect::Options {
-                version,
-                ..Default::default()
-            },
-        )
-        .map_err(boxed)?
+        // A local repo: git-upload-pack / git-receive-pack spawned on the path. Only the two
+        // transports the tool speaks are linked (gix's `connect` would bring ssh and git://).
+        Box::new(file::connect(url.as_str(), version, false).map_err(boxed)?)
     };
     if https {
         transport.configure(&remote.http_options()).map_err(boxed)?;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{
     api::{Api, Auth},
     error::{Error, METHOD_HINT},
-    flow::{Host, Pr, PullRequest, Request, full_ref},
+    flow::{self, Host, Pr, PullRequest, Request, full_ref},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
     status::{self, CommitStatus, Statuses},
 };
@@ -235,58 +235,64 @@ impl From<PullRequestBody> for Status {
 }
 
 impl Host for AzureDevOps {
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let (source, target) = (full_ref(&req.branch), full_ref(&req.base));
-        let list: List = self
-            .api
-            .call(
-                "find pull request",
-                Method::GET,
-                &self.path(&req.target, "/pullrequests"),
-                &[
-                    ("searchCriteria.sourceRefName", &source),
-                    ("searchCriteria.targetRefName", &target),
-                    ("searchCriteria.status", "active"),
-                    ("$top", "10"),
-                ],
-                None,
-            )
-            .await?;
-        let (List::Wrapped { value } | List::Bare(value)) = list;
-        Ok(value.into_iter().next().map(Pr::from))
+    fn find<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Option<Pr>> {
+        Box::pin(async move {
+            let (source, target) = (full_ref(&req.branch), full_ref(&req.base));
+            let list: List = self
+                .api
+                .call(
+                    "find pull request",
+                    Method::GET,
+                    &self.path(&req.target, "/pullrequests"),
+                    &[
+                        ("searchCriteria.sourceRefName", &source),
+                        ("searchCriteria.targetRefName", &target),
+                        ("searchCriteria.status", "active"),
+                        ("$top", "10"),
+                    ],
+                    None,
+                )
+                .await?;
+            let (List::Wrapped { value } | List::Bare(value)) = list;
+            Ok(value.into_iter().next().map(Pr::from))
+        })
     }
 
-    async fn create(&self, req: &Request) -> Result<Pr, Error> {
-        let body = json!({
-            "sourceRefName": full_ref(&req.branch),
-            "targetRefName": full_ref(&req.base),
-            "title": req.title,
-            "description": req.body,
-            "isDraft": req.draft,
-            "labels": req.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
-        });
-        let p: PullRequestBody = self
-            .api
-            .send(
-                Method::POST,
-                &self.path(&req.target, "/pullrequests"),
-                &[],
-                Some(&body),
-            )
-            .await?;
-        Ok(p.into())
+    fn create<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Pr> {
+        Box::pin(async move {
+            let body = json!({
+                "sourceRefName": full_ref(&req.branch),
+                "targetRefName": full_ref(&req.base),
+                "title": req.title,
+                "description": req.body,
+                "isDraft": req.draft,
+                "labels": req.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
+            });
+            let p: PullRequestBody = self
+                .api
+                .send(
+                    Method::POST,
+                    &self.path(&req.target, "/pullrequests"),
+                    &[],
+                    Some(&body),
+                )
+                .await?;
+            Ok(p.into())
+        })
     }
 
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        let body = json!({"title": title, "description": req.body});
-        self.api
-            .act(
-                "update pull request",
-                Method::PATCH,
-                &self.pr_path(req, pr.number),
-                &body,
-            )
-            .await
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let body = json!({"title": title, "description": req.body});
+            self.api
+                .act(
+                    "update pull request",
+                    Method::PATCH,
+                    &self.pr_path(req, pr.number),
+                    &body,
+                )
+                .await
+        })
     }
 
     /// TF401179 / `GitPullRequestExistsException`, with 409 (or 400, some clients say).
@@ -295,80 +301,98 @@ impl Host for AzureDevOps {
             if message.contains("TF401179") || message.contains("GitPullRequestExistsException"))
     }
 
-    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
-        let path = self.path(&req.target, &format!("/pullRequests/{}/labels", pr.number));
-        for l in labels {
-            self.api
-                .act("add label", Method::POST, &path, &json!({"name": l}))
-                .await?;
-        }
-        Ok(())
+    fn add_labels<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        labels: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let path = self.path(&req.target, &format!("/pullRequests/{}/labels", pr.number));
+            for l in labels {
+                self.api
+                    .act("add label", Method::POST, &path, &json!({"name": l}))
+                    .await?;
+            }
+            Ok(())
+        })
     }
 
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error> {
-        for id in reviewers {
-            let path = self.path(
-                &req.target,
-                &format!("/pullRequests/{}/reviewers/{id}", pr.number),
-            );
-            // "When adding other reviewers, vote must be set to zero."
-            self.api
-                .act("request reviewer", Method::PUT, &path, &json!({"vote": 0}))
-                .await?;
-        }
-        Ok(())
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            for id in reviewers {
+                let path = self.path(
+                    &req.target,
+                    &format!("/pullRequests/{}/reviewers/{id}", pr.number),
+                );
+                // "When adding other reviewers, vote must be set to zero."
+                self.api
+                    .act("request reviewer", Method::PUT, &path, &json!({"vote": 0}))
+                    .await?;
+            }
+            Ok(())
+        })
     }
 }
 
 impl Merges for AzureDevOps {
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
-        Ok(self.read(req, pr.number).await?.into())
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> merge::Answer<'a, Status> {
+        Box::pin(async move { Ok(self.read(req, pr.number).await?.into()) })
     }
 
-    async fn merge(
-        &self,
-        req: &Request,
-        pr: &PullRequest,
-        ask: &Ask,
-    ) -> Result<Option<String>, Error> {
-        let body = json!({
-            "status": "completed",
-            "lastMergeSourceCommit": {"commitId": ask.head},
-            "completionOptions": {"mergeStrategy": strategy(ask.method)},
-        });
-        let p = self.complete(req, pr, &body, ask).await?;
-        match Status::from(p) {
-            s if s.state == State::Merged => Ok(s.merge_commit),
-            // Accepted but not completed (policies, conflicts): not mergeable now.
-            _ => Err(merge::not_mergeable(
-                pr,
-                "the pull request did not complete".into(),
-            )),
-        }
+    fn merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Option<String>> {
+        Box::pin(async move {
+            let body = json!({
+                "status": "completed",
+                "lastMergeSourceCommit": {"commitId": ask.head},
+                "completionOptions": {"mergeStrategy": strategy(ask.method)},
+            });
+            let p = self.complete(req, pr, &body, ask).await?;
+            match Status::from(p) {
+                s if s.state == State::Merged => Ok(s.merge_commit),
+                // Accepted but not completed (policies, conflicts): not mergeable now.
+                _ => Err(merge::not_mergeable(
+                    pr,
+                    "the pull request did not complete".into(),
+                )),
+            }
+        })
     }
 
-    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
-        // Auto-complete is set by an identity: the one that created the request, this token's.
-        let creator = self
-            .read(req, pr.number)
-            .await?
-            .created_by
-            .map(|i| i.id)
-            .unwrap_or_default();
-        let body = json!({
-            "autoCompleteSetBy": {"id": creator},
-            "lastMergeSourceCommit": {"commitId": ask.head},
-            "completionOptions": {"mergeStrategy": strategy(ask.method)},
-        });
-        let s = Status::from(self.complete(req, pr, &body, ask).await?);
-        Ok(match s.state {
-            State::Merged => Auto::Merged(s.merge_commit),
-            _ => Auto::On,
+    fn auto_merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Auto> {
+        Box::pin(async move {
+            // Auto-complete is set by an identity: the one that created the request, this token's.
+            let creator = self
+                .read(req, pr.number)
+                .await?
+                .created_by
+                .map(|i| i.id)
+                .unwrap_or_default();
+            let body = json!({
+                "autoCompleteSetBy": {"id": creator},
+                "lastMergeSourceCommit": {"commitId": ask.head},
+                "completionOptions": {"mergeStrategy": strategy(ask.method)},
+            });
+            let s = Status::from(self.complete(req, pr, &body, ask).await?);
+            Ok(match s.state {
+                State::Merged => Auto::Merged(s.merge_commit),
+                _ => Auto::On,
+            })
         })
     }
 }
@@ -377,74 +401,63 @@ impl Merges for AzureDevOps {
 /// `succeeded` or `failed`, `context: {genre, name}` from the context's `genre/name`,
 /// `description`, `targetUrl`). A branch policy requires it as "genre/name".
 impl Statuses for AzureDevOps {
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(status::State, String)>, Error> {
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            value: Vec<S>,
-        }
-        #[derive(Deserialize)]
-        struct S {
-            state: String,
-            #[serde(default)]
-            description: Option<String>,
-            context: Ctx,
-        }
-        #[derive(Deserialize)]
-        struct Ctx {
-            #[serde(default)]
-            name: String,
-            #[serde(default)]
-            genre: Option<String>,
-        }
-        let (genre, name) = status::genre_and_name(context);
-        let page: Page = self
-            .api
-            .call(
-                "read commit statuses",
-                Method::GET,
-                &self.path(&req.target, &format!("/commits/{sha}/statuses")),
-                &[("latestOnly", "true")],
-                None,
-            )
-            .await?;
-        Ok(page
-            .value
-            .into_iter()
-            .find(|s| s.context.name == name && s.context.genre.as_deref().unwrap_or("") == genre)
-            .and_then(|s| {
-                let state = match s.state.as_str() {
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> status::Answer<'a, Option<(status::State, String)>> {
+        Box::pin(async move {
+            // NB: read as `Value`: a type of its own would be another copy of `call`.
+            let (genre, name) = status::genre_and_name(context);
+            let page: Value = self
+                .api
+                .call(
+                    "read commit statuses",
+                    Method::GET,
+                    &self.path(&req.target, &format!("/commits/{sha}/statuses")),
+                    &[("latestOnly", "true")],
+                    None,
+                )
+                .await?;
+            let found = page["value"].as_array().into_iter().flatten().find(|s| {
+                s["context"]["name"].as_str() == Some(name)
+                    && s["context"]["genre"].as_str().unwrap_or("") == genre
+            });
+            Ok(found.and_then(|s| {
+                let state = match s["state"].as_str()? {
                     "succeeded" => status::State::Success,
                     "failed" => status::State::Failure,
                     _ => return None,
                 };
-                Some((state, s.description.unwrap_or_default()))
+                Some((
+                    state,
+                    s["description"].as_str().unwrap_or_default().to_string(),
+                ))
             }))
+        })
     }
 
-    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
-        let state = match s.state {
-            status::State::Success => "succeeded",
-            status::State::Failure => "failed",
-        };
-        let (genre, name) = status::genre_and_name(&s.context);
-        let mut body = json!({"state": state, "description": s.description,
+    fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
+        Box::pin(async move {
+            let state = match s.state {
+                status::State::Success => "succeeded",
+                status::State::Failure => "failed",
+            };
+            let (genre, name) = status::genre_and_name(&s.context);
+            let mut body = json!({"state": state, "description": s.description,
             "context": {"genre": genre, "name": name}});
-        if let Some(u) = &s.target_url {
-            body["targetUrl"] = json!(u);
-        }
-        self.api
-            .act(
-                "set commit status",
-                Method::POST,
-                &self.path(&req.target, &format!("/commits/{}/statuses", s.sha)),
-                &body,
-            )
-            .await
+            if let Some(u) = &s.target_url {
+                body["targetUrl"] = json!(u);
+            }
+            self.api
+                .act(
+                    "set commit status",
+                    Method::POST,
+                    &self.path(&req.target, &format!("/commits/{}/statuses", s.sha)),
+                    &body,
+                )
+                .await
+        })
     }
 }

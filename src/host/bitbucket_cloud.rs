@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{
     api::{Api, Auth},
     error::Error,
-    flow::{Host, Pr, PullRequest, Request},
+    flow::{self, Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, State, Status},
     status::{self, CommitStatus, Statuses},
 };
@@ -144,54 +144,62 @@ fn quoted(s: &str) -> String {
 }
 
 impl Host for BitbucketCloud {
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let q = format!(
-            "source.branch.name = {} AND destination.branch.name = {} AND state = \"OPEN\"",
-            quoted(&req.branch),
-            quoted(&req.base)
-        );
-        let page: Page = self
-            .api
-            .call(
-                "find pull request",
-                Method::GET,
-                &Self::path(req, ""),
-                &[("q", &q), ("pagelen", "10")],
-                None,
-            )
-            .await?;
-        Ok(page
-            .values
-            .into_iter()
-            .find(|p| p.source.branch.name == req.branch && p.destination.branch.name == req.base)
-            .map(Pr::from))
+    fn find<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Option<Pr>> {
+        Box::pin(async move {
+            let q = format!(
+                "source.branch.name = {} AND destination.branch.name = {} AND state = \"OPEN\"",
+                quoted(&req.branch),
+                quoted(&req.base)
+            );
+            let page: Page = self
+                .api
+                .call(
+                    "find pull request",
+                    Method::GET,
+                    &Self::path(req, ""),
+                    &[("q", &q), ("pagelen", "10")],
+                    None,
+                )
+                .await?;
+            Ok(page
+                .values
+                .into_iter()
+                .find(|p| {
+                    p.source.branch.name == req.branch && p.destination.branch.name == req.base
+                })
+                .map(Pr::from))
+        })
     }
 
-    async fn create(&self, req: &Request) -> Result<Pr, Error> {
-        let body = json!({
-            "title": req.title,
-            "description": req.body,
-            "source": {"branch": {"name": req.branch}},
-            "destination": {"branch": {"name": req.base}},
-            "draft": req.draft,
-        });
-        let p: PullRequestBody = self
-            .api
-            .send(Method::POST, &Self::path(req, ""), &[], Some(&body))
-            .await?;
-        Ok(p.into())
+    fn create<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Pr> {
+        Box::pin(async move {
+            let body = json!({
+                "title": req.title,
+                "description": req.body,
+                "source": {"branch": {"name": req.branch}},
+                "destination": {"branch": {"name": req.base}},
+                "draft": req.draft,
+            });
+            let p: PullRequestBody = self
+                .api
+                .send(Method::POST, &Self::path(req, ""), &[], Some(&body))
+                .await?;
+            Ok(p.into())
+        })
     }
 
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        let body = json!({"title": title, "description": req.body});
-        self.api
-            .act(
-                "update pull request",
-                Method::PUT,
-                &Self::path(req, &format!("/{}", pr.number)),
-                &body,
-            )
-            .await
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let body = json!({"title": title, "description": req.body});
+            self.api
+                .act(
+                    "update pull request",
+                    Method::PUT,
+                    &Self::path(req, &format!("/{}", pr.number)),
+                    &body,
+                )
+                .await
+        })
     }
 
     /// Bitbucket Cloud documents no answer for a second request on the same branches: a 400
@@ -204,71 +212,92 @@ impl Host for BitbucketCloud {
         false
     }
 
-    async fn add_labels(&self, _: &Request, _: &Pr, _: &[String]) -> Result<(), Error> {
-        Err(Error::no_labels("Bitbucket"))
+    fn add_labels<'a>(
+        &'a self,
+        _: &'a Request,
+        _: &'a Pr,
+        _: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move { Err(Error::no_labels("Bitbucket")) })
     }
 
     /// The PUT's `reviewers` replaces the list: the ones there are sent again.
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error> {
-        let all: Vec<_> = pr
-            .reviewers
-            .iter()
-            .filter(|r| r.starts_with('{'))
-            .chain(reviewers)
-            .map(|r| account(r))
-            .collect();
-        self.api
-            .act(
-                "request reviewers",
-                Method::PUT,
-                &Self::path(req, &format!("/{}", pr.number)),
-                &json!({"title": pr.title, "reviewers": all}),
-            )
-            .await
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let all: Vec<_> = pr
+                .reviewers
+                .iter()
+                .filter(|r| r.starts_with('{'))
+                .chain(reviewers)
+                .map(|r| account(r))
+                .collect();
+            self.api
+                .act(
+                    "request reviewers",
+                    Method::PUT,
+                    &Self::path(req, &format!("/{}", pr.number)),
+                    &json!({"title": pr.title, "reviewers": all}),
+                )
+                .await
+        })
     }
 }
 
 impl Merges for BitbucketCloud {
     /// For a wait: `MERGED` (its `merge_commit`), `DECLINED` or `SUPERSEDED` (closed), open.
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
-        let p: PullRequestBody = self
-            .api
-            .call(
-                "read pull request",
-                Method::GET,
-                &Self::path(req, &format!("/{}", pr.number)),
-                &[],
-                None,
-            )
-            .await?;
-        let state = match p.state.as_str() {
-            "MERGED" => State::Merged,
-            "OPEN" => State::Open,
-            _ => State::Closed,
-        };
-        Ok(Status {
-            state,
-            head: p.source.commit.map(|c| c.hash).unwrap_or_default(),
-            merge_commit: p.merge_commit.map(|c| c.hash),
-            auto_merge: false,
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> merge::Answer<'a, Status> {
+        Box::pin(async move {
+            let p: PullRequestBody = self
+                .api
+                .call(
+                    "read pull request",
+                    Method::GET,
+                    &Self::path(req, &format!("/{}", pr.number)),
+                    &[],
+                    None,
+                )
+                .await?;
+            let state = match p.state.as_str() {
+                "MERGED" => State::Merged,
+                "OPEN" => State::Open,
+                _ => State::Closed,
+            };
+            Ok(Status {
+                state,
+                head: p.source.commit.map(|c| c.hash).unwrap_or_default(),
+                merge_commit: p.merge_commit.map(|c| c.hash),
+                auto_merge: false,
+            })
         })
     }
 
-    async fn merge(&self, _: &Request, pr: &PullRequest, _: &Ask) -> Result<Option<String>, Error> {
-        Err(merge::not_allowed(
-            pr,
-            "no head precondition".into(),
-            NO_MERGE,
-        ))
+    fn merge<'a>(
+        &'a self,
+        _: &'a Request,
+        pr: &'a PullRequest,
+        _: &'a Ask,
+    ) -> merge::Answer<'a, Option<String>> {
+        Box::pin(async move {
+            Err(merge::not_allowed(
+                pr,
+                "no head precondition".into(),
+                NO_MERGE,
+            ))
+        })
     }
 
-    async fn auto_merge(&self, _: &Request, pr: &PullRequest, _: &Ask) -> Result<Auto, Error> {
-        Err(merge::not_allowed(pr, "no auto-merge".into(), NO_MERGE))
+    fn auto_merge<'a>(
+        &'a self,
+        _: &'a Request,
+        pr: &'a PullRequest,
+        _: &'a Ask,
+    ) -> merge::Answer<'a, Auto> {
+        Box::pin(async move { Err(merge::not_allowed(pr, "no auto-merge".into(), NO_MERGE)) })
     }
 }
 
@@ -277,64 +306,68 @@ impl Merges for BitbucketCloud {
 /// which is required: the PR's when no GITOPS_STATUS_URL). One status per key, updated in
 /// place.
 impl Statuses for BitbucketCloud {
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(status::State, String)>, Error> {
-        #[derive(Deserialize)]
-        struct S {
-            state: String,
-            #[serde(default)]
-            description: Option<String>,
-        }
-        let path = format!(
-            "/repositories/{}/{}/commit/{sha}/statuses/build/{}",
-            req.target.owner(),
-            req.target.repo(),
-            url::form_urlencoded::byte_serialize(context.as_bytes()).collect::<String>()
-        );
-        let s: S = match self
-            .api
-            .call("read build status", Method::GET, &path, &[], None)
-            .await
-        {
-            Ok(s) => s,
-            Err(Error::Status { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        Ok(build_state(&s.state).map(|st| (st, s.description.unwrap_or_default())))
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> status::Answer<'a, Option<(status::State, String)>> {
+        Box::pin(async move {
+            let path = format!(
+                "/repositories/{}/{}/commit/{sha}/statuses/build/{}",
+                req.target.owner(),
+                req.target.repo(),
+                url::form_urlencoded::byte_serialize(context.as_bytes()).collect::<String>()
+            );
+            let s: serde_json::Value = match self
+                .api
+                .call("read build status", Method::GET, &path, &[], None)
+                .await
+            {
+                Ok(s) => s,
+                Err(Error::Status { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(build_state(&s))
+        })
     }
 
-    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
-        let state = match s.state {
-            status::State::Success => "SUCCESSFUL",
-            status::State::Failure => "FAILED",
-        };
-        let body = json!({"key": s.context, "state": state, "name": s.context,
+    fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
+        Box::pin(async move {
+            let state = match s.state {
+                status::State::Success => "SUCCESSFUL",
+                status::State::Failure => "FAILED",
+            };
+            let body = json!({"key": s.context, "state": state, "name": s.context,
             "description": s.description, "url": s.target_url});
-        self.api
-            .act(
-                "set build status",
-                Method::POST,
-                &format!(
-                    "/repositories/{}/{}/commit/{}/statuses/build",
-                    req.target.owner(),
-                    req.target.repo(),
-                    s.sha
-                ),
-                &body,
-            )
-            .await
+            self.api
+                .act(
+                    "set build status",
+                    Method::POST,
+                    &format!(
+                        "/repositories/{}/{}/commit/{}/statuses/build",
+                        req.target.owner(),
+                        req.target.repo(),
+                        s.sha
+                    ),
+                    &body,
+                )
+                .await
+        })
     }
 }
 
-/// `SUCCESSFUL` and `FAILED`, as Bitbucket (Cloud and Data Center) names build states.
-pub(crate) fn build_state(s: &str) -> Option<status::State> {
-    match s {
-        "SUCCESSFUL" => Some(status::State::Success),
-        "FAILED" => Some(status::State::Failure),
-        _ => None,
-    }
+/// A build status' state (`SUCCESSFUL` or `FAILED`, as Bitbucket Cloud and Data Center name
+/// them) and description. NB: read as `Value`: a type of its own would be another copy of
+/// the API's `call`.
+pub(crate) fn build_state(s: &serde_json::Value) -> Option<(status::State, String)> {
+    let state = match s["state"].as_str()? {
+        "SUCCESSFUL" => status::State::Success,
+        "FAILED" => status::State::Failure,
+        _ => return None,
+    };
+    Some((
+        state,
+        s["description"].as_str().unwrap_or_default().to_string(),
+    ))
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{
     api::{Api, Auth},
     error::{AUTO_HINT, Error, METHOD_HINT},
-    flow::{Host, Pr, PullRequest, Request, full_ref},
+    flow::{self, Host, Pr, PullRequest, Request, full_ref},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
     status::{self, CommitStatus, Statuses},
 };
@@ -211,61 +211,67 @@ fn project_key(slug: &RepoSlug) -> &str {
 }
 
 impl Host for BitbucketServer {
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let (head, base) = (full_ref(&req.branch), full_ref(&req.base));
-        let page: Page = self
-            .api
-            .call(
-                "find pull request",
-                Method::GET,
-                &Self::path(&req.target, ""),
-                &[
-                    ("at", &head),
-                    ("direction", "OUTGOING"),
-                    ("state", "OPEN"),
-                    ("limit", "25"),
-                ],
-                None,
-            )
-            .await?;
-        Ok(page
-            .values
-            .into_iter()
-            .find(|p| p.to_ref.id == base && p.from_ref.id == head)
-            .map(Pr::from))
+    fn find<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Option<Pr>> {
+        Box::pin(async move {
+            let (head, base) = (full_ref(&req.branch), full_ref(&req.base));
+            let page: Page = self
+                .api
+                .call(
+                    "find pull request",
+                    Method::GET,
+                    &Self::path(&req.target, ""),
+                    &[
+                        ("at", &head),
+                        ("direction", "OUTGOING"),
+                        ("state", "OPEN"),
+                        ("limit", "25"),
+                    ],
+                    None,
+                )
+                .await?;
+            Ok(page
+                .values
+                .into_iter()
+                .find(|p| p.to_ref.id == base && p.from_ref.id == head)
+                .map(Pr::from))
+        })
     }
 
-    async fn create(&self, req: &Request) -> Result<Pr, Error> {
-        let body = json!({
-            "title": req.title,
-            "description": req.body,
-            "draft": req.draft,
-            "fromRef": Self::repo_ref(&req.source, &req.branch),
-            "toRef": Self::repo_ref(&req.target, &req.base),
-        });
-        let p: PullRequestBody = self
-            .api
-            .send(Method::POST, &Self::path(&req.target, ""), &[], Some(&body))
-            .await?;
-        Ok(p.into())
+    fn create<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Pr> {
+        Box::pin(async move {
+            let body = json!({
+                "title": req.title,
+                "description": req.body,
+                "draft": req.draft,
+                "fromRef": Self::repo_ref(&req.source, &req.branch),
+                "toRef": Self::repo_ref(&req.target, &req.base),
+            });
+            let p: PullRequestBody = self
+                .api
+                .send(Method::POST, &Self::path(&req.target, ""), &[], Some(&body))
+                .await?;
+            Ok(p.into())
+        })
     }
 
     /// With the version read just before; read again when another update moved it.
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        let mut attempt = 0;
-        loop {
-            let version = self.read(req, pr.number).await?.version;
-            let body = json!({"version": version, "title": title, "description": req.body});
-            let path = Self::path(&req.target, &format!("/{}", pr.number));
-            match self
-                .api
-                .act("update pull request", Method::PUT, &path, &body)
-                .await
-            {
-                Err(Error::Status { status: 409, .. }) if attempt < 3 => attempt += 1,
-                r => return r,
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let mut attempt = 0;
+            loop {
+                let version = self.read(req, pr.number).await?.version;
+                let body = json!({"version": version, "title": title, "description": req.body});
+                let path = Self::path(&req.target, &format!("/{}", pr.number));
+                match self
+                    .api
+                    .act("update pull request", Method::PUT, &path, &body)
+                    .await
+                {
+                    Err(Error::Status { status: 409, .. }) if attempt < 3 => attempt += 1,
+                    r => return r,
+                }
             }
-        }
+        })
     }
 
     /// 409 "Only one pull request may be open for a given source and target branch"
@@ -275,63 +281,81 @@ impl Host for BitbucketServer {
         matches!(e, Error::Status { status: 409, message, .. } if message.contains("Only one pull request may be open"))
     }
 
-    async fn add_labels(&self, _: &Request, _: &Pr, _: &[String]) -> Result<(), Error> {
-        Err(Error::no_labels("Bitbucket"))
+    fn add_labels<'a>(
+        &'a self,
+        _: &'a Request,
+        _: &'a Pr,
+        _: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move { Err(Error::no_labels("Bitbucket")) })
     }
 
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error> {
-        let path = Self::path(&req.target, &format!("/{}/participants", pr.number));
-        for name in reviewers {
-            let body = json!({"user": {"name": name}, "role": "REVIEWER"});
-            self.api
-                .act("request reviewer", Method::POST, &path, &body)
-                .await?;
-        }
-        Ok(())
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let path = Self::path(&req.target, &format!("/{}/participants", pr.number));
+            for name in reviewers {
+                let body = json!({"user": {"name": name}, "role": "REVIEWER"});
+                self.api
+                    .act("request reviewer", Method::POST, &path, &body)
+                    .await?;
+            }
+            Ok(())
+        })
     }
 }
 
 impl Merges for BitbucketServer {
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
-        let p = self.read(req, pr.number).await?;
-        let mut s = Status::from(&p);
-        if s.state == State::Open {
-            // An auto-merge request names the head it is for.
-            let path = Self::path(&req.target, &format!("/{}/auto-merge", pr.number));
-            let auto: Result<Value, Error> = self
-                .api
-                .call("read auto-merge", Method::GET, &path, &[], None)
-                .await;
-            s.auto_merge = match auto {
-                Ok(v) => v["fromHash"].as_str() == Some(s.head.as_str()),
-                Err(Error::Status { status: 404, .. }) => false,
-                Err(e) => return Err(e),
-            };
-        }
-        Ok(s)
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> merge::Answer<'a, Status> {
+        Box::pin(async move {
+            let p = self.read(req, pr.number).await?;
+            let mut s = Status::from(&p);
+            if s.state == State::Open {
+                // An auto-merge request names the head it is for.
+                let path = Self::path(&req.target, &format!("/{}/auto-merge", pr.number));
+                let auto: Result<Value, Error> = self
+                    .api
+                    .call("read auto-merge", Method::GET, &path, &[], None)
+                    .await;
+                s.auto_merge = match auto {
+                    Ok(v) => v["fromHash"].as_str() == Some(s.head.as_str()),
+                    Err(Error::Status { status: 404, .. }) => false,
+                    Err(e) => return Err(e),
+                };
+            }
+            Ok(s)
+        })
     }
 
-    async fn merge(
-        &self,
-        req: &Request,
-        pr: &PullRequest,
-        ask: &Ask,
-    ) -> Result<Option<String>, Error> {
-        let p = self.post_merge(req, pr, ask, false).await?;
-        Ok(Status::from(&p).merge_commit)
+    fn merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Option<String>> {
+        Box::pin(async move {
+            let p = self.post_merge(req, pr, ask, false).await?;
+            Ok(Status::from(&p).merge_commit)
+        })
     }
 
-    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
-        let p = self.post_merge(req, pr, ask, true).await?;
-        let s = Status::from(&p);
-        Ok(match s.state {
-            State::Merged => Auto::Merged(s.merge_commit),
-            _ => Auto::On,
+    fn auto_merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Auto> {
+        Box::pin(async move {
+            let p = self.post_merge(req, pr, ask, true).await?;
+            let s = Status::from(&p);
+            Ok(match s.state {
+                State::Merged => Auto::Merged(s.merge_commit),
+                _ => Auto::On,
+            })
         })
     }
 }
@@ -341,53 +365,50 @@ impl Merges for BitbucketServer {
 /// (required: the PR's when no GITOPS_STATUS_URL); read back by `?key=`). One status per key,
 /// updated in place; a merge check can require it.
 impl Statuses for BitbucketServer {
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(status::State, String)>, Error> {
-        #[derive(Deserialize)]
-        struct S {
-            state: String,
-            #[serde(default)]
-            description: Option<String>,
-        }
-        let path = Self::builds(&req.target, sha);
-        let s: S = match self
-            .api
-            .call(
-                "read build status",
-                Method::GET,
-                &path,
-                &[("key", context)],
-                None,
-            )
-            .await
-        {
-            Ok(s) => s,
-            Err(Error::Status { status: 404, .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        Ok(super::bitbucket_cloud::build_state(&s.state)
-            .map(|st| (st, s.description.unwrap_or_default())))
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> status::Answer<'a, Option<(status::State, String)>> {
+        Box::pin(async move {
+            let path = Self::builds(&req.target, sha);
+            let s: Value = match self
+                .api
+                .call(
+                    "read build status",
+                    Method::GET,
+                    &path,
+                    &[("key", context)],
+                    None,
+                )
+                .await
+            {
+                Ok(s) => s,
+                Err(Error::Status { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(super::bitbucket_cloud::build_state(&s))
+        })
     }
 
-    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
-        let state = match s.state {
-            status::State::Success => "SUCCESSFUL",
-            status::State::Failure => "FAILED",
-        };
-        let body = json!({"key": s.context, "state": state, "name": s.context,
+    fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
+        Box::pin(async move {
+            let state = match s.state {
+                status::State::Success => "SUCCESSFUL",
+                status::State::Failure => "FAILED",
+            };
+            let body = json!({"key": s.context, "state": state, "name": s.context,
             "description": s.description, "url": s.target_url});
-        self.api
-            .act(
-                "set build status",
-                Method::POST,
-                &Self::builds(&req.target, &s.sha),
-                &body,
-            )
-            .await
+            self.api
+                .act(
+                    "set build status",
+                    Method::POST,
+                    &Self::builds(&req.target, &s.sha),
+                    &body,
+                )
+                .await
+        })
     }
 }
 

@@ -106,14 +106,19 @@ pub struct Opened {
     pub warnings: Vec<String>,
 }
 
+/// A host's answer, boxed: the flow below is one function for every host, where a generic
+/// flow was one copy per host (tens of KB of the 6 MB static binary).
+pub(crate) type Answer<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 'a>>;
+
 /// One host's API, as the shared flow needs it.
-pub(crate) trait Host {
+pub(crate) trait Host: Sync {
     /// The open request for `req`'s branch into its base, if any.
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error>;
+    fn find<'a>(&'a self, req: &'a Request) -> Answer<'a, Option<Pr>>;
     /// One create, never retried here: a lost answer must be looked up, not sent again.
-    async fn create(&self, req: &Request) -> Result<Pr, Error>;
+    fn create<'a>(&'a self, req: &'a Request) -> Answer<'a, Pr>;
     /// Sets the title and body of an existing request.
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error>;
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> Answer<'a, ()>;
     /// True for the host's "a request for this branch already exists" answer.
     fn is_duplicate(&self, e: &Error) -> bool;
     /// False where `is_duplicate` is a guess (the host documents no such answer): when the
@@ -122,14 +127,19 @@ pub(crate) trait Host {
         true
     }
     /// Adds labels (those missing only).
-    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error>;
+    fn add_labels<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        labels: &'a [String],
+    ) -> Answer<'a, ()>;
     /// Asks for reviews (those not asked yet only).
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error>;
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> Answer<'a, ()>;
     /// The prefix this host's titles use for drafts, if it marks drafts in the title.
     fn draft_prefix(&self) -> Option<&'static str> {
         None
@@ -138,7 +148,7 @@ pub(crate) trait Host {
 
 /// The title an existing request should have: the wanted one, keeping a draft prefix the
 /// request has (a person may have removed it on purpose; it is never added back).
-fn wanted_title<H: Host>(h: &H, pr: &Pr, req: &Request) -> String {
+fn wanted_title(h: &dyn Host, pr: &Pr, req: &Request) -> String {
     match h.draft_prefix() {
         Some(p) if pr.title.starts_with(p) => format!("{p}{}", req.title),
         _ => req.title.clone(),
@@ -146,7 +156,7 @@ fn wanted_title<H: Host>(h: &H, pr: &Pr, req: &Request) -> String {
 }
 
 /// Find, create or update, then labels and reviewers: the same on every host.
-pub(crate) async fn open<H: Host>(h: &H, req: &Request, dry_run: bool) -> Result<Opened, Error> {
+pub(crate) async fn open(h: &dyn Host, req: &Request, dry_run: bool) -> Result<Opened, Error> {
     let existing = h.find(req).await?;
     if dry_run {
         return Ok(match existing {
@@ -197,7 +207,7 @@ pub(crate) async fn open<H: Host>(h: &H, req: &Request, dry_run: bool) -> Result
     })
 }
 
-async fn update_if_needed<H: Host>(h: &H, p: &Pr, req: &Request) -> Result<Action, Error> {
+async fn update_if_needed(h: &dyn Host, p: &Pr, req: &Request) -> Result<Action, Error> {
     let title = wanted_title(h, p, req);
     if p.title == title && p.body == req.body {
         return Ok(Action::Unchanged);
@@ -209,7 +219,7 @@ async fn update_if_needed<H: Host>(h: &H, p: &Pr, req: &Request) -> Result<Actio
 /// Creates the request. A create is never blindly repeated: when its answer is lost (or the
 /// host says one already exists, because another run won the race), the request is looked
 /// up; only when it is really absent is the create sent again, after a pause.
-async fn create<H: Host>(h: &H, req: &Request) -> Result<(Pr, Action), Error> {
+async fn create(h: &dyn Host, req: &Request) -> Result<(Pr, Action), Error> {
     let mut attempt = 0;
     loop {
         let e = match h.create(req).await {

@@ -10,10 +10,10 @@ use serde_json::json;
 use super::{
     api::{Api, Auth},
     error::{Error, METHOD_HINT, PERMISSION_HINT},
-    flow::{Host, Pr, PullRequest, Request},
+    flow::{self, Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, Reading, Status},
     repos,
-    status::{CommitStatus, State, Statuses},
+    status::{self, CommitStatus, State, Statuses},
 };
 use crate::trust::credential::Credential;
 
@@ -95,76 +95,92 @@ impl Gitea {
 }
 
 impl Merges for Gitea {
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
-        repos::status(&self.api, req, pr).await
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> merge::Answer<'a, Status> {
+        Box::pin(async move { repos::status(&self.api, req, pr).await })
     }
 
-    async fn merge(
-        &self,
-        req: &Request,
-        pr: &PullRequest,
-        ask: &Ask,
-    ) -> Result<Option<String>, Error> {
-        // Gitea answers a merge with no body: the flow reads the commit from the request.
-        self.post_merge(req, pr, ask, false).await.map(|()| None)
+    fn merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Option<String>> {
+        Box::pin(async move {
+            // Gitea answers a merge with no body: the flow reads the commit from the request.
+            self.post_merge(req, pr, ask, false).await.map(|()| None)
+        })
     }
 
-    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
-        match self.post_merge(req, pr, ask, true).await {
-            // 201 scheduled, or 200 merged at once (it could merge already): the state says.
-            Ok(()) => match repos::status(&self.api, req, pr).await? {
-                s if s.state == merge::State::Merged => Ok(Auto::Merged(s.merge_commit)),
-                _ => Ok(Auto::On),
-            },
-            // A rerun: it is scheduled already, and stays so (Gitea does not show it).
-            Err(Error::NotMergeable { message, .. }) if message.contains("already scheduled") => {
-                Ok(Auto::On)
+    fn auto_merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Auto> {
+        Box::pin(async move {
+            match self.post_merge(req, pr, ask, true).await {
+                // 201 scheduled, or 200 merged at once (it could merge already): the state says.
+                Ok(()) => match repos::status(&self.api, req, pr).await? {
+                    s if s.state == merge::State::Merged => Ok(Auto::Merged(s.merge_commit)),
+                    _ => Ok(Auto::On),
+                },
+                // A rerun: it is scheduled already, and stays so (Gitea does not show it).
+                Err(Error::NotMergeable { message, .. })
+                    if message.contains("already scheduled") =>
+                {
+                    Ok(Auto::On)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
+        })
     }
 }
 
 impl Host for Gitea {
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        // `{base}` is one path segment; `{head}` is the rest of the path (branch names may
-        // hold '/'), so only the base is encoded.
-        let base = url::form_urlencoded::byte_serialize(req.base.as_bytes()).collect::<String>();
-        let path = Self::path(req, &format!("/pulls/{base}/{}", Self::head(req)));
-        match self
-            .api
-            .call::<repos::Pull>("find pull request", Method::GET, &path, &[], None)
-            .await
-        {
-            // The lookup also returns closed and merged requests: only an open one counts.
-            Ok(p) if p.state == "open" => Ok(Some(p.into())),
-            Ok(_) => Ok(None),
-            Err(Error::Status { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn find<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Option<Pr>> {
+        Box::pin(async move {
+            // `{base}` is one path segment; `{head}` is the rest of the path (branch names may
+            // hold '/'), so only the base is encoded.
+            let base =
+                url::form_urlencoded::byte_serialize(req.base.as_bytes()).collect::<String>();
+            let path = Self::path(req, &format!("/pulls/{base}/{}", Self::head(req)));
+            match self
+                .api
+                .call::<repos::Pull>("find pull request", Method::GET, &path, &[], None)
+                .await
+            {
+                // The lookup also returns closed and merged requests: only an open one counts.
+                Ok(p) if p.state == "open" => Ok(Some(p.into())),
+                Ok(_) => Ok(None),
+                Err(Error::Status { status: 404, .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 
-    async fn create(&self, req: &Request) -> Result<Pr, Error> {
-        let title = if req.draft {
-            format!("{DRAFT}{}", req.title)
-        } else {
-            req.title.clone()
-        };
-        let body = json!({
-            "head": Self::head(req),
-            "base": req.base,
-            "title": title,
-            "body": req.body,
-        });
-        let p: repos::Pull = self
-            .api
-            .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
-            .await?;
-        Ok(p.into())
+    fn create<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Pr> {
+        Box::pin(async move {
+            let title = if req.draft {
+                format!("{DRAFT}{}", req.title)
+            } else {
+                req.title.clone()
+            };
+            let body = json!({
+                "head": Self::head(req),
+                "base": req.base,
+                "title": title,
+                "body": req.body,
+            });
+            let p: repos::Pull = self
+                .api
+                .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
+                .await?;
+            Ok(p.into())
+        })
     }
 
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        repos::update(&self.api, req, pr.number, title).await
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> flow::Answer<'a, ()> {
+        Box::pin(async move { repos::update(&self.api, req, pr.number, title).await })
     }
 
     /// 409 `pull request already exists for these targets [...]` (contracts/gitea/notes.md).
@@ -172,19 +188,28 @@ impl Host for Gitea {
         matches!(e, Error::Status { status: 409, message, .. } if message.contains("already exists"))
     }
 
-    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
-        // issueAddLabel takes label names as well as ids (create takes only ids).
-        repos::add_labels(&self.api, req, pr.number, labels).await
+    fn add_labels<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        labels: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            // issueAddLabel takes label names as well as ids (create takes only ids).
+            repos::add_labels(&self.api, req, pr.number, labels).await
+        })
     }
 
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error> {
-        let body = json!({ "reviewers": reviewers });
-        repos::request_reviewers(&self.api, req, pr.number, &body).await
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let body = json!({ "reviewers": reviewers });
+            repos::request_reviewers(&self.api, req, pr.number, &body).await
+        })
     }
 
     fn draft_prefix(&self) -> Option<&'static str> {
@@ -193,16 +218,16 @@ impl Host for Gitea {
 }
 
 impl Statuses for Gitea {
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(State, String)>, Error> {
-        repos::current_status(&self.api, req, sha, context).await
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> status::Answer<'a, Option<(State, String)>> {
+        Box::pin(async move { repos::current_status(&self.api, req, sha, context).await })
     }
 
-    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
-        repos::put_status(&self.api, req, s).await
+    fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
+        Box::pin(async move { repos::put_status(&self.api, req, s).await })
     }
 }

@@ -10,10 +10,10 @@ use serde_json::json;
 use super::{
     api::{Api, Auth},
     error::{AUTO_HINT, Error, METHOD_HINT, PERMISSION_HINT},
-    flow::{Host, Pr, PullRequest, Request},
+    flow::{self, Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, Reading, Status},
     repos,
-    status::{CommitStatus, State, Statuses},
+    status::{self, CommitStatus, State, Statuses},
 };
 use crate::trust::credential::Credential;
 
@@ -90,110 +90,123 @@ const REFUSALS: &[(u16, &str, Reading)] = &[
 ];
 
 impl Merges for GitHub {
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
-        repos::status(&self.api, req, pr).await
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> merge::Answer<'a, Status> {
+        Box::pin(async move { repos::status(&self.api, req, pr).await })
     }
 
-    async fn merge(
-        &self,
-        req: &Request,
-        pr: &PullRequest,
-        ask: &Ask,
-    ) -> Result<Option<String>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Result {
-            sha: String,
-        }
-        let body = json!({
-            "sha": ask.head,
-            "merge_method": ask.method.name(),
-        });
-        // Not retried: a lost answer is judged by reading the request again.
-        let r: Result = self
-            .api
-            .send(
-                Method::PUT,
-                &Self::path(req, &format!("/pulls/{}/merge", pr.number)),
-                &[],
-                Some(&body),
-            )
-            .await
-            .map_err(|e| merge::read_refusal(e, pr, ask, REFUSALS))?;
-        Ok(Some(r.sha))
+    fn merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Option<String>> {
+        Box::pin(async move {
+            #[derive(serde::Deserialize)]
+            struct Result {
+                sha: String,
+            }
+            let body = json!({
+                "sha": ask.head,
+                "merge_method": ask.method.name(),
+            });
+            // Not retried: a lost answer is judged by reading the request again.
+            let r: Result = self
+                .api
+                .send(
+                    Method::PUT,
+                    &Self::path(req, &format!("/pulls/{}/merge", pr.number)),
+                    &[],
+                    Some(&body),
+                )
+                .await
+                .map_err(|e| merge::read_refusal(e, pr, ask, REFUSALS))?;
+            Ok(Some(r.sha))
+        })
     }
 
-    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
-        let body = json!({
-            "query": ENABLE_AUTO_MERGE,
-            "variables": {
-                "pr": pr.node_id,
-                "method": ask.method.name().to_ascii_uppercase(),
-                "head": ask.head,
-            },
-        });
-        let answer: GraphQl = self
-            .graphql
-            .call("enable auto-merge", Method::POST, "", &[], Some(&body))
-            .await?;
-        let Some(e) = answer.errors.into_iter().next() else {
-            return Ok(Auto::On);
-        };
-        let m = e.message;
-        if m.contains("Auto merge is not allowed") {
-            Err(merge::not_allowed(pr, m, AUTO_HINT))
-        } else if m.contains("clean status") || m.contains("not in the correct state") {
-            // Nothing to wait for (its checks passed already): GitHub merges only now.
-            tracing::info!(pr = %pr.url, "auto-merge has nothing to wait for; merging now");
-            Ok(Auto::Merged(self.merge(req, pr, ask).await?))
-        } else if m.contains("not allowed to") {
-            Err(merge::not_allowed(pr, m, PERMISSION_HINT))
-        } else {
-            Err(Error::Answer {
-                what: "enable auto-merge".into(),
-                message: m,
-            })
-        }
+    fn auto_merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Auto> {
+        Box::pin(async move {
+            let body = json!({
+                "query": ENABLE_AUTO_MERGE,
+                "variables": {
+                    "pr": pr.node_id,
+                    "method": ask.method.name().to_ascii_uppercase(),
+                    "head": ask.head,
+                },
+            });
+            let answer: GraphQl = self
+                .graphql
+                .call("enable auto-merge", Method::POST, "", &[], Some(&body))
+                .await?;
+            let Some(e) = answer.errors.into_iter().next() else {
+                return Ok(Auto::On);
+            };
+            let m = e.message;
+            if m.contains("Auto merge is not allowed") {
+                Err(merge::not_allowed(pr, m, AUTO_HINT))
+            } else if m.contains("clean status") || m.contains("not in the correct state") {
+                // Nothing to wait for (its checks passed already): GitHub merges only now.
+                tracing::info!(pr = %pr.url, "auto-merge has nothing to wait for; merging now");
+                Ok(Auto::Merged(self.merge(req, pr, ask).await?))
+            } else if m.contains("not allowed to") {
+                Err(merge::not_allowed(pr, m, PERMISSION_HINT))
+            } else {
+                Err(Error::Answer {
+                    what: "enable auto-merge".into(),
+                    message: m,
+                })
+            }
+        })
     }
 }
 
 impl Host for GitHub {
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let head = Self::head(req);
-        let pulls: Vec<repos::Pull> = self
-            .api
-            .call(
-                "find pull request",
-                Method::GET,
-                &Self::path(req, "/pulls"),
-                &[
-                    ("state", "open"),
-                    ("head", &head),
-                    ("base", &req.base),
-                    ("per_page", "10"),
-                ],
-                None,
-            )
-            .await?;
-        Ok(pulls.into_iter().next().map(Pr::from))
+    fn find<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Option<Pr>> {
+        Box::pin(async move {
+            let head = Self::head(req);
+            let pulls: Vec<repos::Pull> = self
+                .api
+                .call(
+                    "find pull request",
+                    Method::GET,
+                    &Self::path(req, "/pulls"),
+                    &[
+                        ("state", "open"),
+                        ("head", &head),
+                        ("base", &req.base),
+                        ("per_page", "10"),
+                    ],
+                    None,
+                )
+                .await?;
+            Ok(pulls.into_iter().next().map(Pr::from))
+        })
     }
 
-    async fn create(&self, req: &Request) -> Result<Pr, Error> {
-        let body = json!({
-            "title": req.title,
-            "head": Self::head(req),
-            "base": req.base,
-            "body": req.body,
-            "draft": req.draft,
-        });
-        let p: repos::Pull = self
-            .api
-            .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
-            .await?;
-        Ok(p.into())
+    fn create<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Pr> {
+        Box::pin(async move {
+            let body = json!({
+                "title": req.title,
+                "head": Self::head(req),
+                "base": req.base,
+                "body": req.body,
+                "draft": req.draft,
+            });
+            let p: repos::Pull = self
+                .api
+                .send(Method::POST, &Self::path(req, "/pulls"), &[], Some(&body))
+                .await?;
+            Ok(p.into())
+        })
     }
 
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        repos::update(&self.api, req, pr.number, title).await
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> flow::Answer<'a, ()> {
+        Box::pin(async move { repos::update(&self.api, req, pr.number, title).await })
     }
 
     /// GitHub's 422 "A pull request already exists for OWNER:BRANCH." (contracts/github/notes.md).
@@ -201,40 +214,49 @@ impl Host for GitHub {
         matches!(e, Error::Status { status: 422, message, .. } if message.contains("already exists"))
     }
 
-    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
-        // A PR is an issue; labels live on the issue. Adding is idempotent.
-        repos::add_labels(&self.api, req, pr.number, labels).await
+    fn add_labels<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        labels: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            // A PR is an issue; labels live on the issue. Adding is idempotent.
+            repos::add_labels(&self.api, req, pr.number, labels).await
+        })
     }
 
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error> {
-        // `org/team` names a team; anything else a user.
-        let (teams, users): (Vec<&String>, Vec<&String>) =
-            reviewers.iter().partition(|r| r.contains('/'));
-        let teams: Vec<&str> = teams
-            .iter()
-            .filter_map(|t| t.split_once('/').map(|(_, slug)| slug))
-            .collect();
-        let body = json!({ "reviewers": users, "team_reviewers": teams });
-        repos::request_reviewers(&self.api, req, pr.number, &body).await
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            // `org/team` names a team; anything else a user.
+            let (teams, users): (Vec<&String>, Vec<&String>) =
+                reviewers.iter().partition(|r| r.contains('/'));
+            let teams: Vec<&str> = teams
+                .iter()
+                .filter_map(|t| t.split_once('/').map(|(_, slug)| slug))
+                .collect();
+            let body = json!({ "reviewers": users, "team_reviewers": teams });
+            repos::request_reviewers(&self.api, req, pr.number, &body).await
+        })
     }
 }
 
 impl Statuses for GitHub {
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(State, String)>, Error> {
-        repos::current_status(&self.api, req, sha, context).await
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> status::Answer<'a, Option<(State, String)>> {
+        Box::pin(async move { repos::current_status(&self.api, req, sha, context).await })
     }
 
-    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
-        repos::put_status(&self.api, req, s).await
+    fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
+        Box::pin(async move { repos::put_status(&self.api, req, s).await })
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{
     api::{Api, Auth},
     error::Error,
-    flow::{Host, Pr, PullRequest, Request},
+    flow::{self, Host, Pr, PullRequest, Request},
     merge::{self, Ask, Auto, Merges, Method as MergeMethod, Reading, State, Status},
     status::{self, CommitStatus, Statuses},
 };
@@ -182,114 +182,129 @@ impl GitLab {
 }
 
 impl Merges for GitLab {
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error> {
-        let m: MergeState = self
-            .api
-            .call(
-                "read merge request",
-                Method::GET,
-                &Self::pr_path(req, pr.number),
-                &[],
-                None,
-            )
-            .await?;
-        Ok(m.into())
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> merge::Answer<'a, Status> {
+        Box::pin(async move {
+            let m: MergeState = self
+                .api
+                .call(
+                    "read merge request",
+                    Method::GET,
+                    &Self::pr_path(req, pr.number),
+                    &[],
+                    None,
+                )
+                .await?;
+            Ok(m.into())
+        })
     }
 
-    async fn merge(
-        &self,
-        req: &Request,
-        pr: &PullRequest,
-        ask: &Ask,
-    ) -> Result<Option<String>, Error> {
-        Ok(self.put_merge(req, pr, ask, false).await?.merge_commit)
+    fn merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Option<String>> {
+        Box::pin(async move { Ok(self.put_merge(req, pr, ask, false).await?.merge_commit) })
     }
 
-    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error> {
-        let s = self.put_merge(req, pr, ask, true).await?;
-        Ok(match s.state {
-            State::Merged => Auto::Merged(s.merge_commit),
-            _ => Auto::On,
+    fn auto_merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> merge::Answer<'a, Auto> {
+        Box::pin(async move {
+            let s = self.put_merge(req, pr, ask, true).await?;
+            Ok(match s.state {
+                State::Merged => Auto::Merged(s.merge_commit),
+                _ => Auto::On,
+            })
         })
     }
 }
 
 impl Host for GitLab {
-    async fn find(&self, req: &Request) -> Result<Option<Pr>, Error> {
-        let mrs: Vec<MergeRequest> = self
-            .api
-            .call(
-                "find merge request",
-                Method::GET,
-                &format!("{}/merge_requests", project(&req.target)),
-                &[
-                    ("state", "opened"),
-                    ("source_branch", &req.branch),
-                    ("target_branch", &req.base),
-                    ("per_page", "20"),
-                ],
-                None,
-            )
-            .await?;
-        // The filters match the branch name in any project; keep the one from our source.
-        let source_id = if req.is_fork() {
-            Some(self.project_id(&req.source).await?)
-        } else {
-            None
-        };
-        Ok(mrs
-            .into_iter()
-            .find(|m| match source_id {
-                Some(id) => m.source_project_id == id,
-                None => m.source_project_id == m.target_project_id,
-            })
-            .map(Pr::from))
+    fn find<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Option<Pr>> {
+        Box::pin(async move {
+            let mrs: Vec<MergeRequest> = self
+                .api
+                .call(
+                    "find merge request",
+                    Method::GET,
+                    &format!("{}/merge_requests", project(&req.target)),
+                    &[
+                        ("state", "opened"),
+                        ("source_branch", &req.branch),
+                        ("target_branch", &req.base),
+                        ("per_page", "20"),
+                    ],
+                    None,
+                )
+                .await?;
+            // The filters match the branch name in any project; keep the one from our source.
+            let source_id = if req.is_fork() {
+                Some(self.project_id(&req.source).await?)
+            } else {
+                None
+            };
+            Ok(mrs
+                .into_iter()
+                .find(|m| match source_id {
+                    Some(id) => m.source_project_id == id,
+                    None => m.source_project_id == m.target_project_id,
+                })
+                .map(Pr::from))
+        })
     }
 
-    async fn create(&self, req: &Request) -> Result<Pr, Error> {
-        let title = if req.draft {
-            format!("{DRAFT}{}", req.title)
-        } else {
-            req.title.clone()
-        };
-        let mut body = json!({
-            "source_branch": req.branch,
-            "target_branch": req.base,
-            "title": title,
-            "description": req.body,
-        });
-        if !req.labels.is_empty() {
-            body["labels"] = json!(req.labels.join(","));
-        }
-        // A fork's merge request is created on the fork, pointing at the target project.
-        let on = if req.is_fork() {
-            body["target_project_id"] = json!(self.project_id(&req.target).await?);
-            &req.source
-        } else {
-            &req.target
-        };
-        let m: MergeRequest = self
-            .api
-            .send(
-                Method::POST,
-                &format!("{}/merge_requests", project(on)),
-                &[],
-                Some(&body),
-            )
-            .await?;
-        Ok(m.into())
+    fn create<'a>(&'a self, req: &'a Request) -> flow::Answer<'a, Pr> {
+        Box::pin(async move {
+            let title = if req.draft {
+                format!("{DRAFT}{}", req.title)
+            } else {
+                req.title.clone()
+            };
+            let mut body = json!({
+                "source_branch": req.branch,
+                "target_branch": req.base,
+                "title": title,
+                "description": req.body,
+            });
+            if !req.labels.is_empty() {
+                body["labels"] = json!(req.labels.join(","));
+            }
+            // A fork's merge request is created on the fork, pointing at the target project.
+            let on = if req.is_fork() {
+                body["target_project_id"] = json!(self.project_id(&req.target).await?);
+                &req.source
+            } else {
+                &req.target
+            };
+            let m: MergeRequest = self
+                .api
+                .send(
+                    Method::POST,
+                    &format!("{}/merge_requests", project(on)),
+                    &[],
+                    Some(&body),
+                )
+                .await?;
+            Ok(m.into())
+        })
     }
 
-    async fn update(&self, pr: &Pr, title: &str, req: &Request) -> Result<(), Error> {
-        let body = json!({"title": title, "description": req.body});
-        self.api
-            .act(
-                "update merge request",
-                Method::PUT,
-                &Self::mr_path(req, pr),
-                &body,
-            )
-            .await
+    fn update<'a>(&'a self, pr: &'a Pr, title: &'a str, req: &'a Request) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let body = json!({"title": title, "description": req.body});
+            self.api
+                .act(
+                    "update merge request",
+                    Method::PUT,
+                    &Self::mr_path(req, pr),
+                    &body,
+                )
+                .await
+        })
     }
 
     /// 409 `{"message": ["Another open merge request already exists for this source branch: !N"]}`.
@@ -298,57 +313,66 @@ impl Host for GitLab {
             if message.contains("Another open merge request already exists"))
     }
 
-    async fn add_labels(&self, req: &Request, pr: &Pr, labels: &[String]) -> Result<(), Error> {
-        let body = json!({ "add_labels": labels.join(",") });
-        self.api
-            .act("add labels", Method::PUT, &Self::mr_path(req, pr), &body)
-            .await
+    fn add_labels<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        labels: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            let body = json!({ "add_labels": labels.join(",") });
+            self.api
+                .act("add labels", Method::PUT, &Self::mr_path(req, pr), &body)
+                .await
+        })
     }
 
-    async fn add_reviewers(
-        &self,
-        req: &Request,
-        pr: &Pr,
-        reviewers: &[String],
-    ) -> Result<(), Error> {
-        // `reviewer_ids` replaces the list: send the ones there plus the new ones.
-        let mut ids = pr.reviewer_ids.clone();
-        let mut unknown = vec![];
-        for name in reviewers {
-            let users: Vec<User> = self
-                .api
-                .call(
-                    "look up reviewer",
-                    Method::GET,
-                    "/users",
-                    &[("username", name)],
-                    None,
-                )
-                .await?;
-            match users.first() {
-                Some(u) => ids.push(u.id),
-                None => unknown.push(name.clone()),
+    fn add_reviewers<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a Pr,
+        reviewers: &'a [String],
+    ) -> flow::Answer<'a, ()> {
+        Box::pin(async move {
+            // `reviewer_ids` replaces the list: send the ones there plus the new ones.
+            let mut ids = pr.reviewer_ids.clone();
+            let mut unknown = vec![];
+            for name in reviewers {
+                let users: Vec<User> = self
+                    .api
+                    .call(
+                        "look up reviewer",
+                        Method::GET,
+                        "/users",
+                        &[("username", name)],
+                        None,
+                    )
+                    .await?;
+                match users.first() {
+                    Some(u) => ids.push(u.id),
+                    None => unknown.push(name.clone()),
+                }
             }
-        }
-        if ids.len() > pr.reviewer_ids.len() {
-            let body = json!({ "reviewer_ids": ids });
-            self.api
-                .act(
-                    "request reviewers",
-                    Method::PUT,
-                    &Self::mr_path(req, pr),
-                    &body,
-                )
-                .await?;
-        }
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Answer {
-                what: "request reviewers".into(),
-                message: format!("no GitLab user named {unknown:?}"),
-            })
-        }
+            if ids.len() > pr.reviewer_ids.len() {
+                let body = json!({ "reviewer_ids": ids });
+                self.api
+                    .act(
+                        "request reviewers",
+                        Method::PUT,
+                        &Self::mr_path(req, pr),
+                        &body,
+                    )
+                    .await?;
+            }
+            if unknown.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Answer {
+                    what: "request reviewers".into(),
+                    message: format!("no GitLab user named {unknown:?}"),
+                })
+            }
+        })
     }
 
     fn draft_prefix(&self) -> Option<&'static str> {
@@ -359,54 +383,56 @@ impl Host for GitLab {
 /// GitLab's commit statuses (`POST /projects/:id/statuses/:sha`: `state` `success` or
 /// `failed`, `name`, `description`, `target_url`; `GET …/repository/commits/:sha/statuses`).
 impl Statuses for GitLab {
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(status::State, String)>, Error> {
-        #[derive(Deserialize)]
-        struct S {
-            status: String,
-            #[serde(default)]
-            description: Option<String>,
-        }
-        let list: Vec<S> = self
-            .api
-            .call(
-                "read commit statuses",
-                Method::GET,
-                &format!("{}/repository/commits/{sha}/statuses", project(&req.target)),
-                &[("name", context), ("all", "false")],
-                None,
-            )
-            .await?;
-        Ok(list.into_iter().next().and_then(|s| {
-            let state = match s.status.as_str() {
-                "success" => status::State::Success,
-                "failed" => status::State::Failure,
-                _ => return None,
-            };
-            Some((state, s.description.unwrap_or_default()))
-        }))
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> status::Answer<'a, Option<(status::State, String)>> {
+        Box::pin(async move {
+            // NB: read as `Value`: a type of its own would be another copy of `call`.
+            let list: serde_json::Value = self
+                .api
+                .call(
+                    "read commit statuses",
+                    Method::GET,
+                    &format!("{}/repository/commits/{sha}/statuses", project(&req.target)),
+                    &[("name", context), ("all", "false")],
+                    None,
+                )
+                .await?;
+            Ok(list.get(0).and_then(|s| {
+                let state = match s["status"].as_str()? {
+                    "success" => status::State::Success,
+                    "failed" => status::State::Failure,
+                    _ => return None,
+                };
+                Some((
+                    state,
+                    s["description"].as_str().unwrap_or_default().to_string(),
+                ))
+            }))
+        })
     }
 
-    async fn put(&self, req: &Request, s: &CommitStatus) -> Result<(), Error> {
-        let state = match s.state {
-            status::State::Success => "success",
-            status::State::Failure => "failed",
-        };
-        let mut body = json!({"state": state, "name": s.context, "description": s.description});
-        if let Some(u) = &s.target_url {
-            body["target_url"] = json!(u);
-        }
-        self.api
-            .act(
-                "set commit status",
-                Method::POST,
-                &format!("{}/statuses/{}", project(&req.target), s.sha),
-                &body,
-            )
-            .await
+    fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
+        Box::pin(async move {
+            let state = match s.state {
+                status::State::Success => "success",
+                status::State::Failure => "failed",
+            };
+            let mut body = json!({"state": state, "name": s.context, "description": s.description});
+            if let Some(u) = &s.target_url {
+                body["target_url"] = json!(u);
+            }
+            self.api
+                .act(
+                    "set commit status",
+                    Method::POST,
+                    &format!("{}/statuses/{}", project(&req.target), s.sha),
+                    &body,
+                )
+                .await
+        })
     }
 }

@@ -105,21 +105,29 @@ pub struct Merged {
 }
 
 /// One host's merge API, as the shared flow needs it.
-pub(crate) trait Merges {
+pub(crate) trait Merges: Sync {
     /// Where the request stands.
-    async fn status(&self, req: &Request, pr: &PullRequest) -> Result<Status, Error>;
+    fn status<'a>(&'a self, req: &'a Request, pr: &'a PullRequest) -> Answer<'a, Status>;
     /// Merges now if the head is still `ask.head`; the merge commit when the host says it.
     /// A host's refusals become [`Error::NotMergeable`], [`Error::NotAllowed`] and
     /// [`Error::HeadMoved`] (its `now` left empty: the flow reads it).
-    async fn merge(
-        &self,
-        req: &Request,
-        pr: &PullRequest,
-        ask: &Ask,
-    ) -> Result<Option<String>, Error>;
+    fn merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> Answer<'a, Option<String>>;
     /// Turns on the host's auto-merge for `ask.head`.
-    async fn auto_merge(&self, req: &Request, pr: &PullRequest, ask: &Ask) -> Result<Auto, Error>;
+    fn auto_merge<'a>(
+        &'a self,
+        req: &'a Request,
+        pr: &'a PullRequest,
+        ask: &'a Ask,
+    ) -> Answer<'a, Auto>;
 }
+
+/// A host's answer, boxed: one merge flow for every host (see `flow::Answer`).
+pub(crate) type Answer<'a, T> = super::flow::Answer<'a, T>;
 
 /// How long to pause before the `n`th look at a request: 0.5 s doubling to 4 s.
 pub fn poll_delay(n: u32) -> Duration {
@@ -127,8 +135,8 @@ pub fn poll_delay(n: u32) -> Duration {
 }
 
 /// Reads the request, merges it or turns on auto-merge as asked, and waits while asked.
-pub(crate) async fn merge<H: Merges>(
-    h: &H,
+pub(crate) async fn merge(
+    h: &dyn Merges,
     req: &Request,
     pr: &PullRequest,
     ask: &Ask,
@@ -216,8 +224,8 @@ fn settled(
 
 /// One move: merge now, or turn auto-merge on (once). `Some`: merged, with the commit when
 /// the host said it.
-async fn act<H: Merges>(
-    h: &H,
+async fn act(
+    h: &dyn Merges,
     req: &Request,
     pr: &PullRequest,
     ask: &Ask,
@@ -238,8 +246,8 @@ async fn act<H: Merges>(
 }
 
 /// Merged: the commit as the host said it, else as the request now records it.
-async fn merged<H: Merges>(
-    h: &H,
+async fn merged(
+    h: &dyn Merges,
     req: &Request,
     pr: &PullRequest,
     commit: Option<String>,

@@ -43,14 +43,15 @@ impl Provider {
     /// Finds the open request for `req`; creates it if there is none, else updates its text;
     /// adds missing labels and reviewers. With `dry_run`, only looks.
     pub async fn open_pull_request(&self, req: &Request, dry_run: bool) -> Result<Opened, Error> {
-        match self {
-            Provider::GitHub(h) => open(h, req, dry_run).await,
-            Provider::GitLab(h) => open(h, req, dry_run).await,
-            Provider::Gitea(h) => open(h, req, dry_run).await,
-            Provider::AzureDevOps(h) => open(h, req, dry_run).await,
-            Provider::BitbucketServer(h) => open(h, req, dry_run).await,
-            Provider::BitbucketCloud(h) => open(h, req, dry_run).await,
-        }
+        let h: &dyn super::flow::Host = match self {
+            Provider::GitHub(h) => h,
+            Provider::GitLab(h) => h,
+            Provider::Gitea(h) => h,
+            Provider::AzureDevOps(h) => h,
+            Provider::BitbucketServer(h) => h,
+            Provider::BitbucketCloud(h) => h,
+        };
+        open(h, req, dry_run).await
     }
 
     /// Sets the commit status on the PR's head unless it carries it already; with
@@ -61,14 +62,15 @@ impl Provider {
         s: &CommitStatus,
         dry_run: bool,
     ) -> Result<status::Action, Error> {
-        match self {
-            Provider::GitHub(h) => status::set(h, req, s, dry_run).await,
-            Provider::GitLab(h) => status::set(h, req, s, dry_run).await,
-            Provider::Gitea(h) => status::set(h, req, s, dry_run).await,
-            Provider::AzureDevOps(h) => status::set(h, req, s, dry_run).await,
-            Provider::BitbucketServer(h) => status::set(h, req, s, dry_run).await,
-            Provider::BitbucketCloud(h) => status::set(h, req, s, dry_run).await,
-        }
+        let h: &dyn status::Statuses = match self {
+            Provider::GitHub(h) => h,
+            Provider::GitLab(h) => h,
+            Provider::Gitea(h) => h,
+            Provider::AzureDevOps(h) => h,
+            Provider::BitbucketServer(h) => h,
+            Provider::BitbucketCloud(h) => h,
+        };
+        status::set(h, req, s, dry_run).await
     }
 
     /// Merges `pr`, or turns its auto-merge on, as `ask` says, and waits as long as it says.
@@ -78,13 +80,14 @@ impl Provider {
         pr: &PullRequest,
         ask: &Ask,
     ) -> Result<Merged, Error> {
-        match self {
-            Provider::GitHub(h) => merge::merge(h, req, pr, ask).await,
-            Provider::GitLab(h) => merge::merge(h, req, pr, ask).await,
-            Provider::Gitea(h) => merge::merge(h, req, pr, ask).await,
-            Provider::AzureDevOps(h) => merge::merge(h, req, pr, ask).await,
-            Provider::BitbucketServer(h) => merge::merge(h, req, pr, ask).await,
-            Provider::BitbucketCloud(h) => merge::merge(h, req, pr, ask).await,
-        }
+        let h: &dyn merge::Merges = match self {
+            Provider::GitHub(h) => h,
+            Provider::GitLab(h) => h,
+            Provider::Gitea(h) => h,
+            Provider::AzureDevOps(h) => h,
+            Provider::BitbucketServer(h) => h,
+            Provider::BitbucketCloud(h) => h,
+        };
+        merge::merge(h, req, pr, ask).await
     }
 }

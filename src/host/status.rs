@@ -18,14 +18,13 @@ pub enum State {
 }
 
 /// One status to set.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitStatus {
     pub sha: String,
     pub context: String,
     pub state: State,
     /// The verdict line, cut to [`MAX_DESCRIPTION`].
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_url: Option<String>,
 }
 
@@ -64,22 +63,27 @@ pub enum Action {
     WouldSet,
 }
 
+/// A host's answer, boxed: the flow below is one function for every host, not one copy per
+/// host (the generic flows of `flow.rs` and `merge.rs` cost the static binary tens of KB each).
+pub(crate) type Answer<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Error>> + Send + 'a>>;
+
 /// One host's status API, as the shared flow needs it.
-pub(crate) trait Statuses {
+pub(crate) trait Statuses: Sync {
     /// The latest state and description under `context` on `sha`, if any.
-    async fn current(
-        &self,
-        req: &Request,
-        sha: &str,
-        context: &str,
-    ) -> Result<Option<(State, String)>, Error>;
+    fn current<'a>(
+        &'a self,
+        req: &'a Request,
+        sha: &'a str,
+        context: &'a str,
+    ) -> Answer<'a, Option<(State, String)>>;
     /// Sets `status` (a new one, or the same key updated in place, as the host does it).
-    async fn put(&self, req: &Request, status: &CommitStatus) -> Result<(), Error>;
+    fn put<'a>(&'a self, req: &'a Request, status: &'a CommitStatus) -> Answer<'a, ()>;
 }
 
 /// Sets `status` unless the head already carries it; with `dry_run`, only looks.
-pub(crate) async fn set<H: Statuses>(
-    h: &H,
+pub(crate) async fn set(
+    h: &dyn Statuses,
     req: &Request,
     status: &CommitStatus,
     dry_run: bool,

@@ -482,13 +482,11 @@ pub fn number(n: f64) -> String {
     } else {
         4
     };
+    // Tiny values (a rate of 1e-6) keep their first significant digits, without the
+    // exponent notation a reviewer would have to decode.
+    let digits = if n.abs() < 1e-4 { 12 } else { digits };
     let s = format!("{n:.digits$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "0" || s == "-0" {
-        format!("{n:.2e}")
-    } else {
-        s.to_string()
-    }
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A name from the Experiment, cut to [`MAX_TEXT`] and with control characters replaced.

@@ -10,8 +10,6 @@
 //! counted are those of the value as JSON (each scalar with its quotes and a separator),
 //! since that is what is sent.
 
-use std::collections::HashMap;
-
 use granit_parser::{Event, Parser};
 
 use crate::limits::{MAX_YAML_EXPANDED_BYTES, MAX_YAML_NODES};
@@ -74,7 +72,14 @@ pub fn measure(text: &str, budget: Budget) -> Result<Expansion, Refused> {
     let mut total = Expansion::default();
     // Each anchor's expanded size, and the anchored collections still open (with the count
     // at their start).
-    let mut anchors: HashMap<usize, (u64, u64)> = HashMap::new();
+    // Anchor ids are the parser's counter (1, 2, …): a vector indexed by id.
+    let mut anchors: Vec<(u64, u64)> = vec![];
+    let record = |anchors: &mut Vec<(u64, u64)>, id: usize, size: (u64, u64)| {
+        if anchors.len() <= id {
+            anchors.resize(id + 1, (0, 0));
+        }
+        anchors[id] = size;
+    };
     let mut open: Vec<(usize, u64, u64)> = vec![];
     let mut counted_doc = false;
     while let Some(ev) = parser.next_event() {
@@ -95,7 +100,7 @@ pub fn measure(text: &str, budget: Budget) -> Result<Expansion, Refused> {
             Event::Scalar(value, _, anchor, _) => {
                 let size = (value.len() as u64 + 3, 1);
                 if anchor != 0 {
-                    anchors.insert(anchor, size);
+                    record(&mut anchors, anchor, size);
                 }
                 size
             }
@@ -107,13 +112,13 @@ pub fn measure(text: &str, budget: Budget) -> Result<Expansion, Refused> {
                 if let Some((anchor, b, n)) = open.pop()
                     && anchor != 0
                 {
-                    anchors.insert(anchor, (total.bytes - b, total.nodes - n));
+                    record(&mut anchors, anchor, (total.bytes - b, total.nodes - n));
                 }
                 continue;
             }
             // An alias the parser could not resolve is its error, reported when the text is
             // deserialized; it expands to nothing here.
-            Event::Alias(id) => anchors.get(&id).copied().unwrap_or((0, 0)),
+            Event::Alias(id) => anchors.get(id).copied().unwrap_or((0, 0)),
             _ => continue,
         };
         if !counted_doc {

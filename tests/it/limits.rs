@@ -158,9 +158,9 @@ fn a_gigabyte_winner_is_refused_from_its_header_before_it_is_inflated() {
     nothing_written(&w);
 
     // A server without filters sends every blob: the sifter hashes the big one as it
-    // streams, never holding it, and the refusal still names the file. (96 MiB: hashing a
+    // streams, never holding it, and the refusal still names the file. (24 MiB: hashing a
     // gigabyte in a debug build takes minutes; the path is the same past 8 MiB.)
-    let w = world_with_a_winner_of(96 << 20);
+    let w = world_with_a_winner_of(24 << 20);
     testkit::git(&w.bare(), &["config", "uploadpack.allowFilter", "false"]);
     let (o, rss) = run_measured(&w.env, &[], &[TOKEN, KUBE_TOKEN]);
     assert_code(&o, 5);

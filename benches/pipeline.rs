@@ -536,7 +536,7 @@ fn whole_promotion(binary: &str, home: &Path, rss_file: &Path, repo: &str, api: 
     c
 }
 
-/// The hostile inputs of README's *Limits*, one per kind, each through a run of the release
+/// The hostile inputs of docs/security.md's *Limits*, one per kind, each through a run of the release
 /// binary that must refuse it: its exit code, wall time and peak RSS against the 32 MiB
 /// promise (issue 23; before the limits, 111 MiB to 2 GiB).
 fn hostile_inputs(tls: &Tls, git: &GitServer, binary: &str, tmp: &Path, ca: &Path) -> String {
@@ -563,7 +563,7 @@ fn hostile_inputs(tls: &Tls, git: &GitServer, binary: &str, tmp: &Path, ca: &Pat
         refs.push_str(&format!("{:04x}{line}", line.len() + 4));
     }
     refs.push_str("0000");
-    let mut out = String::from("\nHostile inputs, each refused (README, Limits):\n");
+    let mut out = String::from("\nHostile inputs, each refused (docs/security.md, Limits):\n");
     let cases: [(&str, i32); 5] = [
         ("apply alias bomb 54 MB", 5),
         ("winner of 1 GiB", 5),

@@ -19,6 +19,7 @@ pub mod provider;
 mod repos;
 pub mod status;
 
+pub use api::message_of;
 pub use error::Error;
 pub use flow::{Action, Opened, PullRequest, Request};
 pub use kind::Kind;

@@ -610,4 +610,12 @@ fn the_fuzz_corpora_replay_without_a_panic() {
         }
     }
     assert!(accepted > 0, "real packs pass the gate");
+    // A host's error answer: one line, never the whole page.
+    for input in corpus("api_answer") {
+        let text = String::from_utf8_lossy(&input);
+        let line = iter8_gitops::host::message_of(&text);
+        if serde_json::from_str::<serde_json::Value>(&text).is_err() {
+            assert!(line.chars().count() <= 200, "{line}");
+        }
+    }
 }

@@ -334,12 +334,7 @@ impl Statuses for BitbucketCloud {
 
     fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
         Box::pin(async move {
-            let state = match s.state {
-                status::State::Success => "SUCCESSFUL",
-                status::State::Failure => "FAILED",
-            };
-            let body = json!({"key": s.context, "state": state, "name": s.context,
-            "description": s.description, "url": s.target_url});
+            let body = build_body(s);
             self.api
                 .act(
                     "set build status",
@@ -355,6 +350,17 @@ impl Statuses for BitbucketCloud {
                 .await
         })
     }
+}
+
+/// A build status as Bitbucket Cloud and Data Center take it: keyed by the context (one per
+/// key, updated in place), `url` required.
+pub(crate) fn build_body(s: &CommitStatus) -> serde_json::Value {
+    let state = match s.state {
+        status::State::Success => "SUCCESSFUL",
+        status::State::Failure => "FAILED",
+    };
+    json!({"key": s.context, "state": state, "name": s.context,
+           "description": s.description, "url": s.target_url})
 }
 
 /// A build status' state (`SUCCESSFUL` or `FAILED`, as Bitbucket Cloud and Data Center name

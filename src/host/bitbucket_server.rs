@@ -394,12 +394,7 @@ impl Statuses for BitbucketServer {
 
     fn put<'a>(&'a self, req: &'a Request, s: &'a CommitStatus) -> status::Answer<'a, ()> {
         Box::pin(async move {
-            let state = match s.state {
-                status::State::Success => "SUCCESSFUL",
-                status::State::Failure => "FAILED",
-            };
-            let body = json!({"key": s.context, "state": state, "name": s.context,
-            "description": s.description, "url": s.target_url});
+            let body = super::bitbucket_cloud::build_body(s);
             self.api
                 .act(
                     "set build status",

@@ -112,97 +112,8 @@ impl Evidence {
 
     /// What the Experiment `exp` (`namespace/name`) says.
     pub fn from_experiment(id: &str, exp: &Value) -> Evidence {
-        let s = |p: &str| exp.pointer(p).and_then(Value::as_str).map(text);
-        let baseline = s("/spec/versionInfo/baseline/name");
-        let mut versions: Vec<String> = baseline.iter().cloned().collect();
-        for c in array(exp, "/spec/versionInfo/candidates").take(MAX_ROWS) {
-            if let Some(n) = c.get("name").and_then(Value::as_str) {
-                versions.push(text(n));
-            }
-        }
-        let sample_metric = s("/spec/criteria/requestCount");
-        let values = |metric: &str, version: &str| -> (Option<f64>, Option<f64>) {
-            let at = |m: &str| {
-                exp.pointer("/status/analysis/aggregatedMetrics/data")
-                    .and_then(|d| d.get(m))
-                    .and_then(|m| m.pointer("/data"))
-                    .and_then(|d| d.get(version))
-            };
-            let value = at(metric).and_then(|v| v.get("value")).and_then(quantity);
-            let sample = at(metric)
-                .and_then(|v| v.get("sampleSize"))
-                .and_then(quantity)
-                .or_else(|| {
-                    let m = sample_metric.as_deref()?;
-                    at(m).and_then(|v| v.get("value")).and_then(quantity)
-                });
-            (value, sample)
-        };
-        let assessment = |version: &str, i: usize| {
-            exp.pointer("/status/analysis/versionAssessments/data")
-                .and_then(|d| d.get(version))
-                .and_then(|a| a.get(i))
-                .and_then(Value::as_bool)
-        };
-        let objectives = array(exp, "/spec/criteria/objectives")
-            .take(MAX_ROWS)
-            .enumerate()
-            .filter_map(|(i, o)| {
-                let metric = text(o.get("metric")?.as_str()?);
-                let results = versions
-                    .iter()
-                    .map(|v| {
-                        let (value, sample_size) = values(&metric, v);
-                        Result {
-                            version: v.clone(),
-                            value,
-                            sample_size,
-                            passed: assessment(v, i),
-                        }
-                    })
-                    .collect();
-                Some(Objective {
-                    upper_limit: o.get("upperLimit").and_then(quantity),
-                    lower_limit: o.get("lowerLimit").and_then(quantity),
-                    metric,
-                    results,
-                })
-            })
-            .collect();
-        let rewards = array(exp, "/spec/criteria/rewards")
-            .take(MAX_ROWS)
-            .filter_map(|r| {
-                let metric = text(r.get("metric")?.as_str()?);
-                let preferred = r
-                    .get("preferredDirection")
-                    .and_then(Value::as_str)
-                    .map_or("High".to_string(), text);
-                let results: Vec<Result> = versions
-                    .iter()
-                    .map(|v| {
-                        let (value, sample_size) = values(&metric, v);
-                        Result {
-                            version: v.clone(),
-                            value,
-                            sample_size,
-                            passed: None,
-                        }
-                    })
-                    .collect();
-                Some(Reward {
-                    best: best(&results, preferred == "Low"),
-                    metric,
-                    preferred,
-                    results,
-                })
-            })
-            .collect();
-        let ended = array(exp, "/status/conditions")
-            .find(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Completed")
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-            .and_then(|c| c.get("lastTransitionTime")?.as_str().map(text));
+        let r = Reader::new(exp);
+        let s = |p: &str| r.text(p);
         let mut e = Evidence {
             verdict: Verdict::Promoted,
             line: String::new(),
@@ -212,15 +123,15 @@ impl Evidence {
                 .pointer("/status/completedIterations")
                 .and_then(Value::as_u64),
             started: s("/status/startTime").or_else(|| s("/status/initTime")),
-            ended,
-            baseline,
+            ended: r.completed_at(),
+            baseline: s("/spec/versionInfo/baseline/name"),
             recommended: s("/status/versionRecommendedForPromotion"),
             winner_found: exp
                 .pointer("/status/analysis/winnerAssessment/data/winnerFound")
                 .and_then(Value::as_bool),
-            versions,
-            objectives,
-            rewards,
+            objectives: r.objectives(),
+            rewards: r.rewards(),
+            versions: r.versions,
         };
         (e.verdict, e.line) = e.judge();
         e
@@ -408,6 +319,119 @@ impl Evidence {
 impl Objective {
     fn result(&self, version: &str) -> Option<&Result> {
         self.results.iter().find(|r| r.version == version)
+    }
+}
+
+/// The Experiment, read piece by piece; every name cut and cleaned ([`text`]).
+struct Reader<'e> {
+    exp: &'e Value,
+    /// The baseline first, then the candidates.
+    versions: Vec<String>,
+    /// The metric whose value is each version's sample size (`spec.criteria.requestCount`).
+    sample_metric: Option<String>,
+}
+
+impl<'e> Reader<'e> {
+    fn new(exp: &'e Value) -> Reader<'e> {
+        let name = |v: &Value| v.get("name").and_then(Value::as_str).map(text);
+        let baseline = exp.pointer("/spec/versionInfo/baseline").and_then(name);
+        let candidates = array(exp, "/spec/versionInfo/candidates").take(MAX_ROWS);
+        Reader {
+            exp,
+            versions: baseline
+                .into_iter()
+                .chain(candidates.filter_map(name))
+                .collect(),
+            sample_metric: exp
+                .pointer("/spec/criteria/requestCount")
+                .and_then(Value::as_str)
+                .map(text),
+        }
+    }
+
+    fn text(&self, pointer: &str) -> Option<String> {
+        self.exp.pointer(pointer).and_then(Value::as_str).map(text)
+    }
+
+    /// `version`'s aggregated value of `metric`, and its sample size.
+    fn value(&self, metric: &str, version: &str) -> (Option<f64>, Option<f64>) {
+        let at = |m: &str| {
+            self.exp
+                .pointer("/status/analysis/aggregatedMetrics/data")
+                .and_then(|d| d.get(m)?.pointer("/data")?.get(version))
+        };
+        let value = at(metric).and_then(|v| quantity(v.get("value")?));
+        let sample = at(metric)
+            .and_then(|v| quantity(v.get("sampleSize")?))
+            .or_else(|| at(self.sample_metric.as_deref()?).and_then(|v| quantity(v.get("value")?)));
+        (value, sample)
+    }
+
+    /// Each version's result for `metric`; `passed` from the `i`th assessment, if any.
+    fn results(&self, metric: &str, assessment: Option<usize>) -> Vec<Result> {
+        let passed = |version: &str| {
+            self.exp
+                .pointer("/status/analysis/versionAssessments/data")
+                .and_then(|d| d.get(version)?.get(assessment?)?.as_bool())
+        };
+        self.versions
+            .iter()
+            .map(|v| {
+                let (value, sample_size) = self.value(metric, v);
+                Result {
+                    version: v.clone(),
+                    value,
+                    sample_size,
+                    passed: passed(v),
+                }
+            })
+            .collect()
+    }
+
+    fn objectives(&self) -> Vec<Objective> {
+        array(self.exp, "/spec/criteria/objectives")
+            .take(MAX_ROWS)
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let metric = text(o.get("metric")?.as_str()?);
+                Some(Objective {
+                    upper_limit: o.get("upperLimit").and_then(quantity),
+                    lower_limit: o.get("lowerLimit").and_then(quantity),
+                    results: self.results(&metric, Some(i)),
+                    metric,
+                })
+            })
+            .collect()
+    }
+
+    fn rewards(&self) -> Vec<Reward> {
+        array(self.exp, "/spec/criteria/rewards")
+            .take(MAX_ROWS)
+            .filter_map(|r| {
+                let metric = text(r.get("metric")?.as_str()?);
+                let preferred = r
+                    .get("preferredDirection")
+                    .and_then(Value::as_str)
+                    .map_or("High".to_string(), text);
+                let results = self.results(&metric, None);
+                Some(Reward {
+                    best: best(&results, preferred == "Low"),
+                    metric,
+                    preferred,
+                    results,
+                })
+            })
+            .collect()
+    }
+
+    /// When the `Completed` condition turned true.
+    fn completed_at(&self) -> Option<String> {
+        array(self.exp, "/status/conditions")
+            .find(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Completed")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+            .and_then(|c| c.get("lastTransitionTime")?.as_str().map(text))
     }
 }
 

@@ -3,11 +3,11 @@
 use super::{
     azure_devops, bitbucket_cloud, bitbucket_server,
     error::Error,
-    flow::{Opened, PullRequest, Request, open},
+    flow::{Host, Opened, PullRequest, Request, open},
     gitea, github, gitlab,
     kind::Kind,
-    merge::{self, Ask, Merged},
-    status::{self, CommitStatus},
+    merge::{self, Ask, Merged, Merges},
+    status::{self, CommitStatus, Statuses},
 };
 use crate::trust::credential::Credential;
 
@@ -43,14 +43,7 @@ impl Provider {
     /// Finds the open request for `req`; creates it if there is none, else updates its text;
     /// adds missing labels and reviewers. With `dry_run`, only looks.
     pub async fn open_pull_request(&self, req: &Request, dry_run: bool) -> Result<Opened, Error> {
-        let h: &dyn super::flow::Host = match self {
-            Provider::GitHub(h) => h,
-            Provider::GitLab(h) => h,
-            Provider::Gitea(h) => h,
-            Provider::AzureDevOps(h) => h,
-            Provider::BitbucketServer(h) => h,
-            Provider::BitbucketCloud(h) => h,
-        };
+        let h = self.host();
         open(h, req, dry_run).await
     }
 
@@ -62,14 +55,7 @@ impl Provider {
         s: &CommitStatus,
         dry_run: bool,
     ) -> Result<status::Action, Error> {
-        let h: &dyn status::Statuses = match self {
-            Provider::GitHub(h) => h,
-            Provider::GitLab(h) => h,
-            Provider::Gitea(h) => h,
-            Provider::AzureDevOps(h) => h,
-            Provider::BitbucketServer(h) => h,
-            Provider::BitbucketCloud(h) => h,
-        };
+        let h = self.statuses();
         status::set(h, req, s, dry_run).await
     }
 
@@ -80,14 +66,34 @@ impl Provider {
         pr: &PullRequest,
         ask: &Ask,
     ) -> Result<Merged, Error> {
-        let h: &dyn merge::Merges = match self {
-            Provider::GitHub(h) => h,
-            Provider::GitLab(h) => h,
-            Provider::Gitea(h) => h,
-            Provider::AzureDevOps(h) => h,
-            Provider::BitbucketServer(h) => h,
-            Provider::BitbucketCloud(h) => h,
-        };
+        let h = self.merges();
         merge::merge(h, req, pr, ask).await
+    }
+}
+
+/// The host behind each of its faces: the flows take it as a trait object, so each flow is
+/// compiled once for all hosts (see `flow::Answer`).
+impl Provider {
+    fn dyn_host(&self) -> (&dyn Host, &dyn Merges, &dyn Statuses) {
+        match self {
+            Provider::GitHub(h) => (h, h, h),
+            Provider::GitLab(h) => (h, h, h),
+            Provider::Gitea(h) => (h, h, h),
+            Provider::AzureDevOps(h) => (h, h, h),
+            Provider::BitbucketServer(h) => (h, h, h),
+            Provider::BitbucketCloud(h) => (h, h, h),
+        }
+    }
+
+    fn host(&self) -> &dyn Host {
+        self.dyn_host().0
+    }
+
+    fn merges(&self) -> &dyn Merges {
+        self.dyn_host().1
+    }
+
+    fn statuses(&self) -> &dyn Statuses {
+        self.dyn_host().2
     }
 }

@@ -18,13 +18,14 @@ pub enum State {
 }
 
 /// One status to set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CommitStatus {
     pub sha: String,
     pub context: String,
     pub state: State,
     /// The verdict line, cut to [`MAX_DESCRIPTION`].
     pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target_url: Option<String>,
 }
 

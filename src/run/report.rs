@@ -10,27 +10,10 @@ use crate::{config::Config, host, kube::apply::Applied, text::truncate};
 /// What the report says of the commit status (GITOPS_STATUS).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StatusReport {
-    pub sha: String,
-    pub context: String,
-    pub state: host::status::State,
-    pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_url: Option<String>,
+    #[serde(flatten)]
+    pub status: host::status::CommitStatus,
     /// `set`, `unchanged`, `would_set`, or `failed` (a warning says why).
     pub action: &'static str,
-}
-
-impl StatusReport {
-    pub fn new(s: host::status::CommitStatus, action: &'static str) -> StatusReport {
-        StatusReport {
-            sha: s.sha,
-            context: s.context,
-            state: s.state,
-            description: s.description,
-            target_url: s.target_url,
-            action,
-        }
-    }
 }
 
 /// What happened.

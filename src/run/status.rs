@@ -41,7 +41,10 @@ pub async fn set(
         if cfg.output.dry_run && report.pr_action == Some(crate::host::Action::WouldCreate) {
             let status = wanted(cfg, evidence, &sha, "", kind);
             info!(context = %status.context, state = ?status.state, "dry run: would set the commit status");
-            report.status = Some(StatusReport::new(status, "would_set"));
+            report.status = Some(StatusReport {
+                status,
+                action: "would_set",
+            });
         }
         return Ok(());
     };
@@ -58,7 +61,7 @@ pub async fn set(
                 Action::WouldSet => "would_set",
             };
             info!(context = %status.context, state = ?status.state, action, "commit status");
-            report.status = Some(StatusReport::new(status, action));
+            report.status = Some(StatusReport { status, action });
             Ok(())
         }
         Err(e) if !opts.required => {
@@ -71,7 +74,10 @@ pub async fn set(
             );
             warn!("{w}");
             report.warnings.push(w);
-            report.status = Some(StatusReport::new(status, "failed"));
+            report.status = Some(StatusReport {
+                status,
+                action: "failed",
+            });
             Ok(())
         }
         Err(e) => Err(Error::Provider(e)),

@@ -4,7 +4,7 @@
 //! host's description limit met by shrinking the diff, then the tables, never the verdict.
 
 use serde_json::{Value, json};
-use testkit::{AzureFake, BitbucketCloudFake, BitbucketServerFake, GitLabFake, GiteaFake, Pull};
+use testkit::Pull;
 
 use crate::util::*;
 
@@ -310,59 +310,17 @@ fn big_winner(bare: &std::path::Path) {
 /// huge diff still gets one PR, within the limit, the verdict first.
 #[test]
 fn every_hosts_description_limit_is_met_by_shrinking_the_diff_never_the_verdict() {
-    type Pulls = Box<dyn Fn() -> Vec<Pull>>;
-    let passed = || real_experiment("etc3-experiment10.yaml", |_| {});
     let verdict = "**Verdict:** candidate `sample-application-v2` met 2/2 objectives";
-    for host in [
-        "github",
-        "gitlab",
-        "gitea",
-        "azure-devops",
-        "bitbucket-server",
-        "bitbucket",
+    for (host, limit) in [
+        ("github", 65_536),
+        ("gitlab", 1_048_576),
+        ("gitea", 65_536),
+        ("azure-devops", 4_000),
+        ("bitbucket-server", 32_767),
+        ("bitbucket", 262_144),
     ] {
-        let mut w = finishing(passed());
-        let (pulls, limit, bare): (Pulls, usize, _) = match host {
-            "github" => {
-                let gh = w.github.pulls_handle();
-                (Box::new(move || gh.all()), 65_536, w.bare())
-            }
-            "gitlab" => {
-                let gl = GitLabFake::start(&w.tls, &["acme/env"], TOKEN);
-                w.set("GITOPS_API_URL", Some(&gl.api_url()));
-                (Box::new(move || gl.pulls()), 1_048_576, w.bare())
-            }
-            "gitea" => {
-                let gt = GiteaFake::start(&w.tls, "acme/env", TOKEN);
-                w.set("GITOPS_API_URL", Some(&gt.api_url()));
-                (Box::new(move || gt.pulls()), 65_536, w.bare())
-            }
-            "azure-devops" => {
-                let repo = "acme/platform/_git/env";
-                let bare = w.git.create_repo_at(repo, BRANCH, &before(), DIR);
-                testkit::git(&bare, &["config", "uploadpack.allowFilter", "false"]);
-                w.git.speak_protocol_v0_only();
-                let az = AzureFake::start(&w.tls, "acme/platform", "env", TOKEN);
-                w.set("GITOPS_REPO", Some(&w.git.url_of(repo)))
-                    .set("GITOPS_PROVIDER", Some("azure-devops"))
-                    .set("GITOPS_API_URL", Some(&az.api_url()));
-                (Box::new(move || az.pulls()), 4_000, bare)
-            }
-            "bitbucket-server" => {
-                let bare = w.git.create_repo("scm/ACME/env", BRANCH, &before(), DIR);
-                let dc = BitbucketServerFake::start(&w.tls, "ACME", "env", TOKEN);
-                w.set("GITOPS_REPO", Some(&w.git.url("scm/ACME/env")))
-                    .set("GITOPS_PROVIDER", Some("bitbucket-server"))
-                    .set("GITOPS_API_URL", Some(&dc.api_url()));
-                (Box::new(move || dc.pulls()), 32_767, bare)
-            }
-            _ => {
-                let bb = BitbucketCloudFake::start(&w.tls, SLUG, TOKEN);
-                w.set("GITOPS_PROVIDER", Some("bitbucket"))
-                    .set("GITOPS_API_URL", Some(&bb.api_url()));
-                (Box::new(move || bb.pulls()), 262_144, w.bare())
-            }
-        };
+        let passed = finishing(real_experiment("etc3-experiment10.yaml", |_| {}));
+        let (w, _, bare, pulls) = crate::status::on_host_finishing(host, passed);
         big_winner(&bare);
         let o = w.run(&[]);
         assert_code(&o, 0);

@@ -25,7 +25,7 @@ fn finishing(failed: bool) -> World {
 }
 
 /// The pull requests a host's fake holds.
-type Pulls = Box<dyn Fn() -> Vec<Pull>>;
+pub(crate) type Pulls = Box<dyn Fn() -> Vec<Pull>>;
 
 /// The world on `host`, with the fake's checks (statuses and merge rules), its pull requests
 /// and the bare repo it serves. The fakes live as long as the test (leaked: a few per test).
@@ -38,7 +38,7 @@ fn on_host_with_pulls(host: &str, failed: bool) -> (World, Merging, PathBuf, Pul
     on_host_finishing(host, finishing(failed))
 }
 
-fn on_host_finishing(host: &str, mut w: World) -> (World, Merging, PathBuf, Pulls) {
+pub(crate) fn on_host_finishing(host: &str, mut w: World) -> (World, Merging, PathBuf, Pulls) {
     let (checks, bare, pulls): (Merging, PathBuf, Pulls) = match host {
         "github" => {
             let gh = w.github.pulls_handle();

@@ -14,6 +14,7 @@ mod lifecycle;
 mod limits;
 mod merging;
 mod monorepo;
+mod platforms;
 mod promotions;
 mod providers;
 mod races;

@@ -178,6 +178,12 @@ impl World {
         run_binary(&self.env, args, &[TOKEN, KUBE_TOKEN])
     }
 
+    /// [`World::run`] with another program: another build of the binary, or the binary under
+    /// an emulator (`qemu-aarch64 path`).
+    pub fn run_program(&self, program: Command, args: &[&str]) -> Output {
+        run_in(program, &self.env, args, &[TOKEN, KUBE_TOKEN])
+    }
+
     /// The bare repo on the server.
     pub fn bare(&self) -> PathBuf {
         self.git.repo_path(SLUG)

@@ -5,7 +5,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iter8_gitops::{config, logging, run::report, trust::redact};
+use iter8_gitops::{
+    config, logging,
+    run::{outputs, report},
+    trust::redact,
+};
 
 /// Promote an Iter8 experiment's winner in a GitOps Env repo: commit, push, pull request,
 /// server-side apply. Every flag has an environment variable of the same name (--winner is
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     // built in (reqwest is built with `rustls-no-provider` and gets our config).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let termination_log = cfg.output.termination_log.clone();
+    let outputs = cfg.output.outputs.clone();
     let log_format = cfg.output.log_format;
     watchdog(cfg.limits.timeout, termination_log.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -58,6 +63,18 @@ fn main() -> ExitCode {
             let json = report.to_json();
             println!("{json}");
             report::write_termination_log(&termination_log, &report.summary_json(4096));
+            if let Some(to) = &outputs {
+                if let Err(e) = outputs::write(to, &report) {
+                    // The Env repo holds the change; the CI step that reads the outputs will
+                    // miss them, so the step fails, saying where they were to go.
+                    return fail(
+                        &iter8_gitops::Error::Internal(format!(
+                            "the run succeeded, but its outputs could not be written to {to:?}: {e}"
+                        )),
+                        Some(&termination_log),
+                    );
+                }
+            }
             tracing::debug!(timings_ms = ?report.timings_ms, "step timings");
             // The last line on stderr is for the person who ran it.
             match log_format {

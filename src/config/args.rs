@@ -161,6 +161,12 @@ pub struct Args {
     /// Where the report is also written, cut to 4096 bytes (default: /dev/termination-log) [GITOPS_TERMINATION_LOG]
     #[arg(long)]
     pub termination_log: Option<String>,
+    /// Where to also write the outputs (commit, pr-url, pr-number, changed, summary) for the CI system that ran it: a directory gets one file per output (Tekton results, Argo Workflows output parameters); github appends them to the file GITHUB_OUTPUT names (a GitHub Actions step) (default: none) [GITOPS_OUTPUTS]
+    #[arg(long)]
+    pub outputs: Option<String>,
+    /// true: an empty GITOPS_* variable counts as unset, for CI systems that pass every parameter, empty when not given (Tekton, Argo Workflows, a GitHub Action) (default: false: an empty one is an error) [GITOPS_EMPTY_IS_UNSET]
+    #[arg(long)]
+    pub empty_is_unset: Option<String>,
     /// start: the candidate's version (e.g. the app repo's short commit); names and version labels derive from it [GITOPS_VERSION]
     // `--version` prints the tool's own version.
     #[arg(long = "candidate-version", id = "candidate_version")]
@@ -194,6 +200,10 @@ pub struct Args {
     #[arg(long)]
     #[serde(skip)]
     pub experiment_namespace: Option<String>,
+    /// The file a GitHub Actions runner gives a step for its outputs [GITHUB_OUTPUT]
+    #[arg(skip)]
+    #[serde(skip)]
+    pub github_output: Option<String>,
     /// `GITOPS_*` names in the environment that are no input: reported by validation with
     /// every other problem (a typo must not hide the variable it misspells).
     #[arg(skip)]
@@ -201,11 +211,28 @@ pub struct Args {
     pub unknown_variables: Vec<String>,
 }
 
-/// `EXPERIMENT_NAME` / `EXPERIMENT_NAMESPACE` carry no `GITOPS_` prefix (Iter8 sets them).
+/// With GITOPS_EMPTY_IS_UNSET=true, an empty `GITOPS_*` variable is left out, as if unset:
+/// CI systems pass every parameter a step declares, empty when the user gave none (a Tekton
+/// param's default, an Argo Workflows input, a GitHub Action's `${{ inputs.x }}`).
+fn without_empty_when_asked(vars: Vec<(String, String)>) -> Vec<(String, String)> {
+    let asked = vars
+        .iter()
+        .any(|(k, v)| k == "GITOPS_EMPTY_IS_UNSET" && v.trim() == "true");
+    if !asked {
+        return vars;
+    }
+    vars.into_iter()
+        .filter(|(k, v)| !(k.starts_with("GITOPS_") && v.trim().is_empty()))
+        .collect()
+}
+
+/// What the platform running it sets, with no `GITOPS_` prefix: `EXPERIMENT_NAME` /
+/// `EXPERIMENT_NAMESPACE` (Iter8), `GITHUB_OUTPUT` (a GitHub Actions runner).
 #[derive(Debug, Default, Deserialize)]
-struct ExperimentEnv {
+struct PlatformEnv {
     experiment_name: Option<String>,
     experiment_namespace: Option<String>,
+    github_output: Option<String>,
 }
 
 impl Args {
@@ -213,6 +240,7 @@ impl Args {
     pub fn from_env(
         vars: impl IntoIterator<Item = (String, String)> + Clone,
     ) -> Result<Args, Error> {
+        let vars = without_empty_when_asked(vars.into_iter().collect());
         // Unknown GITOPS_* names are most likely typos; catch them before envy ignores them.
         let known = Args::variable_names();
         let mut unknown: Vec<String> = vars
@@ -227,9 +255,10 @@ impl Args {
             .map_err(|e| Error {
                 problems: vec![Problem::new("environment", &e.to_string())],
             })?;
-        let exp: ExperimentEnv = envy::from_iter(vars).unwrap_or_default();
-        args.experiment_name = exp.experiment_name;
-        args.experiment_namespace = exp.experiment_namespace;
+        let platform: PlatformEnv = envy::from_iter(vars).unwrap_or_default();
+        args.experiment_name = platform.experiment_name;
+        args.experiment_namespace = platform.experiment_namespace;
+        args.github_output = platform.github_output;
         args.unknown_variables = unknown;
         Ok(args)
     }
@@ -250,6 +279,7 @@ impl Args {
         merged.unknown_variables = self.unknown_variables;
         merged.experiment_name = flags.experiment_name.or(self.experiment_name);
         merged.experiment_namespace = flags.experiment_namespace.or(self.experiment_namespace);
+        merged.github_output = self.github_output;
         merged
     }
 

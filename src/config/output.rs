@@ -23,6 +23,20 @@ pub struct Output {
     pub show_diff: bool,
     pub log_format: LogFormat,
     pub termination_log: PathBuf,
+    /// Where the outputs go for the CI system that ran it (GITOPS_OUTPUTS).
+    pub outputs: Option<Outputs>,
+    /// GITOPS_EMPTY_IS_UNSET: empty variables were dropped on reading (config/args.rs).
+    pub empty_is_unset: bool,
+}
+
+/// Where a run's outputs (commit, PR URL, …) are written for the CI system that ran it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outputs {
+    /// One file per output in this directory: Tekton's `/tekton/results`, or the folder an
+    /// Argo Workflows template reads its output parameters from.
+    Dir(PathBuf),
+    /// `name=value` lines appended to this file: a GitHub Actions step's `$GITHUB_OUTPUT`.
+    GitHub(PathBuf),
 }
 
 /// How long the run, and each request in it, may take.
@@ -39,7 +53,7 @@ impl Limits {
     }
 }
 
-/// GITOPS_DRY_RUN, GITOPS_SHOW_DIFF, GITOPS_LOG_FORMAT, GITOPS_TERMINATION_LOG.
+/// GITOPS_DRY_RUN, GITOPS_SHOW_DIFF, GITOPS_LOG_FORMAT, GITOPS_TERMINATION_LOG, GITOPS_OUTPUTS.
 pub(super) fn validate(c: &mut Check, a: &Args) -> Output {
     let log_format = match c.value("GITOPS_LOG_FORMAT", &a.log_format).as_deref() {
         None | Some("text") => LogFormat::Text,
@@ -60,7 +74,39 @@ pub(super) fn validate(c: &mut Check, a: &Args) -> Output {
             .value("GITOPS_TERMINATION_LOG", &a.termination_log)
             .unwrap_or_else(|| defaults::TERMINATION_LOG.into())
             .into(),
+        outputs: outputs(c, a),
+        // Read in Args::from_env; validated here with the other booleans.
+        empty_is_unset: c.flag("GITOPS_EMPTY_IS_UNSET", &a.empty_is_unset),
     }
+}
+
+/// GITOPS_OUTPUTS: checked before anything is pushed, so that a run whose outputs cannot be
+/// written does not change the Env repo first.
+fn outputs(c: &mut Check, a: &Args) -> Option<Outputs> {
+    let value = c.value("GITOPS_OUTPUTS", &a.outputs)?;
+    if value == "github" {
+        let Some(file) = a.github_output.as_deref().filter(|f| !f.is_empty()) else {
+            c.bad(
+                "GITOPS_OUTPUTS",
+                "github writes to the file GITHUB_OUTPUT names, and GITHUB_OUTPUT is not set \
+                 (a GitHub Actions runner sets it; elsewhere give a directory)",
+            );
+            return None;
+        };
+        return Some(Outputs::GitHub(file.into()));
+    }
+    let dir = PathBuf::from(&value);
+    if !dir.is_absolute() || !dir.is_dir() {
+        c.bad(
+            "GITOPS_OUTPUTS",
+            format!(
+                "{value:?} is not an existing directory given by an absolute path (or github, in \
+                 a GitHub Actions step)"
+            ),
+        );
+        return None;
+    }
+    Some(Outputs::Dir(dir))
 }
 
 /// GITOPS_TIMEOUT and GITOPS_REQUEST_TIMEOUT.

@@ -12,6 +12,7 @@ pub mod job;
 pub mod local;
 pub mod merge;
 pub mod outcome;
+pub mod outputs;
 pub mod pr_body;
 pub mod promote;
 pub mod pull_request;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::util::*;
 
-const VERSION: &str = "fc543e5";
+pub(crate) const VERSION: &str = "fc543e5";
 
 /// The Env repo `content`, with the tutorial's `templates/` beside it.
 fn with_templates(content: &std::path::Path) -> (tempfile::TempDir, PathBuf) {
@@ -21,7 +21,7 @@ fn with_templates(content: &std::path::Path) -> (tempfile::TempDir, PathBuf) {
 
 /// A world whose synced branch holds the promoted tree (no experiment running) and the
 /// templates, set up to run `start` for VERSION.
-fn clean_world() -> (World, tempfile::TempDir) {
+pub(crate) fn clean_world() -> (World, tempfile::TempDir) {
     let (tmp, dir) = with_templates(&after());
     let mut w = World::with_content(&dir, SLUG);
     w.set("GITOPS_VERSION", Some(VERSION))

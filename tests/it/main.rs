@@ -4,6 +4,7 @@
 mod azure_devops;
 mod bitbucket_cloud;
 mod bitbucket_server;
+mod ci_steps;
 mod evidence;
 mod fakes;
 mod faults;

@@ -335,7 +335,8 @@ fn one_image_name_everywhere_at_the_crates_version() {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         assert!(
             !text.contains("ghcr.io"),
-            "{f}: nothing publishes to a public registry"
+            "{f}: the Job's files name the image you build and push (the published one is in \
+             docs/release.md and the CI steps)"
         );
         for (i, _) in text.match_indices("/iter8-gitops:") {
             let start = text[..i].rfind([' ', '=', '\n', '(', '`']).unwrap() + 1;

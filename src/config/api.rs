@@ -47,8 +47,10 @@ pub(super) fn resolve(
             c.bad(
                 "GITOPS_PROVIDER",
                 format!(
-                    "is required: {} is not github.com, *.ghe.com, gitlab.com or dev.azure.com; set github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too), bitbucket (Cloud) or bitbucket-server (Data Center)",
-                    u.host_str().unwrap_or("the host")
+                    "is required: {} is not {}; set {}",
+                    u.host_str().unwrap_or("the host"),
+                    Kind::KNOWN_HOSTS,
+                    Kind::CHOICES
                 ),
             );
         }
@@ -58,7 +60,8 @@ pub(super) fn resolve(
         c.bad(
             "GITOPS_PROVIDER",
             format!(
-                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set github, gitlab, gitea, azure-devops, bitbucket or bitbucket-server"
+                "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set {}",
+                Kind::NAMES.join(", ")
             ),
         );
         return None;
@@ -78,12 +81,7 @@ fn provider(c: &mut Check, a: &Args) -> Result<Option<Kind>, ()> {
     match Kind::parse(&v) {
         Some(k) => Ok(Some(k)),
         None => {
-            c.bad(
-                "GITOPS_PROVIDER",
-                format!(
-                    "{v:?} is not github, gitlab, gitea (gitea also covers Forgejo), azure-devops, bitbucket or bitbucket-server"
-                ),
-            );
+            c.bad("GITOPS_PROVIDER", format!("{v:?} is not {}", Kind::CHOICES));
             Err(())
         }
     }
@@ -125,7 +123,7 @@ fn api_url(c: &mut Check, a: &Args) -> Result<Option<url::Url>, ()> {
     }
 }
 
-/// The request needs to know which repo it is opened on; only GitLab has nested groups.
+/// The request needs to know which repo it is opened on, named as its host names repos.
 fn check_repo_names(
     c: &mut Check,
     kind: Kind,
@@ -143,60 +141,12 @@ fn check_repo_names(
         ),
         _ => {}
     }
-    if kind == Kind::GitLab {
-        return;
-    }
-    if kind == Kind::AzureDevOps {
-        return azure_names(c, repo, pr_repo);
-    }
-    if kind == Kind::BitbucketServer {
-        return bitbucket_server_names(c, repo, pr_repo);
-    }
     for (input, slug) in [
         ("GITOPS_PR_REPO", pr_repo.cloned()),
         ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
     ] {
-        if let Some(s) = slug.filter(|s| s.owner().contains('/')) {
-            c.bad(
-                input,
-                format!("{s} has nested groups, which only GitLab has; give owner/repo"),
-            );
-        }
-    }
-}
-
-/// Azure DevOps names a repo `{org}/{project}/_git/{repo}` (or `{org}/_git/{repo}` when the
-/// project has the repo's name; `{project}/_git/{repo}` on `{org}.visualstudio.com`).
-fn azure_names(c: &mut Check, repo: Option<&RepoLocation>, pr_repo: Option<&RepoSlug>) {
-    for (input, slug) in [
-        ("GITOPS_PR_REPO", pr_repo.cloned()),
-        ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
-    ] {
-        if let Some(s) = slug.filter(|s| !(s.owner() == "_git" || s.owner().ends_with("/_git"))) {
-            c.bad(
-                input,
-                format!("{s} is not an Azure DevOps repo: give the path of its clone URL, {{org}}/{{project}}/_git/{{repo}}"),
-            );
-        }
-    }
-}
-
-/// Bitbucket Data Center names a repo `scm/{PROJECT}/{repo}` in its clone URL (after the
-/// context path, if any).
-fn bitbucket_server_names(c: &mut Check, repo: Option<&RepoLocation>, pr_repo: Option<&RepoSlug>) {
-    for (input, slug) in [
-        ("GITOPS_PR_REPO", pr_repo.cloned()),
-        ("GITOPS_REPO", repo.and_then(RepoLocation::slug)),
-    ] {
-        let scm = |s: &RepoSlug| {
-            let parts: Vec<&str> = s.owner().rsplit('/').take(2).collect();
-            parts.len() == 2 && parts[1] == "scm"
-        };
-        if let Some(s) = slug.filter(|s| !scm(s)) {
-            c.bad(
-                input,
-                format!("{s} is not a Bitbucket Data Center repo: give the path of its clone URL, scm/{{PROJECT}}/{{repo}}"),
-            );
+        if let Some(problem) = slug.and_then(|s| kind.slug_problem(&s)) {
+            c.bad(input, problem);
         }
     }
 }

@@ -67,15 +67,9 @@ pub(super) fn validate(c: &mut Check, a: &Args, provider: Option<Kind>) -> Auth 
         );
     }
     let token = token(c, a);
-    // Bitbucket Cloud takes an access token for git only with the literal user name
-    // `x-token-auth`; the others take any.
-    let username = c.value("GITOPS_USERNAME", &a.username).unwrap_or_else(|| {
-        match provider {
-            Some(Kind::BitbucketCloud) => defaults::BITBUCKET_USERNAME,
-            _ => defaults::USERNAME,
-        }
-        .into()
-    });
+    let username = c
+        .value("GITOPS_USERNAME", &a.username)
+        .unwrap_or_else(|| Kind::git_username(provider).into());
     if username.contains(':') {
         c.bad(
             "GITOPS_USERNAME",

@@ -90,13 +90,8 @@ fn fits(c: &mut Check, m: &Merge, mode: Mode, kind: Option<Kind>) {
             input,
             "needs a Git host API to merge through (a local repo has none); set GITOPS_API_URL or unset it",
         );
-    } else if kind == Some(Kind::BitbucketCloud) && m.policy != Policy::None {
-        c.bad("GITOPS_MERGE", crate::host::bitbucket_cloud::NO_MERGE);
-    } else if kind == Some(Kind::GitLab) && m.method == Method::Rebase {
-        c.bad(
-            "GITOPS_MERGE_METHOD",
-            "rebase is not a GitLab merge option: the project's merge method (merge commit, semi-linear or fast-forward) decides; use merge or squash",
-        );
+    } else if let Some((input, why)) = kind.and_then(|k| k.merge_refusal(m.policy, m.method)) {
+        c.bad(input, why);
     }
 }
 

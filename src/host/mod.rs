@@ -17,6 +17,7 @@ pub mod kind;
 pub mod merge;
 pub mod provider;
 mod repos;
+mod rules;
 pub mod status;
 
 pub use api::message_of;

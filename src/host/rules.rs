@@ -1,0 +1,70 @@
+//! What each kind of host accepts, asked by config's validators so that config holds no host
+//! names: the kinds to offer, the hosts recognised by name, how a repo is named, the git user
+//! name a token goes with, and the merge options it refuses.
+
+use super::{
+    kind::Kind,
+    merge::{Method, Policy},
+};
+use crate::plan::names::RepoSlug;
+
+impl Kind {
+    /// The kinds, as a message offers them (GITOPS_PROVIDER's values, with what each covers).
+    pub const CHOICES: &'static str = "github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too), bitbucket (Cloud) or bitbucket-server (Data Center)";
+
+    /// The hosts whose kind is known from their name alone ([`Kind::from_host`]).
+    pub const KNOWN_HOSTS: &'static str = "github.com, *.ghe.com, gitlab.com or dev.azure.com";
+
+    /// The git user name a token is sent with, unless GITOPS_USERNAME says otherwise: Bitbucket
+    /// Cloud takes an access token for git only with the literal `x-token-auth`; the others
+    /// take any, and `x-access-token` is GitHub's own.
+    pub fn git_username(kind: Option<Kind>) -> &'static str {
+        match kind {
+            Some(Kind::BitbucketCloud) => "x-token-auth",
+            _ => "x-access-token",
+        }
+    }
+
+    /// Why a repo named `slug` cannot be on this kind of host, if it cannot: only GitLab has
+    /// nested groups; Azure DevOps names a repo `{org}/{project}/_git/{repo}`; Bitbucket Data
+    /// Center `scm/{PROJECT}/{repo}` (after the context path, if any).
+    pub fn slug_problem(self, slug: &RepoSlug) -> Option<String> {
+        let owner = slug.owner();
+        match self {
+            Kind::GitLab => None,
+            Kind::AzureDevOps if !(owner == "_git" || owner.ends_with("/_git")) => Some(format!(
+                "{slug} is not an Azure DevOps repo: give the path of its clone URL, {{org}}/{{project}}/_git/{{repo}}"
+            )),
+            Kind::AzureDevOps => None,
+            Kind::BitbucketServer => {
+                let parts: Vec<&str> = owner.rsplit('/').take(2).collect();
+                let scm = parts.len() == 2 && parts[1] == "scm";
+                (!scm).then(|| format!(
+                    "{slug} is not a Bitbucket Data Center repo: give the path of its clone URL, scm/{{PROJECT}}/{{repo}}"
+                ))
+            }
+            _ if owner.contains('/') => Some(format!(
+                "{slug} has nested groups, which only GitLab has; give owner/repo"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Why this host cannot merge as asked, naming the input to change, if it cannot.
+    pub fn merge_refusal(
+        self,
+        policy: Policy,
+        method: Method,
+    ) -> Option<(&'static str, &'static str)> {
+        match self {
+            Kind::BitbucketCloud if policy != Policy::None => {
+                Some(("GITOPS_MERGE", super::bitbucket_cloud::NO_MERGE))
+            }
+            Kind::GitLab if method == Method::Rebase => Some((
+                "GITOPS_MERGE_METHOD",
+                "rebase is not a GitLab merge option: the project's merge method (merge commit, semi-linear or fast-forward) decides; use merge or squash",
+            )),
+            _ => None,
+        }
+    }
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""No file circle in src/ (issue 14): each .rs file's references to other files of the crate
-(`use` items, `crate::`/`super::`/`self::` paths, paths through a sibling module) form a
-graph that must have no cycle. A reading of the source text, not of rustc's name resolution:
-it resolves a path to the longest module prefix that is a file. Prints each circle, exits 1
-when there is one; `-v` prints the whole graph."""
+"""No file circle in src/ (issue 14), and no arrow between parts that ARCHITECTURE.md does not
+draw (issue 25): each .rs file's references to other files of the crate (`use` items,
+`crate::`/`super::`/`self::` paths, paths through a sibling module) form a graph that must
+have no cycle, and each reference from one part (a folder, or a top-level file) to another
+must be one of ARROWS below. A reading of the source text, not of rustc's name resolution: it
+resolves a path to the longest module prefix that is a file. Prints each circle and each
+arrow not allowed, exits 1 when there is one; `-v` prints the whole graph."""
 import os,re,sys
 files={}
 for d,_,fs in os.walk('src'):
@@ -81,7 +83,34 @@ def sc(v):
 for v in g:
     if v not in idx: sc(v)
 for s in sccs: print('file circle:', ' <-> '.join(s))
+
+# The parts and the arrows between them, as ARCHITECTURE.md draws them: a part may import the
+# parts listed after it, and nothing else. The leaves (retry, text, limits) import nothing.
+LEAVES = {'retry', 'text', 'limits'}
+ARROWS = {
+    'main': {'config', 'logging', 'trust', 'run', 'error'},
+    'lib': {'error', 'run'},
+    'logging': {'config', 'run', 'trust'},
+    'error': {'config', 'git', 'host', 'kube', 'plan', 'trust'},
+    'config': {'plan', 'host', 'kube', 'trust'},
+    'run': {'config', 'plan', 'git', 'host', 'kube', 'trust'} | LEAVES,
+    'git': {'plan', 'trust'} | LEAVES,
+    'host': {'plan', 'trust'} | LEAVES,
+    'kube': {'plan', 'trust'} | LEAVES,
+    'trust': set(LEAVES),
+    'plan': {'limits'},
+    'retry': set(), 'text': set(), 'limits': set(),
+}
+wrong = []
+for a in sorted(g):
+    pa = a.split('::')[0]
+    for b in sorted(g[a]):
+        pb = b.split('::')[0]
+        if pa != pb and pb not in ARROWS.get(pa, set()):
+            wrong.append(f'{a} -> {b}')
+for w in wrong:
+    print('arrow not in ARCHITECTURE.md:', w)
 if '-v' in sys.argv:
     for k in sorted(g): print(k,'->',sorted(g[k]))
 
-sys.exit(1 if sccs else 0)
+sys.exit(1 if sccs or wrong else 0)

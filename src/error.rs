@@ -35,8 +35,8 @@ pub enum Error {
         total: usize,
         code: u8,
         messages: Vec<String>,
-        /// Every target's result, printed even though the run failed.
-        report: Box<crate::run::report::Report>,
+        /// Every target's result (the report's JSON), printed even though the run failed.
+        report_json: String,
     },
     #[error(transparent)]
     Provider(#[from] crate::host::Error),

@@ -89,8 +89,8 @@ fn main() -> ExitCode {
 
 fn fail(e: &iter8_gitops::Error, termination_log: Option<&std::path::Path>) -> ExitCode {
     // A promotion file's targets that did succeed are reported all the same.
-    if let iter8_gitops::Error::Targets { report, .. } = e {
-        println!("{}", report.to_json());
+    if let iter8_gitops::Error::Targets { report_json, .. } = e {
+        println!("{report_json}");
     }
     let message = redact::text(&e.chain());
     redact::eprint(&format!("error: {message}\n"));

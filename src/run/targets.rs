@@ -118,14 +118,17 @@ async fn run_commits(
     let mut set = tokio::task::JoinSet::new();
     for (i, (labels, c)) in commits.into_iter().enumerate() {
         let (gate, ctx) = (gate.clone(), ctx.clone());
-        set.spawn(retry::within(end, async move {
+        // The commits run side by side: every log line of one carries its targets' names.
+        let span = tracing::info_span!("target", name = %labels.join(", "));
+        let work = retry::within(end, async move {
             let _turn = gate.acquire_owned().await.expect("the gate stays open");
             let result = single(&ctx, &c).await;
             if let Err(e) = &result {
                 outcome::tell_failure(&ctx.cluster, &c, Some(&labels.join(", ")), e).await;
             }
             (i, labels, result)
-        }));
+        });
+        set.spawn(tracing::Instrument::instrument(work, span));
     }
     let mut results = vec![];
     while let Some(r) = set.join_next().await {
@@ -212,7 +215,7 @@ fn verdict(mut report: Report, total: usize) -> Result<Report, Error> {
         total: report.targets.len(),
         code,
         messages: failed.into_iter().map(|f| f.0).collect(),
-        report: Box::new(report),
+        report_json: report.to_json(),
     })
 }
 

@@ -161,7 +161,7 @@ pub struct Args {
     /// Where the report is also written, cut to 4096 bytes (default: /dev/termination-log) [GITOPS_TERMINATION_LOG]
     #[arg(long)]
     pub termination_log: Option<String>,
-    /// Where to also write the outputs (commit, pr-url, pr-number, changed, summary) for the CI system that ran it: a directory gets one file per output (Tekton results, Argo Workflows output parameters); github appends them to the file GITHUB_OUTPUT names (a GitHub Actions step) (default: none) [GITOPS_OUTPUTS]
+    /// Where to also write the outputs (commit, pr-url, pr-number, changed, merge-commit, summary) for the CI system that ran it: a directory gets one file per output (Tekton results, Argo Workflows output parameters); github appends them to the file GITHUB_OUTPUT names (a GitHub Actions step) (default: none) [GITOPS_OUTPUTS]
     #[arg(long)]
     pub outputs: Option<String>,
     /// true: an empty GITOPS_* variable counts as unset, for CI systems that pass every parameter, empty when not given (Tekton, Argo Workflows, a GitHub Action) (default: false: an empty one is an error) [GITOPS_EMPTY_IS_UNSET]

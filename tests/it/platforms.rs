@@ -47,6 +47,15 @@ impl Target {
             Target::Amd64 => "build",
             Target::Arm64 => "zigbuild",
         };
+        // `cargo test` hands this process the test crate's CARGO_MANIFEST_DIR, CARGO_PKG_* …;
+        // build scripts (ring's) name some of them, so the same build run from a shell (as
+        // .ci/run starts it early) would look stale here and start again.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            if key.starts_with("CARGO_") && key != "CARGO_HOME" {
+                cmd.env_remove(key);
+            }
+        }
         cmd.args(["auditable", builder, "--release", "--locked", "--target"])
             .args([self.triple(), "--bin", "iter8-gitops"])
             .env("CARGO_TARGET_DIR", self.target_dir(root))
@@ -415,4 +424,28 @@ fn one_image_index_holds_both_platforms_with_their_annotations_and_the_amd64_ima
 
     // The amd64 image loads into this engine and runs, as the Dockerfile-built one does.
     crate::image::load_and_run_version(&archive, &format!("iter8-gitops:{version}"));
+}
+
+#[test]
+fn docs_release_gives_the_build_commands_these_tests_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/release.md")).unwrap();
+    for target in [Target::Amd64, Target::Arm64] {
+        let cmd = target.build_command(root);
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let line = format!("cargo {}", args.join(" "));
+        assert!(doc.contains(&line), "docs/release.md does not say `{line}`");
+    }
+    for script in [
+        "python3 release/sbom.py --target",
+        "python3 release/image-index.py --out",
+    ] {
+        assert!(
+            doc.contains(script),
+            "docs/release.md does not show `{script}`"
+        );
+    }
 }

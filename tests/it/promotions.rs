@@ -78,6 +78,18 @@ fn kustomize_overlays_staging_is_pushed_prod_gets_one_pr_with_the_experiment_rem
         report["targets"][2]["commit"], 1,
         "the experiment shares prod's commit"
     );
+    // The two commits ran side by side: each log line says whose it is.
+    let lines: Vec<&str> = o.stderr.lines().filter(|l| l.contains(" INFO ")).collect();
+    for names in [
+        "target{name=targets[0] (staging)}",
+        "target{name=targets[1] (prod), targets[2] (experiment)}",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(names)),
+            "{names}:\n{}",
+            o.stderr
+        );
+    }
 
     // Staging: straight onto the synced branch; byte for byte only the tag's text changed.
     let read = |p: &str| std::fs::read_to_string(src.join(p)).unwrap();

@@ -494,3 +494,43 @@ fn the_example_promotion_files_and_experiments_follow_their_schemas() {
         assert!(!promotion.is_valid(&bad), "{bad}");
     }
 }
+
+/// docs/inputs.md's table names every input of the schema (generated from the flags' help)
+/// once or more, and nothing else; where the help gives a one-word default, the row says it.
+#[test]
+fn the_input_reference_names_every_input_and_its_default() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(spec("schema.json")).unwrap()).unwrap();
+    let inputs = schema["properties"].as_object().unwrap();
+    let doc = std::fs::read_to_string(root.join("docs/inputs.md")).unwrap();
+    let mut rows: std::collections::BTreeMap<String, String> = Default::default();
+    for row in doc
+        .lines()
+        .filter(|l| l.starts_with("| GITOPS_") || l.starts_with("| EXPERIMENT_"))
+    {
+        let first = row.split('|').nth(1).unwrap();
+        for word in first.split(|c: char| !(c.is_ascii_uppercase() || c == '_')) {
+            if word.starts_with("GITOPS_") || word.starts_with("EXPERIMENT_") {
+                rows.insert(word.to_string(), row.to_string());
+            }
+        }
+    }
+    let documented: Vec<&String> = rows.keys().collect();
+    let known: Vec<&String> = inputs.keys().collect();
+    assert_eq!(
+        documented, known,
+        "docs/inputs.md's table and task-spec/schema.json"
+    );
+    for (name, input) in inputs {
+        let Some(default) = input["default"].as_str() else {
+            continue;
+        };
+        if !default.contains(' ') {
+            assert!(
+                rows[name].contains(default),
+                "docs/inputs.md, {name}: default {default}"
+            );
+        }
+    }
+}

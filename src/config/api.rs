@@ -61,7 +61,7 @@ pub(super) fn resolve(
             "GITOPS_PROVIDER",
             format!(
                 "is required: nothing in GITOPS_API_URL {url} tells the kind of host; set {}",
-                Kind::NAMES.join(", ")
+                Kind::names_or()
             ),
         );
         return None;
@@ -81,7 +81,7 @@ fn provider(c: &mut Check, a: &Args) -> Result<Option<Kind>, ()> {
     match Kind::parse(&v) {
         Some(k) => Ok(Some(k)),
         None => {
-            c.bad("GITOPS_PROVIDER", format!("{v:?} is not {}", Kind::CHOICES));
+            c.bad("GITOPS_PROVIDER", format!("{v:?} is not {}", Kind::NAMED));
             Err(())
         }
     }

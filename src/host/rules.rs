@@ -12,6 +12,15 @@ impl Kind {
     /// The kinds, as a message offers them (GITOPS_PROVIDER's values, with what each covers).
     pub const CHOICES: &'static str = "github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too), bitbucket (Cloud) or bitbucket-server (Data Center)";
 
+    /// The kinds as an unknown GITOPS_PROVIDER is told them.
+    pub const NAMED: &'static str = "github, gitlab, gitea (gitea also covers Forgejo), azure-devops, bitbucket or bitbucket-server";
+
+    /// The names, as a list ending in "or".
+    pub fn names_or() -> String {
+        let (last, rest) = Kind::NAMES.split_last().expect("six kinds");
+        format!("{} or {last}", rest.join(", "))
+    }
+
     /// The hosts whose kind is known from their name alone ([`Kind::from_host`]).
     pub const KNOWN_HOSTS: &'static str = "github.com, *.ghe.com, gitlab.com or dev.azure.com";
 

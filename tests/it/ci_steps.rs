@@ -65,6 +65,32 @@ fn every_action_input_is_a_tool_input_with_its_description_and_every_output_is_w
         );
     }
     assert_eq!(action["runs"]["env"]["GITOPS_EMPTY_IS_UNSET"], "true");
+    // The example workflow (the tutorial's gitops-finish.yaml) gives only inputs that exist
+    // and reads only outputs that exist.
+    let example = yaml("examples/github/gitops-finish.yaml");
+    let steps = example["jobs"]["promote"]["steps"].as_array().unwrap();
+    let step = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("iter8-tools/iter8-gitops@"))
+        })
+        .unwrap();
+    for given in step["with"].as_object().unwrap().keys() {
+        assert!(
+            action["inputs"].get(given).is_some(),
+            "the example gives {given}, no input"
+        );
+    }
+    let text = serde_json::to_string(&example).unwrap();
+    for used in text.split("steps.promote.outputs.").skip(1) {
+        let name = used.split([' ', '}']).next().unwrap();
+        assert!(
+            action["outputs"].get(name).is_some(),
+            "the example reads {name}, no output"
+        );
+    }
     let mut outputs: Vec<&str> = action["outputs"]
         .as_object()
         .unwrap()

@@ -98,7 +98,12 @@ pub fn load_and_run_version(archive: &Path, tag: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = docker(&["run", "--rm", tag, "--version"]);
+    assert_runs_as_this_version(tag);
+}
+
+/// `docker run IMAGE --version` prints this crate's version.
+fn assert_runs_as_this_version(image: &str) {
+    let out = docker(&["run", "--rm", image, "--version"]);
     assert!(
         out.status.success(),
         "{}",
@@ -180,16 +185,7 @@ fn the_image_is_one_static_binary_under_6_mb_that_runs_as_non_root() {
     assert_eq!(fields[2], r#"["/iter8-gitops"]"#);
     assert_eq!(fields[3], "Apache-2.0");
 
-    let out = docker(&["run", "--rm", IMAGE, "--version"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        concat!("iter8-gitops ", env!("CARGO_PKG_VERSION"))
-    );
+    assert_runs_as_this_version(IMAGE);
 }
 
 #[test]

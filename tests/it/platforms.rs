@@ -145,6 +145,17 @@ macro_rules! require_binary {
     }};
 }
 
+/// Runs `cmd`, which must succeed; its stdout.
+fn succeed(mut cmd: Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// What `file` says about a binary.
 fn file_says(binary: &Path) -> String {
     let out = Command::new("file")
@@ -206,17 +217,10 @@ fn embedded_crates(binary: &Path) -> BTreeSet<(String, String)> {
 /// (name, version) of every component of the release SBOM for `target`.
 fn sbom_crates(target: Target) -> (Value, BTreeSet<(String, String)>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
-        .args(["release/sbom.py", "--target", target.triple()])
-        .current_dir(root)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bom: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut sbom = Command::new("python3");
+    sbom.args(["release/sbom.py", "--target", target.triple()])
+        .current_dir(root);
+    let bom: Value = serde_json::from_slice(&succeed(sbom)).unwrap();
     let mut crates: BTreeSet<(String, String)> = bom["components"]
         .as_array()
         .unwrap()
@@ -290,33 +294,16 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// The files of a tar archive.
 fn untar(archive: &Path, into: &Path) {
     std::fs::create_dir_all(into).unwrap();
-    let out = Command::new("tar")
-        .arg("-xf")
-        .arg(archive)
-        .arg("-C")
-        .arg(into)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut tar = Command::new("tar");
+    // Gzipped or not: GNU tar tells on reading.
+    tar.arg("-xf").arg(archive).arg("-C").arg(into);
+    succeed(tar);
 }
 
 fn skopeo_inspect(args: &[&str], reference: &str) -> Value {
-    let out = Command::new("skopeo")
-        .arg("inspect")
-        .args(args)
-        .arg(reference)
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut skopeo = Command::new("skopeo");
+    skopeo.arg("inspect").args(args).arg(reference);
+    serde_json::from_slice(&succeed(skopeo)).unwrap()
 }
 
 #[test]
@@ -406,15 +393,7 @@ fn one_image_index_holds_both_platforms_with_their_annotations_and_the_amd64_ima
             "blob digest"
         );
         let unpacked = tmp.path().join(arch);
-        std::fs::create_dir_all(&unpacked).unwrap();
-        let out = Command::new("tar")
-            .arg("-xzf")
-            .arg(&blob)
-            .arg("-C")
-            .arg(&unpacked)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        untar(&blob, &unpacked);
         assert_eq!(
             std::fs::read(unpacked.join("iter8-gitops")).unwrap(),
             std::fs::read(binary).unwrap(),

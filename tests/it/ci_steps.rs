@@ -490,6 +490,25 @@ fn finish_params(
     p
 }
 
+/// The tutorial's promotion run by a CI step: its parameters (`declared`, each at its default
+/// unless the tutorial gives it), its container's `env` with `reference` substituted, and a
+/// folder for its outputs. The world, the run (which succeeded) and the outputs folder.
+fn promote_as_a_step(
+    declared: &Value,
+    default_of: impl Fn(&Value) -> Option<&str>,
+    env: &Value,
+    reference: impl Fn(&str) -> String,
+) -> (World, Output, tempfile::TempDir) {
+    let w = World::tutorial();
+    let values = finish_params(&w, declared, default_of);
+    let outputs = tempfile::tempdir().unwrap();
+    let mut env = step_env(env, reference, &values, outputs.path());
+    env.extend(world_extras(&w));
+    let o = run_binary(&env, &[], &[TOKEN]);
+    assert_code(&o, 0);
+    (w, o, outputs)
+}
+
 #[test]
 fn the_tekton_task_is_a_valid_v1_task_and_its_step_promotes_and_writes_the_results() {
     let task = yaml("task-spec/tekton-task.yaml");
@@ -527,18 +546,12 @@ fn the_tekton_task_is_a_valid_v1_task_and_its_step_promotes_and_writes_the_resul
     assert_eq!(env_of("GITOPS_EMPTY_IS_UNSET"), "true");
 
     // The step as Tekton runs it: given params, the others at their defaults.
-    let w = World::tutorial();
-    let values = finish_params(&w, &spec["params"], |p| p["default"].as_str());
-    let results = tempfile::tempdir().unwrap();
-    let mut env = step_env(
+    let (w, o, results) = promote_as_a_step(
+        &spec["params"],
+        |p| p["default"].as_str(),
         &step["env"],
         |k| format!("$(params.{k})"),
-        &values,
-        results.path(),
     );
-    env.extend(world_extras(&w));
-    let o = run_binary(&env, &[], &[TOKEN]);
-    assert_code(&o, 0);
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
     let read = |n: &str| std::fs::read_to_string(results.path().join(n)).unwrap();
     assert_eq!(read("commit"), w.rev("refs/heads/iter8_exp").unwrap());
@@ -610,20 +623,12 @@ fn the_argo_workflow_template_is_valid_and_its_container_promotes_and_writes_the
         assert_eq!(p["valueFrom"]["path"], format!("{outputs_dir}/{name}"));
     }
 
-    let w = World::tutorial();
-    let values = finish_params(&w, &template["spec"]["arguments"]["parameters"], |p| {
-        p["value"].as_str()
-    });
-    let folder = tempfile::tempdir().unwrap();
-    let mut env = step_env(
+    let (w, o, folder) = promote_as_a_step(
+        &template["spec"]["arguments"]["parameters"],
+        |p| p["value"].as_str(),
         &container["env"],
         |k| format!("{{{{inputs.parameters.{k}}}}}"),
-        &values,
-        folder.path(),
     );
-    env.extend(world_extras(&w));
-    let o = run_binary(&env, &[], &[TOKEN]);
-    assert_code(&o, 0);
     let read = |n: &str| std::fs::read_to_string(folder.path().join(n)).unwrap();
     assert_eq!(read("commit"), w.rev("refs/heads/iter8_exp").unwrap());
     assert_eq!(read("pr-url"), o.report()["pr"]["url"].as_str().unwrap());

@@ -546,7 +546,7 @@ fn the_tekton_task_is_a_valid_v1_task_and_its_step_promotes_and_writes_the_resul
     assert_eq!(env_of("GITOPS_EMPTY_IS_UNSET"), "true");
 
     // The step as Tekton runs it: given params, the others at their defaults.
-    let (w, o, results) = promote_as_a_step(
+    let (w, _, results) = promote_as_a_step(
         &spec["params"],
         |p| p["default"].as_str(),
         &step["env"],

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{Error, Problem};
+use super::check::{Error, Problem, truthy};
 use crate::trust::credential::Token;
 
 /// What the user typed, before validation. Every field is a string, because both sources
@@ -217,7 +217,7 @@ pub struct Args {
 fn without_empty_when_asked(vars: Vec<(String, String)>) -> Vec<(String, String)> {
     let asked = vars
         .iter()
-        .any(|(k, v)| k == "GITOPS_EMPTY_IS_UNSET" && v.trim() == "true");
+        .any(|(k, v)| k == "GITOPS_EMPTY_IS_UNSET" && truthy(v) == Some(true));
     if !asked {
         return vars;
     }
@@ -308,5 +308,41 @@ pub(super) fn unknown_variable(name: &str) -> String {
             format!("is not a variable iter8-gitops knows; did you mean {k}? (see --help)")
         }
         _ => "is not a variable iter8-gitops knows; check its spelling (see --help)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_variable_is_unset_only_when_asked() {
+        let given = [("GITOPS_WINNER", ""), ("GITOPS_BRANCH", "gitops")];
+        let plain = Args::from_env(env(&given)).unwrap();
+        assert_eq!(
+            plain.winner.as_deref(),
+            Some(""),
+            "left for validation to refuse"
+        );
+        for asked in ["true", "yes", "1"] {
+            let mut vars = env(&given);
+            vars.push(("GITOPS_EMPTY_IS_UNSET".into(), asked.into()));
+            let a = Args::from_env(vars).unwrap();
+            assert_eq!(
+                (a.winner, a.branch.as_deref()),
+                (None, Some("gitops")),
+                "{asked}"
+            );
+        }
+        let mut vars = env(&given);
+        vars.push(("GITOPS_EMPTY_IS_UNSET".into(), "false".into()));
+        assert_eq!(Args::from_env(vars).unwrap().winner.as_deref(), Some(""));
     }
 }

@@ -178,13 +178,18 @@ pub(super) fn is_dns_subdomain(s: &str) -> bool {
 }
 
 pub(super) fn parse_bool(input: &str, v: &str, c: &mut Check) -> bool {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => true,
-        "false" | "0" | "no" => false,
-        _ => {
-            c.bad(input, format!("{v:?} is not a boolean; use true or false"));
-            false
-        }
+    truthy(v).unwrap_or_else(|| {
+        c.bad(input, format!("{v:?} is not a boolean; use true or false"));
+        false
+    })
+}
+
+/// A boolean input's value as every boolean input reads it; `None` when it is none.
+pub(super) fn truthy(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
     }
 }
 

@@ -25,8 +25,6 @@ pub struct Output {
     pub termination_log: PathBuf,
     /// Where the outputs go for the CI system that ran it (GITOPS_OUTPUTS).
     pub outputs: Option<Outputs>,
-    /// GITOPS_EMPTY_IS_UNSET: empty variables were dropped on reading (config/args.rs).
-    pub empty_is_unset: bool,
 }
 
 /// Where a run's outputs (commit, PR URL, …) are written for the CI system that ran it.
@@ -55,6 +53,9 @@ impl Limits {
 
 /// GITOPS_DRY_RUN, GITOPS_SHOW_DIFF, GITOPS_LOG_FORMAT, GITOPS_TERMINATION_LOG, GITOPS_OUTPUTS.
 pub(super) fn validate(c: &mut Check, a: &Args) -> Output {
+    // GITOPS_EMPTY_IS_UNSET acts as the environment is read (Args::from_env); a value that is
+    // no boolean is reported here with the others.
+    c.flag("GITOPS_EMPTY_IS_UNSET", &a.empty_is_unset);
     let log_format = match c.value("GITOPS_LOG_FORMAT", &a.log_format).as_deref() {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
@@ -75,8 +76,6 @@ pub(super) fn validate(c: &mut Check, a: &Args) -> Output {
             .unwrap_or_else(|| defaults::TERMINATION_LOG.into())
             .into(),
         outputs: outputs(c, a),
-        // Read in Args::from_env; validated here with the other booleans.
-        empty_is_unset: c.flag("GITOPS_EMPTY_IS_UNSET", &a.empty_is_unset),
     }
 }
 

@@ -38,6 +38,20 @@ pub struct Error {
     pub problems: Vec<Problem>,
 }
 
+impl Error {
+    /// One bad input found only once the run reads it (a local repo path that is no repo, a
+    /// promotion file that is not there, the Experiment's winner variable): the same error,
+    /// exit 2, as validation's.
+    pub fn one(input: &str, message: String) -> Error {
+        Error {
+            problems: vec![Problem {
+                input: input.into(),
+                message,
+            }],
+        }
+    }
+}
+
 /// Collects problems while the fields are validated one by one.
 pub(super) struct Check {
     pub(super) problems: Vec<Problem>,

@@ -17,18 +17,5 @@ pub fn local_repo_exists(cfg: &Config) -> Result<(), Error> {
     } else {
         return Ok(());
     };
-    Err(config_error(
-        "GITOPS_REPO",
-        format!("{} {problem}", path.display()),
-    ))
-}
-
-/// A configuration problem found during the run (exit 2).
-pub fn config_error(input: &str, message: String) -> Error {
-    Error::Config(config::Error {
-        problems: vec![config::Problem {
-            input: input.into(),
-            message,
-        }],
-    })
+    Err(config::Error::one("GITOPS_REPO", format!("{} {problem}", path.display())).into())
 }

@@ -93,12 +93,10 @@ async fn winner_of(
     info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
     report.winner_version = Some(w.version.clone());
     let file = RepoPath::parse(&w.file).map_err(|e| {
-        Error::Config(config::Error {
-            problems: vec![config::Problem {
-                input: format!("Experiment variable {variable:?}"),
-                message: format!("{:?} {e}", w.file),
-            }],
-        })
+        config::Error::one(
+            &format!("Experiment variable {variable:?}"),
+            format!("{:?} {e}", w.file),
+        )
     })?;
     Ok(Subject {
         winner: file,

@@ -6,9 +6,7 @@ use std::{sync::Arc, time::Instant};
 
 use tracing::info;
 
-use super::{
-    context::Context, local::config_error, outcome, report, report::Report, single::single,
-};
+use super::{context::Context, outcome, report, report::Report, single::single};
 use crate::{
     Error,
     config::{Config, Promotion, PromotionSource, Target, promotion},
@@ -47,10 +45,10 @@ pub async fn run(
 async fn load(ctx: &Context, cfg: &Config, p: &Promotion) -> Result<Vec<Config>, Error> {
     let text = match &p.source {
         PromotionSource::File(path) => std::fs::read_to_string(path).map_err(|e| {
-            config_error(
+            Error::from(crate::config::Error::one(
                 "GITOPS_CONFIG",
                 format!("{} cannot be read: {e}", path.display()),
-            )
+            ))
         })?,
         PromotionSource::InRepo(path) => from_repo(ctx, cfg, &cfg.repo.dir.join(path)).await?,
     };
@@ -74,13 +72,13 @@ async fn from_repo(ctx: &Context, cfg: &Config, path: &RepoPath) -> Result<Strin
         .map_err(|e| Error::Internal(e.to_string()))??;
     match plan::read_text(&fetched, "GITOPS_CONFIG_IN_REPO", path)? {
         Some(text) => Ok(text),
-        None => Err(config_error(
+        None => Err(Error::from(crate::config::Error::one(
             "GITOPS_CONFIG_IN_REPO",
             format!(
                 "{path} is not a file on {} of {}; check the path (from the repo root) and GITOPS_BRANCH",
                 cfg.repo.branch, cfg.repo.location
             ),
-        )),
+        ))),
     }
 }
 

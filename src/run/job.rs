@@ -21,9 +21,9 @@ pub enum Job {
 
 impl Job {
     /// The job `cfg` describes, for the run's `subject`.
-    pub fn new(cfg: &Config, subject: &Subject) -> Job {
+    pub fn new(cfg: &Config, subject: &Subject) -> Result<Job, Error> {
         let dir = cfg.repo.dir.clone();
-        match (&cfg.task, &cfg.target) {
+        Ok(match (&cfg.task, &cfg.target) {
             (Task::Finish, Some(t)) => Job::Edits {
                 edits: t.edits.clone(),
                 apply: t.apply.clone(),
@@ -31,7 +31,10 @@ impl Job {
             },
             (Task::Finish, None) => Job::Finish(Rules {
                 dir,
-                winner: subject.winner.clone(),
+                // Given, or read from the Experiment (subject::read); validation wants one.
+                winner: subject.winner.clone().ok_or_else(|| {
+                    Error::Internal("a single finish without a winner passed validation".into())
+                })?,
                 baseline: cfg.rules.baseline.clone(),
                 replace: cfg.rules.replace.clone(),
                 remove: cfg.rules.remove.clone(),
@@ -44,7 +47,7 @@ impl Job {
                 version: s.version.clone(),
                 set: s.set.clone(),
             }),
-        }
+        })
     }
 
     pub fn plan(&self, snap: &dyn plan::Snapshot) -> Result<plan::Plan, Error> {

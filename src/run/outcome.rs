@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// What the run was about, for the summary line.
-pub fn headline(cfg: &Config, winner: &RepoPath, plan: &Plan) -> String {
+pub fn headline(cfg: &Config, winner: Option<&RepoPath>, plan: &Plan) -> String {
     let baseline = &cfg.rules.baseline;
     match (&cfg.task, &cfg.target, &plan.unchanged_reason) {
         (_, _, Some(why)) if plan.is_superseded() => why.clone(),
@@ -19,10 +19,13 @@ pub fn headline(cfg: &Config, winner: &RepoPath, plan: &Plan) -> String {
             format!("rendered the experiment for version {}", s.version)
         }
         (Task::Finish, Some(_), _) => "promotion".to_string(),
-        (Task::Finish, None, _) if winner == baseline => {
+        (Task::Finish, None, _) if winner == Some(baseline) => {
             format!("the baseline {baseline} stays")
         }
-        (Task::Finish, None, _) => format!("promoted {winner} → {baseline}"),
+        (Task::Finish, None, _) => format!(
+            "promoted {} → {baseline}",
+            winner.map(RepoPath::as_str).unwrap_or_default()
+        ),
     }
 }
 
@@ -32,7 +35,7 @@ pub async fn tell(
     cluster: &Cluster,
     cfg: &Config,
     report: &mut Report,
-    winner: &RepoPath,
+    winner: Option<&RepoPath>,
     plan: &Plan,
     uid: Option<String>,
 ) {
@@ -102,7 +105,12 @@ pub async fn tell_failure(cluster: &Cluster, cfg: &Config, about: Option<&str>, 
 }
 
 /// The Event for a run that succeeded.
-fn success(cfg: &Config, report: &Report, winner: &RepoPath, plan: &Plan) -> events::Outcome {
+fn success(
+    cfg: &Config,
+    report: &Report,
+    winner: Option<&RepoPath>,
+    plan: &Plan,
+) -> events::Outcome {
     let normal = |reason, note: String| events::Outcome {
         warning: false,
         action: action(cfg),
@@ -133,7 +141,7 @@ fn success(cfg: &Config, report: &Report, winner: &RepoPath, plan: &Plan) -> eve
             ),
         ),
         // The baseline won: nothing is promoted, the experiment's files are cleaned up.
-        (Task::Finish, true) if cfg.target.is_none() && winner == baseline => normal(
+        (Task::Finish, true) if cfg.target.is_none() && winner == Some(baseline) => normal(
             "CleanedUp",
             format!("the baseline {baseline} stays; the experiment's files are removed: {landed}"),
         ),
@@ -141,7 +149,11 @@ fn success(cfg: &Config, report: &Report, winner: &RepoPath, plan: &Plan) -> eve
             "Promoted",
             format!(
                 "{} promoted to {baseline}: {landed}",
-                report.winner_version.as_deref().unwrap_or(winner.as_str()),
+                report
+                    .winner_version
+                    .as_deref()
+                    .or(winner.map(RepoPath::as_str))
+                    .unwrap_or_default(),
             ),
         ),
     }

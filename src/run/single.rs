@@ -29,7 +29,7 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
     local_repo_exists(cfg)?;
     let creds = ctx.credentials(cfg, subject.namespace.clone()).await?;
     let text = pull_request::Text::new(cfg, &subject.vars, subject.evidence.as_ref())?;
-    let job = job::Job::new(cfg, &subject);
+    let job = job::Job::new(cfg, &subject)?;
     let ns = subject.namespace.as_deref();
     let landed = promote::promote(ctx, cfg, &creds, &job, ns, report).await?;
     report.promotes = landed.commit.is_some();
@@ -64,7 +64,15 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
         config::Task::Finish => subject.uid,
         config::Task::Start(_) => app_uid,
     };
-    report.summarize(&outcome::headline(cfg, &subject.winner, &plan));
-    outcome::tell(&ctx.cluster, cfg, report, &subject.winner, &plan, uid).await;
+    report.summarize(&outcome::headline(cfg, subject.winner.as_ref(), &plan));
+    outcome::tell(
+        &ctx.cluster,
+        cfg,
+        report,
+        subject.winner.as_ref(),
+        &plan,
+        uid,
+    )
+    .await;
     Ok(())
 }

@@ -13,8 +13,8 @@ use crate::{
 
 /// The experiment context of one run.
 pub struct Subject {
-    /// The winner's file (the root for `start` and for promotion files, which read none).
-    pub winner: RepoPath,
+    /// The winner's file, for a single finish; `start` and promotion files read none.
+    pub winner: Option<RepoPath>,
     /// Where the token Secret and the applied objects are: GITOPS_NAMESPACE, else the
     /// Experiment's.
     pub namespace: Option<String>,
@@ -35,7 +35,7 @@ pub async fn read(
     report: &mut Report,
 ) -> Result<Subject, Error> {
     let given = Subject {
-        winner: RepoPath::root(),
+        winner: None,
         namespace: cfg.cluster.namespace.clone(),
         uid: None,
         vars: Vars::default(),
@@ -51,7 +51,7 @@ pub async fn read(
             report.winner_version = Some(w.version.clone());
             Subject {
                 evidence: Some(Evidence::from_experiment(&exp.to_string(), &object)),
-                winner: RepoPath::root(),
+                winner: None,
                 namespace: given.namespace.or(w.namespace),
                 uid: w.uid,
                 vars: Vars {
@@ -62,7 +62,7 @@ pub async fn read(
             }
         }
         (_, Some(w), _) => Subject {
-            winner: w.clone(),
+            winner: Some(w.clone()),
             evidence: Some(Evidence::given()),
             ..given
         },
@@ -74,7 +74,7 @@ pub async fn read(
         }
     };
     if let (Task::Finish, None) = (&cfg.task, &cfg.target) {
-        report.winner = Some(subject.winner.to_string());
+        report.winner = subject.winner.as_ref().map(RepoPath::to_string);
     }
     report.evidence = subject.evidence.clone();
     Ok(subject)
@@ -99,7 +99,7 @@ async fn winner_of(
         )
     })?;
     Ok(Subject {
-        winner: file,
+        winner: Some(file),
         namespace: namespace.or(w.namespace),
         uid: w.uid,
         vars: Vars::default(),

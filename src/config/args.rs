@@ -310,39 +310,3 @@ pub(super) fn unknown_variable(name: &str) -> String {
         _ => "is not a variable iter8-gitops knows; check its spelling (see --help)".into(),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn an_empty_variable_is_unset_only_when_asked() {
-        let given = [("GITOPS_WINNER", ""), ("GITOPS_BRANCH", "gitops")];
-        let plain = Args::from_env(env(&given)).unwrap();
-        assert_eq!(
-            plain.winner.as_deref(),
-            Some(""),
-            "left for validation to refuse"
-        );
-        for asked in ["true", "yes", "1"] {
-            let mut vars = env(&given);
-            vars.push(("GITOPS_EMPTY_IS_UNSET".into(), asked.into()));
-            let a = Args::from_env(vars).unwrap();
-            assert_eq!(
-                (a.winner, a.branch.as_deref()),
-                (None, Some("gitops")),
-                "{asked}"
-            );
-        }
-        let mut vars = env(&given);
-        vars.push(("GITOPS_EMPTY_IS_UNSET".into(), "false".into()));
-        assert_eq!(Args::from_env(vars).unwrap().winner.as_deref(), Some(""));
-    }
-}

@@ -191,6 +191,30 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn an_empty_variable_is_unset_only_when_asked() {
+        let given = [("GITOPS_WINNER", ""), ("GITOPS_BRANCH", "gitops")];
+        let plain = Args::from_env(env(&given)).unwrap();
+        assert_eq!(
+            plain.winner.as_deref(),
+            Some(""),
+            "left for validation to refuse"
+        );
+        for asked in ["true", "yes", "1"] {
+            let mut vars = env(&given);
+            vars.push(("GITOPS_EMPTY_IS_UNSET".into(), asked.into()));
+            let a = Args::from_env(vars).unwrap();
+            assert_eq!(
+                (a.winner, a.branch.as_deref()),
+                (None, Some("gitops")),
+                "{asked}"
+            );
+        }
+        let mut vars = env(&given);
+        vars.push(("GITOPS_EMPTY_IS_UNSET".into(), "false".into()));
+        assert_eq!(Args::from_env(vars).unwrap().winner.as_deref(), Some(""));
+    }
+
     fn minimal() -> Vec<(String, String)> {
         env(&[
             ("GITOPS_REPO", "https://github.com/acme/env.git"),
@@ -385,6 +409,13 @@ mod tests {
                 "GITOPS_WINNER"
             ]
         );
+    }
+
+    #[test]
+    fn empty_is_unset_that_is_no_boolean_is_an_error_naming_it() {
+        let mut v = minimal();
+        v.push(("GITOPS_EMPTY_IS_UNSET".into(), "maybe".into()));
+        assert_eq!(problems(v), ["GITOPS_EMPTY_IS_UNSET"]);
     }
 
     #[test]

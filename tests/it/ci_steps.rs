@@ -163,6 +163,7 @@ fn run_as_action(w: &World, with: &[(&str, &str)]) -> (Output, BTreeMap<String, 
     }
     let o = run_binary(&env, &[], &[TOKEN]);
     let written = std::fs::read_to_string(&output_file).unwrap();
+    assert_no_token(&written, "$GITHUB_OUTPUT");
     let outputs = written
         .lines()
         .map(|l| {
@@ -506,7 +507,21 @@ fn promote_as_a_step(
     env.extend(world_extras(&w));
     let o = run_binary(&env, &[], &[TOKEN]);
     assert_code(&o, 0);
+    for f in std::fs::read_dir(outputs.path()).unwrap() {
+        let f = f.unwrap().path();
+        assert_no_token(
+            &std::fs::read_to_string(&f).unwrap(),
+            &f.display().to_string(),
+        );
+    }
     (w, o, outputs)
+}
+
+/// The outputs a CI system keeps and shows carry the token in no form.
+fn assert_no_token(text: &str, what: &str) {
+    for form in forms(TOKEN) {
+        assert!(!text.contains(&form), "{what} holds the token as {form:?}");
+    }
 }
 
 #[test]

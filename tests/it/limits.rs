@@ -174,6 +174,19 @@ fn a_gigabyte_winner_is_refused_from_its_header_before_it_is_inflated() {
     nothing_written(&w);
 }
 
+/// Runs a world with GITOPS_TIMEOUT=3s whose git server stalls: exit 9 within 5 s, and no
+/// git request after the deadline. The run and the deadline.
+fn cut_at_the_3s_deadline(w: &World) -> (Output, SystemTime) {
+    let started = Instant::now();
+    let deadline = SystemTime::now() + Duration::from_secs(3);
+    let o = w.run(&[]);
+    let took = started.elapsed();
+    assert_code(&o, 9);
+    assert!(took < Duration::from_secs(5), "exited after {took:?}");
+    none_after(&w.git.server, deadline);
+    (o, deadline)
+}
+
 /// Every request a server saw arrived before `deadline`.
 fn none_after(server: &testkit::Server, deadline: SystemTime) {
     for r in server.log() {
@@ -197,14 +210,8 @@ fn a_git_server_trickling_its_answer_is_cut_at_the_deadline_and_the_process_exit
         Duration::from_millis(200),
         100,
     ));
-    let started = Instant::now();
-    let deadline = SystemTime::now() + Duration::from_secs(3);
-    let o = w.run(&[]);
-    let took = started.elapsed();
-    assert_code(&o, 9);
-    assert!(took < Duration::from_secs(5), "exited after {took:?}");
+    let (o, deadline) = cut_at_the_3s_deadline(&w);
     assert!(o.stderr.contains("GITOPS_TIMEOUT"), "{}", o.stderr);
-    none_after(&w.git.server, deadline);
     none_after(&w.github.server, deadline);
     none_after(&w.kube.server, deadline);
     nothing_written(&w);
@@ -227,13 +234,7 @@ fn a_git_server_sending_endless_progress_instead_of_a_pack_is_cut_at_the_deadlin
         .nth(3)
         .header("content-type", "application/x-git-upload-pack-result"),
     );
-    let started = Instant::now();
-    let deadline = SystemTime::now() + Duration::from_secs(3);
-    let o = w.run(&[]);
-    let took = started.elapsed();
-    assert_code(&o, 9);
-    assert!(took < Duration::from_secs(5), "exited after {took:?}");
-    none_after(&w.git.server, deadline);
+    cut_at_the_3s_deadline(&w);
     nothing_written(&w);
 }
 

@@ -1,10 +1,13 @@
 //! Scale mode (`BENCH_SCALE=1`): the same promotion of `samples/gitops` in Env repos of 5k,
 //! 100k and 1M files (`BENCH_SCALE=100k,1m` picks sizes), each served with and without the
-//! server filter, side by side with the least a git client can do for the same change (the
-//! floor: a bare `git clone --depth 1 [--filter=blob:none]` of the branch, the new trees made
-//! with `mktree` along the path, one commit pushed) and, where the server does not filter, the
-//! seed's git CLI pipeline. For iter8-gitops it also prints the bytes fetched and pushed and
-//! the round trips to the git server, and the bytes of the objects on the folder's path.
+//! server filter, over each link of the grid (`BENCH_LINKS`: loopback, a 30 ms / 100 Mbit/s
+//! link and a 100 ms / 20 Mbit/s one, modelled by testkit's `LinkModel` in front of both the
+//! git server and the API fake), side by side with the least a git client can do for the
+//! same change (the floor: a bare `git clone --depth 1 [--filter=blob:none]` of the branch,
+//! the new trees made with `mktree` along the path, one commit pushed, no API call) and, on
+//! loopback where the server does not filter, the seed's git CLI pipeline. For iter8-gitops
+//! it also prints the bytes fetched and pushed and the round trips to the git server, and the
+//! bytes of the objects on the folder's path.
 //!
 //! The repos are generated once with `git fast-import` and kept in
 //! `target/bench-cache/` (the 1M-file one takes a few minutes the first time).
@@ -16,7 +19,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use testkit::{GitHubFake, GitServer, Recorded};
+use testkit::{GitHubFake, GitServer, Link, LinkModel, Recorded};
 
 use crate::{TOKEN, files_under, measure, median, pipeline_command, pipeline_script, tool_command};
 
@@ -54,6 +57,8 @@ struct Cost {
     fetched: usize,
     pushed: usize,
     trips: usize,
+    /// HTTP requests to the API (the floor makes none).
+    api: usize,
     /// The git server's own time answering the push (receive-pack: unpack, connectivity
     /// check, ref update), which any client waits for.
     server_push: f64,
@@ -66,6 +71,25 @@ fn chosen(spec: &str) -> Vec<Size> {
         .into_iter()
         .filter(|s| names.iter().any(|n| n == "1" || n == "all" || n == s.label))
         .collect()
+}
+
+/// The links `BENCH_LINKS` names (`loopback`, `30ms`, `100ms`; all three when unset).
+fn chosen_links() -> Vec<Option<Link>> {
+    let spec = std::env::var("BENCH_LINKS").unwrap_or_else(|_| "loopback,30ms,100ms".into());
+    let mut out = vec![];
+    for name in spec.split(',').map(str::trim) {
+        out.push(match name {
+            "loopback" => None,
+            "30ms" => Some(Link::REGION),
+            "100ms" => Some(Link::FAR),
+            other => panic!("BENCH_LINKS: unknown link {other:?} (loopback, 30ms, 100ms)"),
+        });
+    }
+    out
+}
+
+fn link_label(link: Option<Link>) -> String {
+    link.map_or("loopback".into(), |l| l.label())
 }
 
 /// A file of the generated part of the repo: a small ConfigMap, as in an Env repo.
@@ -248,6 +272,7 @@ impl Bench<'_> {
     /// Runs `cmd`, measured, and reads what the git server saw of it.
     fn run(&self, cmd: Command, rss_file: &Path) -> Cost {
         let before = self.git.server.log().len();
+        let api_before = self.github.server.log().len();
         let (wall, rss_kib) = measure(cmd, rss_file);
         let (fetched, pushed, trips, server_push) = traffic(&self.git.server.log()[before..]);
         Cost {
@@ -256,6 +281,7 @@ impl Bench<'_> {
             fetched,
             pushed,
             trips,
+            api: self.github.server.log().len() - api_before,
             server_push,
         }
     }
@@ -276,10 +302,20 @@ impl Bench<'_> {
         let _ = Command::new("sync").status();
     }
 
-    /// One size with the server filter on or off: medians of the alternating runs.
-    fn measure_size(&self, slug: &str, bare: &Path, filter: bool) -> [Option<Cost>; 3] {
+    /// One size with the server filter on or off, over `link`: medians of the alternating
+    /// runs. The seed's pipeline runs on loopback only, where the server does not filter.
+    fn measure_size(
+        &self,
+        slug: &str,
+        bare: &Path,
+        filter: bool,
+        link: Option<Link>,
+    ) -> [Option<Cost>; 3] {
         serve_filter(bare, filter);
-        let url = self.git.url(slug);
+        let model = link.map(LinkModel::new);
+        let over = |url: String| model.as_ref().map_or(url.clone(), |m| m.url(&url));
+        let url = over(self.git.url(slug));
+        let api = over(self.github.api_url());
         let with_token = url.replacen("https://", &format!("https://x-access-token:{TOKEN}@"), 1);
         let rss = self.home.join("rss");
         let tool = || {
@@ -290,7 +326,7 @@ impl Bench<'_> {
                 &[
                     ("GITOPS_REPO", url.clone()),
                     ("GITOPS_PR_REPO", "acme/env".into()),
-                    ("GITOPS_API_URL", self.github.api_url()),
+                    ("GITOPS_API_URL", api.clone()),
                     ("GITOPS_CA_FILE", self.ca.display().to_string()),
                     ("GITOPS_TIMEOUT", "600".into()),
                 ],
@@ -303,7 +339,8 @@ impl Bench<'_> {
             c
         };
         // The seed's pipeline uses no filter: it is measured once, with the server's off.
-        let script = pipeline_script(url.trim_start_matches("https://"), &self.github.api_url());
+        let script = pipeline_script(url.trim_start_matches("https://"), &api);
+        let seed = !filter && link.is_none();
         let mut costs: [Vec<Cost>; 3] = Default::default();
         for _ in 0..self.runs {
             self.reset(bare);
@@ -311,7 +348,7 @@ impl Bench<'_> {
             assert_eq!(self.github.pulls().len(), 1, "iter8-gitops opened its PR");
             self.reset(bare);
             costs[1].push(self.run(floor(), &rss));
-            if !filter {
+            if seed {
                 self.reset(bare);
                 let cli = pipeline_command(&script, &rss, self.home, self.work, self.ca);
                 costs[2].push(self.run(cli, &rss));
@@ -332,6 +369,7 @@ fn medians(costs: Vec<Cost>) -> Cost {
         fetched: pick(&|c| c.fetched as f64) as usize,
         pushed: pick(&|c| c.pushed as f64) as usize,
         trips: pick(&|c| c.trips as f64) as usize,
+        api: pick(&|c| c.api as f64) as usize,
         server_push: pick(&|c| c.server_push),
     }
 }
@@ -340,6 +378,7 @@ fn medians(costs: Vec<Cost>) -> Cost {
 struct Row {
     size: Size,
     filter: bool,
+    link: Option<Link>,
     path_bytes: usize,
     costs: [Option<Cost>; 3],
 }
@@ -358,15 +397,23 @@ pub fn run(bench: &Bench, spec: &str) -> String {
             std::os::unix::fs::symlink(&bare, &served).unwrap();
         }
         let path_bytes = path_bytes(&bare);
-        for filter in [true, false] {
-            eprintln!("{} files, server filter {}", size.files, on_off(filter));
-            let costs = bench.measure_size(&slug, &bare, filter);
-            rows.push(Row {
-                size,
-                filter,
-                path_bytes,
-                costs,
-            });
+        for link in chosen_links() {
+            for filter in [true, false] {
+                eprintln!(
+                    "{} files, server filter {}, link {}",
+                    size.files,
+                    on_off(filter),
+                    link_label(link)
+                );
+                let costs = bench.measure_size(&slug, &bare, filter, link);
+                rows.push(Row {
+                    size,
+                    filter,
+                    link,
+                    path_bytes,
+                    costs,
+                });
+            }
         }
     }
     let mut out = table(&rows, bench.runs);
@@ -381,14 +428,16 @@ fn on_off(b: bool) -> &'static str {
 fn table(rows: &[Row], runs: usize) -> String {
     let mut out = format!(
         "\nScale: one promotion of samples/gitops (fetch, commit, push, PR); medians of {runs} alternating runs.\n\
-         fetched/pushed: HTTP bodies at the git server; trips: HTTP requests to it; srv push: the git\n\
-         server's own time answering the push; path: the bytes of the commit, the trees from the root to\n\
+         fetched/pushed: HTTP bodies at the git server; trips: HTTP requests to it; api: HTTP requests to the\n\
+         API (the floor makes none); link: each byte pays the link (testkit's LinkModel, in front of the git\n\
+         server and the API: a round trip per answer, one more per new connection, the bandwidth shared);\n\
+         srv push: the git server's own time answering the push; path: the bytes of the commit, the trees from the root to\n\
          the folder and the blobs the rules read. MB: peak RSS, 10^6 bytes.\n"
     );
     writeln!(
         out,
-        "{:<14} {:>6} | {:>8} {:>7} {:>10} {:>8} {:>5} {:>8} {:>9} | {:>8} {:>7} {:>11} | {:>8} {:>7} | {:>10}",
-        "Env repo", "filter", "tool s", "MB", "fetched B", "pushed B", "trips", "srv push", "path B",
+        "{:<14} {:<13} {:>6} | {:>8} {:>7} {:>10} {:>8} {:>5} {:>3} {:>8} {:>9} | {:>8} {:>7} {:>11} | {:>8} {:>7} | {:>10}",
+        "Env repo", "link", "filter", "tool s", "MB", "fetched B", "pushed B", "trips", "api", "srv push", "path B",
         "floor s", "MB", "fetched B", "CLI s", "MB", "tool/floor"
     )
     .unwrap();
@@ -400,14 +449,16 @@ fn table(rows: &[Row], runs: usize) -> String {
         });
         writeln!(
             out,
-            "{:<14} {:>6} | {:>8.3} {:>7.1} {:>10} {:>8} {:>5} {:>8.3} {:>9} | {:>8.3} {:>7.1} {:>11} | {cli} | {:>9.2}x",
+            "{:<14} {:<13} {:>6} | {:>8.3} {:>7.1} {:>10} {:>8} {:>5} {:>3} {:>8.3} {:>9} | {:>8.3} {:>7.1} {:>11} | {cli} | {:>9.2}x",
             format!("{}/{}", r.size.files, r.size.commits),
+            link_label(r.link),
             on_off(r.filter),
             t.wall,
             t.rss_kib as f64 * 1024.0 / 1e6,
             t.fetched,
             t.pushed,
             t.trips,
+            t.api,
             t.server_push,
             r.path_bytes,
             f.wall,
@@ -420,60 +471,55 @@ fn table(rows: &[Row], runs: usize) -> String {
     out
 }
 
-/// The issue's targets, each read off the rows measured in this run.
+/// The targets (issues 17 and 28), each read off the rows measured in this run.
 fn targets(rows: &[Row]) -> String {
-    let find = |files: usize, filter: bool| {
+    let find = |files: usize, filter: bool, link: Option<Link>| {
         rows.iter()
-            .find(|r| r.size.files == files && r.filter == filter)
+            .find(|r| r.size.files == files && r.filter == filter && r.link == link)
     };
     let tool = |r: &Row| r.costs[0].clone().unwrap();
+    let ratio = |r: &Row| tool(r).wall / r.costs[1].as_ref().unwrap().wall;
     let mut out = String::from("\nTargets:\n");
-    if let Some(r) = find(100_000, true) {
-        let ratio = tool(r).wall / r.costs[1].as_ref().unwrap().wall;
+    for r in rows {
+        let target = match (r.size.files, r.filter, r.link) {
+            (100_000, true, Some(_)) => 0.5,
+            (1_000_000, true, Some(_)) => 0.3,
+            // No worse on loopback than before the link model (0.19 and 0.21).
+            (100_000, true, None) => 0.19,
+            (1_000_000, true, None) => 0.21,
+            _ => 1.0,
+        };
         writeln!(
             out,
-            "  100k files, filter on: tool/floor {ratio:.2} (target <= 0.6)"
+            "  {} files, {}, filter {}: tool/floor {:.2} (target <= {target}), peak RSS {:.1} MB (target <= 16 MB)",
+            r.size.files,
+            link_label(r.link),
+            on_off(r.filter),
+            ratio(r),
+            tool(r).rss_kib as f64 * 1024.0 / 1e6
         )
         .unwrap();
     }
-    if let Some(r) = find(1_000_000, true) {
-        let ratio = tool(r).wall / r.costs[1].as_ref().unwrap().wall;
+    if let (Some(r), Some(small)) = (find(1_000_000, true, None), find(5_000, true, None)) {
+        let (big, small) = (tool(r), tool(small));
+        let ratio = big.wall / small.wall;
+        // git's receive-pack walks every tree of the tip in its connectivity check
+        // (`rev-list --objects --not --all`): the server's cost, which the floor pays too.
+        let own = (big.wall - big.server_push) / (small.wall - small.server_push);
         writeln!(
             out,
-            "  1M files, filter on: tool/floor {ratio:.2} (target <= 0.3)"
+            "  1M files, loopback, filter on: wall / 5k-file wall {ratio:.2} (target <= 1.5); without the \
+             git server's time answering the push ({:.3} s against {:.3} s): {own:.2}",
+            big.server_push, small.server_push
         )
         .unwrap();
-        if let Some(small) = find(5_000, true) {
-            let (big, small) = (tool(r), tool(small));
-            let ratio = big.wall / small.wall;
-            // git's receive-pack walks every tree of the tip in its connectivity check
-            // (`rev-list --objects --not --all`): the server's cost, which the floor pays too.
-            let own = (big.wall - big.server_push) / (small.wall - small.server_push);
-            writeln!(
-                out,
-                "  1M files, filter on: wall / 5k-file wall {ratio:.2} (target <= 1.5); without the \
-                 git server's time answering the push ({:.3} s against {:.3} s): {own:.2}",
-                big.server_push, small.server_push
-            )
-            .unwrap();
-        }
     }
-    for r in rows.iter().filter(|r| r.filter) {
+    for r in rows.iter().filter(|r| r.filter && r.link.is_none()) {
         let ratio = tool(r).fetched as f64 / r.path_bytes as f64;
         writeln!(
             out,
-            "  {} files, filter on: bytes fetched / path bytes {ratio:.2} (target <= 2)",
+            "  {} files, loopback, filter on: bytes fetched / path bytes {ratio:.2} (target <= 2)",
             r.size.files
-        )
-        .unwrap();
-    }
-    for r in rows {
-        writeln!(
-            out,
-            "  {} files, filter {}: peak RSS {:.1} MB (target <= 16 MB)",
-            r.size.files,
-            on_off(r.filter),
-            tool(r).rss_kib as f64 * 1024.0 / 1e6
         )
         .unwrap();
     }

@@ -36,14 +36,15 @@ pub(crate) struct TooManyRefs {
 
 /// gix's reqwest transport, bounded by `deadline` and the advertisement budget.
 pub(crate) struct Bounded {
-    inner: http::reqwest::Remote,
+    inner: super::pool::Lent,
     deadline: Option<Instant>,
 }
 
 impl Bounded {
-    pub(crate) fn new(deadline: Option<Instant>) -> Bounded {
+    /// A transport on a worker lent by `pool` (its open connection, when it has one).
+    pub(crate) fn new(pool: &super::pool::Pool, deadline: Option<Instant>) -> Bounded {
         Bounded {
-            inner: http::reqwest::Remote::default(),
+            inner: pool.lend(),
             deadline,
         }
     }

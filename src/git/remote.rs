@@ -22,6 +22,8 @@ pub struct Remote {
     pub io_timeout: Duration,
     /// When the run must be over (GITOPS_TIMEOUT): nothing is sent or read after it.
     pub deadline: Option<std::time::Instant>,
+    /// The HTTP client the conversations with this remote take turns on (`pool.rs`).
+    pub pool: super::pool::Pool,
 }
 
 impl Remote {
@@ -79,7 +81,7 @@ pub(super) fn connect(
     let https = matches!(remote.location, crate::plan::names::RepoLocation::Https(_));
     let mut transport: Box<dyn Transport + Send> = if https {
         Box::new(http::connect_http(
-            super::bounded::Bounded::new(remote.deadline),
+            super::bounded::Bounded::new(&remote.pool, remote.deadline),
             gix::url::parse(gix::bstr::BStr::new(url.as_str())).map_err(boxed)?,
             version,
             false,

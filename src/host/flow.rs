@@ -156,8 +156,18 @@ fn wanted_title(h: &dyn Host, pr: &Pr, req: &Request) -> String {
 }
 
 /// Find, create or update, then labels and reviewers: the same on every host.
-pub(crate) async fn open(h: &dyn Host, req: &Request, dry_run: bool) -> Result<Opened, Error> {
-    let existing = h.find(req).await?;
+/// `found`: the open request for the branch, when it was looked up already (beside the git
+/// work, which does not change it); else it is looked up now.
+pub(crate) async fn open(
+    h: &dyn Host,
+    req: &Request,
+    dry_run: bool,
+    found: Option<Result<Option<Pr>, Error>>,
+) -> Result<Opened, Error> {
+    let existing = match found {
+        Some(f) => f?,
+        None => h.find(req).await?,
+    };
     if dry_run {
         return Ok(match existing {
             Some(p) => Opened {

@@ -3,7 +3,7 @@
 use super::{
     azure_devops, bitbucket_cloud, bitbucket_server,
     error::Error,
-    flow::{Host, Opened, PullRequest, Request, open},
+    flow::{Host, Opened, Pr, PullRequest, Request, open},
     gitea, github, gitlab,
     kind::Kind,
     merge::{self, Ask, Merged, Merges},
@@ -40,23 +40,35 @@ impl Provider {
         }
     }
 
-    /// Finds the open request for `req`; creates it if there is none, else updates its text;
-    /// adds missing labels and reviewers. With `dry_run`, only looks.
-    pub async fn open_pull_request(&self, req: &Request, dry_run: bool) -> Result<Opened, Error> {
-        let h = self.host();
-        open(h, req, dry_run).await
+    /// The open request for `req`'s branch into its base, if any.
+    pub async fn find_pull_request(&self, req: &Request) -> Result<Option<Pr>, Error> {
+        self.host().find(req).await
     }
 
-    /// Sets the commit status on the PR's head unless it carries it already; with
-    /// `dry_run`, only looks.
+    /// Finds the open request for `req` (unless `found` is what a lookup already found);
+    /// creates it if there is none, else updates its text; adds missing labels and
+    /// reviewers. With `dry_run`, only looks.
+    pub async fn open_pull_request(
+        &self,
+        req: &Request,
+        dry_run: bool,
+        found: Option<Result<Option<Pr>, Error>>,
+    ) -> Result<Opened, Error> {
+        let h = self.host();
+        open(h, req, dry_run, found).await
+    }
+
+    /// Sets the commit status on the PR's head unless it carries it already (`fresh`: the
+    /// run has just pushed that head, so it cannot); with `dry_run`, only looks.
     pub async fn set_status(
         &self,
         req: &Request,
         s: &CommitStatus,
         dry_run: bool,
+        fresh: bool,
     ) -> Result<status::Action, Error> {
         let h = self.statuses();
-        status::set(h, req, s, dry_run).await
+        status::set(h, req, s, dry_run, fresh).await
     }
 
     /// Merges `pr`, or turns its auto-merge on, as `ask` says, and waits as long as it says.

@@ -88,7 +88,14 @@ pub(crate) async fn set(
     req: &Request,
     status: &CommitStatus,
     dry_run: bool,
+    fresh: bool,
 ) -> Result<Action, Error> {
+    // A commit this run has just pushed carries no status of ours yet: no need to look (one
+    // round trip to the host fewer).
+    if fresh && !dry_run {
+        h.put(req, status).await?;
+        return Ok(Action::Set);
+    }
     let now = h.current(req, &status.sha, &status.context).await?;
     if now.as_ref() == Some(&(status.state, status.description.clone())) {
         return Ok(Action::Unchanged);

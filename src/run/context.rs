@@ -78,6 +78,7 @@ impl Context {
             io_timeout: self.io_timeout,
             // GITOPS_TIMEOUT: no git request starts, and no answer is read, past it.
             deadline: crate::retry::time_left().map(|left| std::time::Instant::now() + left),
+            pool: git::Pool::default(),
         })
     }
 

@@ -33,13 +33,18 @@ enum Round {
     Again,
 }
 
-/// Runs the cycle until the change is pushed (or found pushed, or nothing to do).
+/// Said once, when the first push starts: the PR lookup can run beside it.
+pub type Pushing = Option<tokio::sync::oneshot::Sender<()>>;
+
+/// Runs the cycle until the change is pushed (or found pushed, or nothing to do). `pushing`
+/// is told when a push starts.
 pub async fn promote(
     ctx: &Context,
     cfg: &Config,
     creds: &Credentials,
     job: &Job,
     namespace: Option<&str>,
+    mut pushing: Pushing,
     report: &mut Report,
 ) -> Result<Landed, Error> {
     let remote = ctx.remote(cfg, creds.token.as_ref())?;
@@ -66,7 +71,8 @@ pub async fn promote(
             );
             Round::Done(None)
         } else {
-            commit_and_push(&remote, cfg, creds, fetched, &plan, attempt, report).await?
+            let round = (fetched, &plan, attempt, &mut pushing);
+            commit_and_push(&remote, cfg, creds, round, report).await?
         };
         if let Round::Done(commit) = round {
             return Ok(Landed {
@@ -162,9 +168,7 @@ async fn commit_and_push(
     remote: &git::Remote,
     cfg: &Config,
     creds: &Credentials,
-    fetched: git::Fetched,
-    plan: &Plan,
-    attempt: usize,
+    (fetched, plan, attempt, pushing): (git::Fetched, &Plan, usize, &mut Pushing),
     report: &mut Report,
 ) -> Result<Round, Error> {
     let commit = commit_step(cfg, creds, &fetched, plan)?;
@@ -181,6 +185,9 @@ async fn commit_and_push(
         // The commit was never written anywhere: no id that a reader could look up.
         report.commit = None;
         return Ok(Round::Done(Some(commit)));
+    }
+    if let Some(tx) = pushing.take() {
+        let _ = tx.send(());
     }
     match push(remote, fetched, cfg, commit.id).await {
         Ok(()) => {

@@ -58,27 +58,21 @@ pub struct Proposal {
     pub pr: host::PullRequest,
 }
 
-/// Opens or updates the PR for a change that was committed; push mode needs none.
-#[tracing::instrument(target = "iter8_gitops::step", name = "pull_request", skip_all)]
-pub async fn open(
-    ctx: &Context,
-    cfg: &Config,
-    token: Option<&Token>,
-    landed: &Landed,
-    text: Text,
-    report: &mut Report,
-) -> Result<Option<Proposal>, Error> {
-    if landed.commit.is_none() {
-        return Ok(None);
-    }
+/// The host and the request for the PR branch, known before the git work: the lookup of an
+/// open PR needs only the branch names, so it runs beside the push (its round trip to the
+/// host, and its connection's set-up, off the run's path).
+pub struct Target {
+    provider: host::Provider,
+    req: host::Request,
+    kind: host::Kind,
+}
+
+/// Where the PR goes; `None` where none is opened (push mode, or no Git host API).
+pub fn target(ctx: &Context, cfg: &Config, token: Option<&Token>) -> Result<Option<Target>, Error> {
     if cfg.mode == Mode::Push {
-        info!(branch = %cfg.repo.branch, "push mode: the change is on the synced branch, no pull request");
         return Ok(None);
     }
     let (Some(api), Some(target), Some(token)) = (&cfg.pr.api, cfg.pr_slug(), token) else {
-        info!(
-            "no Git host API for this repo (a local path without GITOPS_API_URL): skipping the pull request"
-        );
         return Ok(None);
     };
     // The API token goes to the API's origin only (the operator's GITOPS_API_URL, or the one
@@ -91,17 +85,66 @@ pub async fn open(
         target,
         branch: cfg.pr.branch.to_string(),
         base: cfg.repo.branch.to_string(),
-        title: text.title,
-        body: text.body.unwrap_or_else(|| {
-            super::pr_body::pr_body(cfg, report, &landed.plan, api.kind.max_body_chars())
-        }),
+        title: String::new(),
+        body: String::new(),
         labels: cfg.pr.labels.clone(),
         reviewers: cfg.pr.reviewers.clone(),
         draft: cfg.pr.draft,
     };
-    let opened = provider.open_pull_request(&req, cfg.output.dry_run).await?;
+    Ok(Some(Target {
+        provider,
+        req,
+        kind: api.kind,
+    }))
+}
+
+/// What the early lookup found (`None`: no lookup was made, there being no PR to open).
+pub type Found = Option<Result<Option<host::flow::Pr>, host::Error>>;
+
+/// Looks up the open PR for the branch, where one is to be opened.
+pub async fn look_up(target: Option<&Target>) -> Found {
+    let t = target?;
+    Some(t.provider.find_pull_request(&t.req).await)
+}
+
+/// Opens or updates the PR for a change that was committed; push mode needs none. `found`:
+/// what [`look_up`] found while the change was made.
+#[tracing::instrument(target = "iter8_gitops::step", name = "pull_request", skip_all)]
+pub async fn open(
+    cfg: &Config,
+    target: Option<Target>,
+    found: Found,
+    landed: &Landed,
+    text: Text,
+    report: &mut Report,
+) -> Result<Option<Proposal>, Error> {
+    if landed.commit.is_none() {
+        return Ok(None);
+    }
+    let Some(Target {
+        provider,
+        mut req,
+        kind,
+    }) = target
+    else {
+        if cfg.mode == Mode::Push {
+            info!(branch = %cfg.repo.branch, "push mode: the change is on the synced branch, no pull request");
+        } else {
+            info!(
+                "no Git host API for this repo (a local path without GITOPS_API_URL): skipping the pull request"
+            );
+        }
+        return Ok(None);
+    };
+    req.title = text.title;
+    req.body = text.body.unwrap_or_else(|| {
+        super::pr_body::pr_body(cfg, report, &landed.plan, kind.max_body_chars())
+    });
+    let opened = provider
+        .open_pull_request(&req, cfg.output.dry_run, found)
+        .await?;
     if let Some(pr) = &opened.pr {
-        info!(pr.number = pr.number, pr.url = %pr.url, action = ?opened.action, "{}", api.kind.noun());
+        info!(pr.number = pr.number, pr.url = %pr.url, action = ?opened.action, "{}", kind.noun());
     }
     report.pr = opened.pr.clone();
     report.pr_action = Some(opened.action);

@@ -31,11 +31,24 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
     let text = pull_request::Text::new(cfg, &subject.vars, subject.evidence.as_ref())?;
     let job = job::Job::new(cfg, &subject)?;
     let ns = subject.namespace.as_deref();
-    let landed = promote::promote(ctx, cfg, &creds, &job, ns, report).await?;
+    let target = pull_request::target(ctx, cfg, creds.token.as_ref())?;
+    // The open PR is looked up while the change is pushed (the push does not change it); a
+    // run that pushes nothing asks the host nothing here.
+    let (pushing, push_started) = tokio::sync::oneshot::channel();
+    let lookup = async {
+        match push_started.await {
+            Ok(()) => pull_request::look_up(target.as_ref()).await,
+            Err(_) => None,
+        }
+    };
+    let (landed, found) = tokio::join!(
+        promote::promote(ctx, cfg, &creds, &job, ns, Some(pushing), report),
+        lookup
+    );
+    let landed = landed?;
     report.promotes = landed.commit.is_some();
     report.diff = landed.plan.diff.clone();
-    let proposal =
-        pull_request::open(ctx, cfg, creds.token.as_ref(), &landed, text, report).await?;
+    let proposal = pull_request::open(cfg, target, found, &landed, text, report).await?;
     // What this run changed, as against what the promotion changes (`promotes`): a rerun
     // that finds its commit pushed and its PR up to date changed nothing.
     report.changed = report.pushed

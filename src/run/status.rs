@@ -51,7 +51,7 @@ pub async fn set(
     let status = wanted(cfg, evidence, &sha, &p.pr.url, kind);
     match p
         .provider
-        .set_status(&p.req, &status, cfg.output.dry_run)
+        .set_status(&p.req, &status, cfg.output.dry_run, report.pushed)
         .await
     {
         Ok(action) => {

@@ -7,6 +7,8 @@
 //! - [`KubeFake`]: Secret GET, Experiment GET, legacy discovery and server-side apply PATCH,
 //!   following `shared/contracts/kubernetes/`, reached through a generated kubeconfig.
 //!
+//! - [`LinkModel`]: a modelled network link (round trip, bandwidth) in front of any of them.
+//!
 //! Each server can be told to fail the n-th matching request ([`Fault`]) and records every
 //! request it saw, so tests assert on what the tool sent.
 
@@ -19,6 +21,7 @@ mod github;
 mod gitlab;
 mod keys;
 mod kube;
+mod link;
 mod merging;
 mod server;
 
@@ -31,6 +34,7 @@ pub use github::{App, GitHubFake, Pull};
 pub use gitlab::GitLabFake;
 pub use keys::gpg_key;
 pub use kube::KubeFake;
+pub use link::{Link, LinkModel};
 pub use merging::{MergeState, Merging, Posted, Rules};
 mod statuses;
 pub use server::{Fault, FaultKind, Recorded, Req, Resp, Server, Tls};

@@ -13,6 +13,7 @@ mod hostile;
 mod image;
 mod lifecycle;
 mod limits;
+mod link;
 mod merging;
 mod monorepo;
 mod platforms;

@@ -404,11 +404,14 @@ fn gitlab_and_gitea_refuse_a_stale_head_and_gitea_a_style_the_repo_does_not_allo
     w.set("GITOPS_API_URL", Some(&gl.api_url()))
         .set("GITOPS_MERGE", Some("now"));
     let bare = w.bare();
-    gl.server.before("/merge", move || {
-        commit_as_someone_else(&bare, "iter8_exp", "refs/heads/iter8_exp", "x", |root| {
-            std::fs::write(root.join("x"), "x").unwrap();
-        });
-    });
+    gl.server.before(
+        "PUT /api/v4/projects/acme%2Fenv/merge_requests/1/merge",
+        move || {
+            commit_as_someone_else(&bare, "iter8_exp", "refs/heads/iter8_exp", "x", |root| {
+                std::fs::write(root.join("x"), "x").unwrap();
+            });
+        },
+    );
     let o = w.run(&[]);
     assert_code(&o, 13);
     assert!(o.stderr.contains("by CI <ci@example.com>"), "{}", o.stderr);

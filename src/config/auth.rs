@@ -192,7 +192,7 @@ fn github_app(c: &mut Check, a: &Args, provider: Option<Kind>) -> Option<GitHubA
             "is set together with a GitHub App; use one or the other",
         );
     }
-    if provider != Some(Kind::GitHub) {
+    if !provider.is_some_and(Kind::takes_github_app) {
         c.bad(
             "GITOPS_GITHUB_APP_ID",
             "needs the GitHub API, and this repo's provider is not GitHub; set GITOPS_PROVIDER=github or GITOPS_API_URL",

@@ -1,6 +1,6 @@
 //! The commit: its message and author.
 
-use super::{args::Args, check::Check, defaults, task::Task};
+use super::{args::Args, check::Check, defaults};
 
 /// The commit part of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,14 +10,15 @@ pub struct Commit {
     pub author_email: String,
 }
 
-/// GITOPS_COMMIT_MESSAGE, GITOPS_AUTHOR_NAME, GITOPS_AUTHOR_EMAIL.
-pub(super) fn validate(c: &mut Check, a: &Args, task: &Task) -> Commit {
+/// GITOPS_COMMIT_MESSAGE, GITOPS_AUTHOR_NAME, GITOPS_AUTHOR_EMAIL. `starts`: the version a
+/// start renders (its commit says it).
+pub(super) fn validate(c: &mut Check, a: &Args, starts: Option<&str>) -> Commit {
     let message = c
         .value("GITOPS_COMMIT_MESSAGE", &a.commit_message)
-        .unwrap_or_else(|| match task {
+        .unwrap_or_else(|| match starts {
             // The tutorial's CI commit, with the version it starts.
-            Task::Start(s) => format!("iter8 experiment: version {}", s.version),
-            Task::Finish => defaults::COMMIT_MESSAGE.into(),
+            Some(version) => format!("iter8 experiment: version {version}"),
+            None => defaults::COMMIT_MESSAGE.into(),
         });
     let author_name = c
         .value("GITOPS_AUTHOR_NAME", &a.author_name)
@@ -47,22 +48,16 @@ pub(super) fn validate(c: &mut Check, a: &Args, task: &Task) -> Commit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StartConfig;
 
     #[test]
     fn the_message_follows_the_task_and_the_author_must_fit_a_signature() {
-        let start = Task::Start(StartConfig {
-            version: "abc123".into(),
-            templates: crate::plan::names::RepoPath::root(),
-            set: vec![],
-        });
-        // (inputs, task, the message or the inputs with problems)
-        type Row<'a> = (Args, &'a Task, Result<&'a str, &'a [&'a str]>);
+        // (inputs, the version a start renders, the message or the inputs with problems)
+        type Row<'a> = (Args, Option<&'a str>, Result<&'a str, &'a [&'a str]>);
         let table: &[Row] = &[
-            (Args::default(), &Task::Finish, Ok("update baseline")),
+            (Args::default(), None, Ok("update baseline")),
             (
                 Args::default(),
-                &start,
+                Some("abc123"),
                 Ok("iter8 experiment: version abc123"),
             ),
             (
@@ -71,13 +66,13 @@ mod tests {
                     author_email: Some("not-an-email".into()),
                     ..Args::default()
                 },
-                &Task::Finish,
+                None,
                 Err(&["GITOPS_AUTHOR_NAME", "GITOPS_AUTHOR_EMAIL"]),
             ),
         ];
-        for (a, task, want) in table {
+        for (a, starts, want) in table {
             let mut c = Check { problems: vec![] };
-            let commit = validate(&mut c, a, task);
+            let commit = validate(&mut c, a, *starts);
             let got: Vec<_> = c.problems.iter().map(|p| p.input.as_str()).collect();
             match want {
                 Ok(message) => assert_eq!((commit.message.as_str(), got.len()), (*message, 0)),

@@ -20,6 +20,7 @@ pub mod check;
 pub mod cluster;
 pub mod commit;
 pub mod defaults;
+pub mod job;
 pub mod merge;
 pub mod output;
 pub mod pr;
@@ -35,14 +36,15 @@ pub use self::{
     check::{Error, Problem},
     cluster::Cluster,
     commit::Commit,
+    job::{Job, Target, Winner},
     output::{Limits, LogFormat, Output},
     pr::Pr,
     repo::Repo,
-    task::{Mode, Promotion, PromotionSource, Rules, StartConfig, Task},
+    task::{Mode, Promotion, PromotionSource},
 };
 use crate::plan::{
-    edits::EditSpec,
-    names::{BranchName, RepoPath, RepoSlug},
+    self,
+    names::{BranchName, RepoSlug},
 };
 use args::unknown_variable;
 use check::Check;
@@ -51,14 +53,9 @@ use check::Check;
 /// base (see `Promotion::base`).
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub task: Task,
+    /// What the run plans, decided once here (`job.rs`).
+    pub job: Job,
     pub mode: Mode,
-    /// The single promotion's rules (finish without a promotion file).
-    pub rules: Rules,
-    /// A promotion file to run instead of the single promotion the variables describe.
-    pub promotion: Option<Promotion>,
-    /// A target of a promotion file: its edits replace the rules.
-    pub target: Option<Target>,
     pub repo: Repo,
     pub pr: Pr,
     pub auth: Auth,
@@ -68,21 +65,11 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// One target of a promotion file (or several on one repo and branch, as one commit).
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// `targets[N] (name)`, for the report and messages.
-    pub label: String,
-    pub edits: Vec<EditSpec>,
-    /// Files to apply, from the repo root.
-    pub apply: Vec<RepoPath>,
-}
-
 impl TryFrom<Args> for Config {
     type Error = Error;
 
     fn try_from(a: Args) -> Result<Config, Error> {
-        Config::validate(a, false)
+        Config::validate(a, None)
     }
 }
 
@@ -110,22 +97,24 @@ fn waits_fit(c: &mut Check, pr: Option<&Pr>, cluster: &Cluster, limits: &Limits)
 
 impl Config {
     /// Validates one target of a promotion file (its rules are its edits, not the variables).
-    pub fn try_from_target(a: Args) -> Result<Config, Error> {
-        Config::validate(a, true)
+    pub fn try_from_target(a: Args, target: Target) -> Result<Config, Error> {
+        Config::validate(a, Some(target))
     }
 
     /// Every part, in the order of the contract table; all problems at once.
-    fn validate(a: Args, target: bool) -> Result<Config, Error> {
+    fn validate(a: Args, target: Option<Target>) -> Result<Config, Error> {
         let mut c = Check { problems: vec![] };
         for name in &a.unknown_variables {
             c.bad(name, unknown_variable(name));
         }
-        let promotion = task::promotion(&mut c, &a, target);
-        let promoting = target || promotion.is_some();
+        let promotion = task::promotion(&mut c, &a, target.is_some());
+        let promoting = target.is_some() || promotion.is_some();
         let starting = task::starting(&mut c, &a);
         let repo = repo::validate(&mut c, &a);
-        let rules = task::rules(&mut c, &a, starting, promoting, promotion.is_some());
-        let task = task::start(&mut c, &a, starting);
+        let dir = repo.as_ref().map(|r| &r.dir);
+        let which = (starting, promoting, promotion.is_some());
+        let finish = task::rules(&mut c, &a, which, dir);
+        let start = task::start(&mut c, &a, starting, dir);
         let mode = task::mode(&mut c, &a, starting);
         let cluster = cluster::validate(&mut c, &a);
         let pr = pr::validate(&mut c, &a, repo.as_ref(), mode);
@@ -134,18 +123,36 @@ impl Config {
             &a,
             pr.as_ref().and_then(|p| p.api.as_ref()).map(|a| a.kind),
         );
-        let commit = commit::validate(&mut c, &a, &task);
+        let commit = commit::validate(&mut c, &a, start.as_ref().map(|s| s.version.as_str()));
         let output = output::validate(&mut c, &a);
         let limits = output::limits(&mut c, &a);
         waits_fit(&mut c, pr.as_ref(), &cluster, &limits);
         c.finish()?;
         let some = "checked above: a missing value was reported as a problem";
+        let job = match (target, promotion, start, finish) {
+            (Some(t), ..) => Job::Edits(t),
+            (None, Some(p), ..) => Job::Promotion(p),
+            (None, None, Some(s), _) => Job::Start(s),
+            (None, None, None, Some((rules, variable))) => {
+                let winner = match (&rules.winner, &cluster.experiment) {
+                    (Some(w), _) => Winner::Given(w.clone()),
+                    (None, Some(e)) => Winner::FromExperiment {
+                        experiment: e.clone(),
+                        variable,
+                    },
+                    // Told as GITOPS_WINNER's problem.
+                    (None, None) => unreachable!("{some}"),
+                };
+                Job::Finish(plan::Rules {
+                    experiment: cluster.experiment.as_ref().map(|e| e.name.clone()),
+                    ..rules.with_winner(winner)
+                })
+            }
+            (None, None, None, None) => unreachable!("{some}"),
+        };
         Ok(Config {
-            task,
+            job,
             mode,
-            rules: rules.expect(some),
-            promotion,
-            target: None,
             repo: repo.expect(some),
             pr: pr.expect(some),
             auth,
@@ -473,13 +480,13 @@ mod tests {
         v.push(("GITOPS_REMOVE".into(), "a.yaml, b.yaml,".into()));
         let c = config(v).unwrap();
         assert_eq!(
-            c.rules.replace,
+            c.job.finish_rules().unwrap().replace,
             vec![
                 ("candidate".into(), "stable".into()),
                 ("a".into(), "".into())
             ]
         );
-        assert_eq!(c.rules.remove.len(), 2);
+        assert_eq!(c.job.finish_rules().unwrap().remove.len(), 2);
     }
 
     #[test]

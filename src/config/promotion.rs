@@ -211,20 +211,22 @@ pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, 
             problems.extend(refused(&label, t, base, allow));
         }
         problems.extend(absolute_paths(&label, t));
-        match Config::try_from_target(overlay(base, t)) {
-            Ok(mut c) => {
-                let apply = apply_paths(&label, t, &mut problems);
+        // Its own problems are told only when its inputs are valid, as they were.
+        let mut own = vec![];
+        let target = Target {
+            label: label.clone(),
+            edits: t.edits.clone(),
+            apply: apply_paths(&label, t, &mut own),
+        };
+        match Config::try_from_target(overlay(base, t), target) {
+            Ok(c) => {
+                problems.extend(own);
                 if t.edits.is_empty() {
                     problems.push(Problem {
                         input: format!("{label}.edits"),
                         message: "is empty; a target needs at least one edit".into(),
                     });
                 }
-                c.target = Some(Target {
-                    label,
-                    edits: t.edits.clone(),
-                    apply,
-                });
                 out.push(c);
             }
             Err(e) => problems.extend(e.problems.into_iter().map(|p| Problem {

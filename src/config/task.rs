@@ -1,6 +1,6 @@
 //! What the run does: the task (finish or start), where the change goes (GITOPS_MODE), and
 //! by which rules finish promotes: the variables (winner, baseline, replace, remove, apply)
-//! or a promotion file.
+//! or a promotion file. `job.rs` holds what these decide.
 
 use std::path::PathBuf;
 
@@ -10,24 +10,7 @@ use super::{
     check::Check,
     defaults,
 };
-use crate::plan::names::RepoPath;
-
-/// What the run does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Task {
-    /// Promote the winner (Iter8's finish action).
-    Finish,
-    /// Render the experiment's files from the templates (what CI runs).
-    Start(StartConfig),
-}
-
-/// The inputs only `start` reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartConfig {
-    pub version: String,
-    pub templates: RepoPath,
-    pub set: Vec<(String, String)>,
-}
+use crate::plan::{self, names::RepoPath};
 
 /// Where the change goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,20 +20,6 @@ pub enum Mode {
     PullRequest,
     /// Straight onto GITOPS_BRANCH, for teams without PR review; no pull request.
     Push,
-}
-
-/// A single promotion's rules, from the variables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rules {
-    /// The winner's file; `None`: the Experiment says (`winner_variable`).
-    pub winner: Option<RepoPath>,
-    pub winner_variable: String,
-    /// The file the winner becomes (the root stands in for `start` and promotion files,
-    /// which never read it).
-    pub baseline: RepoPath,
-    pub replace: Vec<(String, String)>,
-    pub remove: Vec<RepoPath>,
-    pub apply: Vec<RepoPath>,
 }
 
 /// Where the promotion file is, with what its targets need to be validated once it is read.
@@ -129,15 +98,16 @@ pub(super) fn promotion(c: &mut Check, a: &Args, target: bool) -> Option<Promoti
     })
 }
 
-/// The single promotion's rules. `promoting`: a promotion file or one of its targets gives
-/// the rules instead; `from_file`: a file does, so the variables must not.
+/// The single finish's rules (the winner when given, and the Experiment's variable that names
+/// it otherwise), validated in any case; `None` unless the run is one (and its inputs are
+/// valid). `promoting`: a promotion file or one of its targets gives the rules instead;
+/// `from_file`: a file does, so the variables must not. `dir`: GITOPS_DIR, when valid.
 pub(super) fn rules(
     c: &mut Check,
     a: &Args,
-    starting: bool,
-    promoting: bool,
-    from_file: bool,
-) -> Option<Rules> {
+    (starting, promoting, from_file): (bool, bool, bool),
+    dir: Option<&RepoPath>,
+) -> Option<(plan::Rules<Option<RepoPath>>, String)> {
     if from_file {
         for (input, v) in [
             ("GITOPS_WINNER", &a.winner),
@@ -157,10 +127,9 @@ pub(super) fn rules(
     let winner = c
         .value("GITOPS_WINNER", &a.winner)
         .and_then(|v| c.path("GITOPS_WINNER", &v));
-    // `start` and promotion files promote by other rules: no baseline (the root stands
-    // in, never read).
+    // `start` and promotion files promote by other rules: no baseline.
     let baseline = if (starting || promoting) && a.baseline.is_none() {
-        Some(RepoPath::root())
+        None
     } else {
         c.required(
             "GITOPS_BASELINE",
@@ -186,16 +155,23 @@ pub(super) fn rules(
     if starting && promoting {
         c.bad("GITOPS_CONFIG", "is for finish; `start` renders templates");
     }
-    Some(Rules {
+    let variable = c
+        .value("GITOPS_WINNER_VARIABLE", &a.winner_variable)
+        .unwrap_or_else(|| defaults::WINNER_VARIABLE.into());
+    if starting || promoting {
+        return None;
+    }
+    let rules = plan::Rules {
+        dir: dir?.clone(),
         winner,
-        winner_variable: c
-            .value("GITOPS_WINNER_VARIABLE", &a.winner_variable)
-            .unwrap_or_else(|| defaults::WINNER_VARIABLE.into()),
         baseline: baseline?,
         replace,
         remove,
         apply,
-    })
+        // The Experiment, once the cluster's inputs are read (`Config::validate`).
+        experiment: None,
+    };
+    Some((rules, variable))
 }
 
 /// GITOPS_REPLACE: comma-separated FROM=TO.
@@ -220,7 +196,13 @@ fn replacements(c: &mut Check, a: &Args) -> Vec<(String, String)> {
 }
 
 /// GITOPS_VERSION, GITOPS_TEMPLATES and GITOPS_SET: required or allowed only for `start`.
-pub(super) fn start(c: &mut Check, a: &Args, starting: bool) -> Task {
+/// The start's rules when the run is one; `dir`: GITOPS_DIR, when valid.
+pub(super) fn start(
+    c: &mut Check,
+    a: &Args,
+    starting: bool,
+    dir: Option<&RepoPath>,
+) -> Option<plan::start::Rules> {
     if !starting {
         for (input, v) in [
             ("GITOPS_VERSION", &a.version),
@@ -231,7 +213,7 @@ pub(super) fn start(c: &mut Check, a: &Args, starting: bool) -> Task {
                 c.bad(input, "is only read by `iter8-gitops start`");
             }
         }
-        return Task::Finish;
+        return None;
     }
     let version = c
         .required(
@@ -286,9 +268,10 @@ pub(super) fn start(c: &mut Check, a: &Args, starting: bool) -> Task {
             ),
         }
     }
-    Task::Start(StartConfig {
+    Some(plan::start::Rules {
+        dir: dir?.clone(),
+        templates: templates?,
         version,
-        templates: templates.unwrap_or_else(RepoPath::root),
         set,
     })
 }

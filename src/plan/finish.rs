@@ -13,11 +13,12 @@ use super::{
 };
 use crate::plan::names::RepoPath;
 
-/// The rules of one promotion, all paths relative to `dir`.
-#[derive(Debug, Clone)]
-pub struct Rules {
+/// The rules of one promotion, all paths relative to `dir`. `W`, the winner: its file (what
+/// the planner reads), or before the run knows it, how to learn it (`config::Winner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules<W = RepoPath> {
     pub dir: RepoPath,
-    pub winner: RepoPath,
+    pub winner: W,
     pub baseline: RepoPath,
     pub replace: Vec<(String, String)>,
     pub remove: Vec<RepoPath>,
@@ -26,6 +27,30 @@ pub struct Rules {
     /// (among `remove`) names another one, a newer experiment has replaced it (CI started
     /// the next version) and nothing may be promoted.
     pub experiment: Option<String>,
+}
+
+impl<W> Rules<W> {
+    /// The same rules with the winner known (read from the Experiment, say).
+    pub fn with_winner<V>(self, winner: V) -> Rules<V> {
+        let Rules {
+            dir,
+            baseline,
+            replace,
+            remove,
+            apply,
+            experiment,
+            winner: _,
+        } = self;
+        Rules {
+            dir,
+            winner,
+            baseline,
+            replace,
+            remove,
+            apply,
+            experiment,
+        }
+    }
 }
 
 /// The name of the Iter8 Experiment a manifest declares, if it declares one.

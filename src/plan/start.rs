@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The rules of one start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     pub dir: RepoPath,
     /// The templates folder, relative to `dir`.

@@ -1,13 +1,15 @@
-//! What a run plans on each fetched tree: finish's rules, start's templates, or a promotion
-//! file's edits. Pure: it calls the planners and names the blobs they read.
+//! What a run plans on each fetched tree: finish's rules (the winner resolved), start's
+//! templates, or a promotion file's edits, as `config::Job` decided. Pure: it calls the
+//! planners and names the blobs they read.
 
 use super::subject::Subject;
 use crate::{
     Error,
-    config::{Config, Task},
+    config::{self, Config},
     plan::{self, Rules, edits, names::RepoPath, start},
 };
 
+/// The config's job with what the cluster told (the Experiment's winner, its variables).
 pub enum Job {
     Finish(Rules),
     Start(start::Rules),
@@ -20,33 +22,24 @@ pub enum Job {
 }
 
 impl Job {
-    /// The job `cfg` describes, for the run's `subject`.
+    /// The job `cfg` decided, for the run's `subject`.
     pub fn new(cfg: &Config, subject: &Subject) -> Result<Job, Error> {
-        let dir = cfg.repo.dir.clone();
-        Ok(match (&cfg.task, &cfg.target) {
-            (Task::Finish, Some(t)) => Job::Edits {
+        Ok(match (&cfg.job, &subject.winner) {
+            (config::Job::Finish(rules), Some(winner)) => {
+                Job::Finish(rules.clone().with_winner(winner.clone()))
+            }
+            (config::Job::Start(rules), _) => Job::Start(rules.clone()),
+            (config::Job::Edits(t), _) => Job::Edits {
                 edits: t.edits.clone(),
                 apply: t.apply.clone(),
                 vars: subject.vars.clone(),
             },
-            (Task::Finish, None) => Job::Finish(Rules {
-                dir,
-                // Given, or read from the Experiment (subject::read); validation wants one.
-                winner: subject.winner.clone().ok_or_else(|| {
-                    Error::Internal("a single finish without a winner passed validation".into())
-                })?,
-                baseline: cfg.rules.baseline.clone(),
-                replace: cfg.rules.replace.clone(),
-                remove: cfg.rules.remove.clone(),
-                apply: cfg.rules.apply.clone(),
-                experiment: cfg.cluster.experiment.as_ref().map(|e| e.name.clone()),
-            }),
-            (Task::Start(s), _) => Job::Start(start::Rules {
-                dir,
-                templates: s.templates.clone(),
-                version: s.version.clone(),
-                set: s.set.clone(),
-            }),
+            // `subject::read` gives a finish its winner; a promotion file runs its targets.
+            (config::Job::Finish(_), None) | (config::Job::Promotion(_), _) => {
+                return Err(Error::Internal(
+                    "a job with no planner of its own reached planning".into(),
+                ));
+            }
         })
     }
 

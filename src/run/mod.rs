@@ -28,7 +28,12 @@ use std::{sync::Arc, time::Instant};
 use context::Context;
 use report::Report;
 
-use crate::{Error, config::Config, kube::cluster::Cluster, retry};
+use crate::{
+    Error,
+    config::{Config, Job},
+    kube::cluster::Cluster,
+    retry,
+};
 
 /// Runs one task within the configured deadline; a failure is also told as an Event (a
 /// promotion file tells one per failed commit instead).
@@ -38,9 +43,9 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
     let cluster = Arc::new(Cluster::new(cfg.limits.io_timeout()));
     let work = async {
         let ctx = Arc::new(Context::new(&cfg, cluster.clone())?);
-        match &cfg.promotion {
-            Some(p) => targets::run(ctx, &cfg, p, end).await,
-            None => single::single(&ctx, &cfg).await,
+        match &cfg.job {
+            Job::Promotion(p) => targets::run(ctx, &cfg, p, end).await,
+            _ => single::single(&ctx, &cfg).await,
         }
     };
     let result = match tokio::time::timeout(deadline, retry::within(end, work)).await {
@@ -49,7 +54,8 @@ pub async fn run(cfg: Config) -> Result<Report, Error> {
     };
     // After the deadline nothing more is sent, not even the failure Event (the Job's status
     // and the termination log say it).
-    if let (Err(e), None) = (&result, &cfg.promotion)
+    if let Err(e) = &result
+        && !matches!(cfg.job, Job::Promotion(_))
         && !matches!(e, Error::Deadline(_))
     {
         outcome::tell_failure(&cluster, &cfg, None, e).await;

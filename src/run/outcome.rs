@@ -4,7 +4,7 @@
 use super::report::Report;
 use crate::{
     Error,
-    config::{Config, Task},
+    config::{Config, Job},
     kube::{cluster::Cluster, events},
     plan::{Plan, names::RepoPath},
     trust::redact,
@@ -12,19 +12,19 @@ use crate::{
 
 /// What the run was about, for the summary line.
 pub fn headline(cfg: &Config, winner: Option<&RepoPath>, plan: &Plan) -> String {
-    let baseline = &cfg.rules.baseline;
-    match (&cfg.task, &cfg.target, &plan.unchanged_reason) {
-        (_, _, Some(why)) if plan.is_superseded() => why.clone(),
-        (Task::Start(s), _, _) => {
+    match (&cfg.job, &plan.unchanged_reason) {
+        (_, Some(why)) if plan.is_superseded() => why.clone(),
+        (Job::Start(s), _) => {
             format!("rendered the experiment for version {}", s.version)
         }
-        (Task::Finish, Some(_), _) => "promotion".to_string(),
-        (Task::Finish, None, _) if winner == Some(baseline) => {
-            format!("the baseline {baseline} stays")
+        (Job::Edits(_) | Job::Promotion(_), _) => "promotion".to_string(),
+        (Job::Finish(r), _) if winner == Some(&r.baseline) => {
+            format!("the baseline {} stays", r.baseline)
         }
-        (Task::Finish, None, _) => format!(
-            "promoted {} → {baseline}",
-            winner.map(RepoPath::as_str).unwrap_or_default()
+        (Job::Finish(r), _) => format!(
+            "promoted {} → {}",
+            winner.map(RepoPath::as_str).unwrap_or_default(),
+            r.baseline
         ),
     }
 }
@@ -122,9 +122,13 @@ fn success(
         (None, Some(c)) => format!("commit {c} on {}", report.branch),
         (None, None) => String::new(),
     };
-    let baseline = &cfg.rules.baseline;
+    let version = report
+        .winner_version
+        .as_deref()
+        .or(winner.map(RepoPath::as_str))
+        .unwrap_or_default();
     // A rerun that finds its change already proposed (or pushed) did nothing new.
-    match (&cfg.task, report.changed) {
+    match (&cfg.job, report.changed) {
         (_, false) => normal(
             "NothingToDo",
             match (&plan.unchanged_reason, &report.pr) {
@@ -133,7 +137,7 @@ fn success(
                 (None, None) => "the Env repo already records this".into(),
             },
         ),
-        (Task::Start(s), true) => normal(
+        (Job::Start(s), true) => normal(
             "Started",
             format!(
                 "rendered the experiment for version {}: {landed}",
@@ -141,43 +145,43 @@ fn success(
             ),
         ),
         // The baseline won: nothing is promoted, the experiment's files are cleaned up.
-        (Task::Finish, true) if cfg.target.is_none() && winner == Some(baseline) => normal(
+        (Job::Finish(r), true) if winner == Some(&r.baseline) => normal(
             "CleanedUp",
-            format!("the baseline {baseline} stays; the experiment's files are removed: {landed}"),
-        ),
-        (Task::Finish, true) => normal(
-            "Promoted",
             format!(
-                "{} promoted to {baseline}: {landed}",
-                report
-                    .winner_version
-                    .as_deref()
-                    .or(winner.map(RepoPath::as_str))
-                    .unwrap_or_default(),
+                "the baseline {} stays; the experiment's files are removed: {landed}",
+                r.baseline
             ),
         ),
+        (Job::Finish(r), true) => normal(
+            "Promoted",
+            format!("{version} promoted to {}: {landed}", r.baseline),
+        ),
+        (Job::Edits(_) | Job::Promotion(_), true) => {
+            normal("Promoted", format!("{version} promoted: {landed}"))
+        }
     }
 }
 
 /// What an Event says was done.
 fn action(cfg: &Config) -> &'static str {
-    match cfg.task {
-        Task::Finish => "Promote",
-        Task::Start(_) => "Start",
-    }
+    if cfg.job.starts() { "Start" } else { "Promote" }
 }
 
 /// What this run's Events are about: the Experiment (finish), the Application (start).
 fn regarding(cfg: &Config, uid: Option<String>) -> Option<events::Regarding> {
-    match (&cfg.task, &cfg.cluster.experiment, &cfg.cluster.argocd) {
-        (Task::Finish, Some(e), _) => Some(events::Regarding {
+    match (
+        cfg.job.starts(),
+        &cfg.cluster.experiment,
+        &cfg.cluster.argocd,
+    ) {
+        (false, Some(e), _) => Some(events::Regarding {
             api_version: "iter8.tools/v2alpha2".into(),
             kind: "Experiment".into(),
             name: e.name.clone(),
             namespace: e.namespace.clone(),
             uid,
         }),
-        (Task::Start(_), _, Some(app)) => Some(events::Regarding {
+        (true, _, Some(app)) => Some(events::Regarding {
             api_version: "argoproj.io/v1alpha1".into(),
             kind: "Application".into(),
             name: app.name.clone(),

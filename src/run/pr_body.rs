@@ -46,10 +46,10 @@ fn intro(cfg: &Config, report: &Report) -> String {
     if let Some(v) = &report.winner_version {
         b.push_str(&format!("- Winning version: `{v}`\n"));
     }
-    if let Some(w) = &report.winner {
+    if let (Some(w), Some(r)) = (&report.winner, cfg.job.finish_rules()) {
         b.push_str(&format!(
             "- Winner manifest: `{w}` becomes `{}`\n",
-            cfg.rules.baseline
+            r.baseline
         ));
     }
     b.push_str("\nFiles changed:\n");

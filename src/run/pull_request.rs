@@ -6,7 +6,7 @@ use tracing::info;
 use super::{context::Context, promote::Landed, report::Report};
 use crate::{
     Error,
-    config::{Config, Mode},
+    config::{self, Config, Mode},
     host,
     plan::{edits, evidence::Evidence},
     trust::credential::{Credential, Token},
@@ -26,7 +26,7 @@ impl Text {
         vars: &edits::Vars,
         evidence: Option<&Evidence>,
     ) -> Result<Text, Error> {
-        if cfg.target.is_none() {
+        if !matches!(cfg.job, config::Job::Edits(_)) {
             return Ok(Text {
                 title: super::pr_body::title(cfg, evidence),
                 body: cfg.pr.body.clone(),

@@ -7,11 +7,7 @@ use super::{
     context::Context, deploy, job, local::local_repo_exists, merge, outcome, promote, pull_request,
     report::Report, status, subject, timings,
 };
-use crate::{
-    Error,
-    config::{self, Config},
-    host,
-};
+use crate::{Error, config::Config, host};
 
 /// One promotion (or start): every step in order, the report filled as they go.
 pub async fn single(ctx: &Context, cfg: &Config) -> Result<Report, Error> {
@@ -73,9 +69,10 @@ async fn steps(ctx: &Context, cfg: &Config, report: &mut Report) -> Result<(), E
     deploy::tell(ctx, cfg, experiment_uid, revision.as_deref(), report).await;
     let promote::Landed { plan, resolved, .. } = landed;
     deploy::apply(ctx, cfg, resolved, report).await?;
-    let uid = match cfg.task {
-        config::Task::Finish => subject.uid,
-        config::Task::Start(_) => app_uid,
+    let uid = if cfg.job.starts() {
+        app_uid
+    } else {
+        subject.uid
     };
     report.summarize(&outcome::headline(cfg, subject.winner.as_ref(), &plan));
     outcome::tell(

@@ -6,7 +6,7 @@ use tracing::info;
 use super::report::Report;
 use crate::{
     Error, config,
-    config::{Config, Task},
+    config::{Config, Job, Winner},
     kube::experiment,
     plan::{edits::Vars, evidence::Evidence, names::RepoPath},
 };
@@ -42,11 +42,11 @@ pub async fn read(
         evidence: None,
     };
     let exp = cfg.cluster.experiment.as_ref();
-    let subject = match (&cfg.task, &cfg.rules.winner, exp) {
-        (Task::Start(_), _, _) => given,
+    let subject = match (&cfg.job, exp) {
+        (Job::Start(_), _) => given,
         // A promotion file's target: the winner only feeds `${winner.…}` in its edits.
-        (_, _, None) if cfg.target.is_some() => given,
-        (_, _, Some(exp)) if cfg.target.is_some() => {
+        (Job::Edits(_) | Job::Promotion(_), None) => given,
+        (Job::Edits(_) | Job::Promotion(_), Some(exp)) => {
             let (w, object) = experiment::read(&ctx.cluster, exp, "").await?;
             report.winner_version = Some(w.version.clone());
             Subject {
@@ -61,19 +61,19 @@ pub async fn read(
                 },
             }
         }
-        (_, Some(w), _) => Subject {
-            winner: Some(w.clone()),
-            evidence: Some(Evidence::given()),
-            ..given
+        (Job::Finish(rules), _) => match &rules.winner {
+            Winner::Given(w) => Subject {
+                winner: Some(w.clone()),
+                evidence: Some(Evidence::given()),
+                ..given
+            },
+            Winner::FromExperiment {
+                experiment,
+                variable,
+            } => winner_of(ctx, (experiment, variable), report, given.namespace).await?,
         },
-        (_, None, Some(exp)) => winner_of(ctx, cfg, exp, report, given.namespace).await?,
-        (_, None, None) => {
-            return Err(Error::Internal(
-                "no winner and no experiment passed validation".into(),
-            ));
-        }
     };
-    if let (Task::Finish, None) = (&cfg.task, &cfg.target) {
+    if let Job::Finish(_) = &cfg.job {
         report.winner = subject.winner.as_ref().map(RepoPath::to_string);
     }
     report.evidence = subject.evidence.clone();
@@ -83,12 +83,10 @@ pub async fn read(
 /// The winner the Experiment recommends: its version variable holds the file.
 async fn winner_of(
     ctx: &super::context::Context,
-    cfg: &Config,
-    exp: &experiment::ExperimentRef,
+    (exp, variable): (&experiment::ExperimentRef, &str),
     report: &mut Report,
     namespace: Option<String>,
 ) -> Result<Subject, Error> {
-    let variable = &cfg.rules.winner_variable;
     let (w, object) = experiment::read(&ctx.cluster, exp, variable).await?;
     info!(experiment = %exp.name, version = %w.version, file = %w.file, "experiment recommends a version");
     report.winner_version = Some(w.version.clone());

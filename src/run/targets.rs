@@ -9,7 +9,7 @@ use tracing::info;
 use super::{context::Context, outcome, report, report::Report, single::single};
 use crate::{
     Error,
-    config::{Config, Promotion, PromotionSource, Target, promotion},
+    config::{Config, Job, Promotion, PromotionSource, Target, promotion},
     git,
     plan::{self, names::RepoPath},
     retry,
@@ -86,18 +86,22 @@ async fn from_repo(ctx: &Context, cfg: &Config, path: &RepoPath) -> Result<Strin
 /// the targets' labels.
 fn combine(group: Vec<Config>) -> (Vec<String>, Config) {
     let mut combined = group[0].clone();
+    let target = |c: &Config| match &c.job {
+        Job::Edits(t) => Some(t.clone()),
+        _ => None,
+    };
     let labels: Vec<String> = group
         .iter()
-        .filter_map(|c| c.target.as_ref().map(|t| t.label.clone()))
+        .filter_map(|c| target(c).map(|t| t.label))
         .collect();
     let (mut edits, mut apply) = (vec![], vec![]);
     for c in &group {
-        let Some(t) = &c.target else { continue };
+        let Some(t) = target(c) else { continue };
         let dir = &c.repo.dir;
         edits.extend(t.edits.iter().map(|e| e.within(dir)));
         apply.extend(t.apply.iter().map(|a| dir.join(a)));
     }
-    combined.target = Some(Target {
+    combined.job = Job::Edits(Target {
         label: labels.join(", "),
         edits,
         apply,

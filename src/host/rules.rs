@@ -1,6 +1,8 @@
-//! What each kind of host accepts, asked by config's validators so that config holds no host
-//! names: the kinds to offer, the hosts recognised by name, how a repo is named, the git user
-//! name a token goes with, and the merge options it refuses.
+//! What each kind of host accepts, asked by config's validators and the run so that neither
+//! holds host names: the kinds to offer, the hosts recognised by name, how a repo is named,
+//! the git user name a token goes with, the merge options it refuses, whether it takes a
+//! GitHub App and whether a commit status needs a link. [`Kind::table`] renders these as
+//! docs/hosts.md's table, which a test holds to them.
 
 use super::{
     kind::Kind,
@@ -9,6 +11,16 @@ use super::{
 use crate::plan::names::RepoSlug;
 
 impl Kind {
+    /// Every kind, in GITOPS_PROVIDER's order.
+    pub const ALL: [Kind; 6] = [
+        Kind::GitHub,
+        Kind::GitLab,
+        Kind::Gitea,
+        Kind::AzureDevOps,
+        Kind::BitbucketCloud,
+        Kind::BitbucketServer,
+    ];
+
     /// The kinds, as a message offers them (GITOPS_PROVIDER's values, with what each covers).
     pub const CHOICES: &'static str = "github (GitHub Enterprise Server too), gitlab, gitea (Forgejo too) azure-devops (Azure DevOps Server too), bitbucket (Cloud) or bitbucket-server (Data Center)";
 
@@ -75,5 +87,74 @@ impl Kind {
             )),
             _ => None,
         }
+    }
+
+    /// Whether GitHub App credentials (GITOPS_GITHUB_APP_*) work here: GitHub's alone.
+    pub fn takes_github_app(self) -> bool {
+        self == Kind::GitHub
+    }
+
+    /// Whether a commit status must carry a link: Bitbucket's `url` is required (Cloud and
+    /// Data Center), so the run links the PR when GITOPS_STATUS_URL does not say.
+    pub fn status_needs_link(self) -> bool {
+        matches!(self, Kind::BitbucketCloud | Kind::BitbucketServer)
+    }
+
+    /// docs/hosts.md's table of what each host takes, from the answers above.
+    pub fn table() -> String {
+        let mut out = String::from(
+            "| GITOPS_PROVIDER | git user | GITOPS_MERGE | GITOPS_MERGE_METHOD | GitHub App | status link | status token | PR description |\n|---|---|---|---|---|---|---|---|\n",
+        );
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        for (k, name) in Kind::ALL.into_iter().zip(Kind::NAMES) {
+            let merges: Vec<&str> = [
+                (Policy::None, "none"),
+                (Policy::Auto, "auto"),
+                (Policy::Now, "now"),
+            ]
+            .into_iter()
+            .filter(|(p, _)| k.merge_refusal(*p, Method::Merge).is_none())
+            .map(|(_, n)| n)
+            .collect();
+            let methods: Vec<&str> = [Method::Merge, Method::Squash, Method::Rebase]
+                .into_iter()
+                .filter(|m| k.merge_refusal(Policy::Now, *m).is_none() || merges == ["none"])
+                .map(Method::name)
+                .collect();
+            out.push_str(&format!(
+                "| `{name}` | `{}` | {} | {} | {} | {} | {} | {} characters |\n",
+                Kind::git_username(Some(k)),
+                merges.join(", "),
+                if merges == ["none"] {
+                    "–".to_string()
+                } else {
+                    methods.join(", ")
+                },
+                yes(k.takes_github_app()),
+                if k.status_needs_link() {
+                    "required (the PR's)"
+                } else {
+                    "optional"
+                },
+                k.status_scope(),
+                k.max_body_chars(),
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn the_hosts_page_shows_the_table_the_code_answers() {
+        let page = include_str!("../../docs/hosts.md");
+        let table = Kind::table();
+        assert!(
+            page.contains(&table),
+            "docs/hosts.md must hold this table as it is:\n{table}"
+        );
     }
 }

@@ -104,11 +104,11 @@ fn wanted(
         _ => State::Success,
     };
     let line = evidence.map_or("promoted", |e| e.line.as_str());
-    // Bitbucket requires a link; elsewhere none unless the operator gives one.
+    // Where the host requires a link, the PR's; elsewhere none unless the operator gives one.
     let target_url = opts
         .and_then(|o| o.target_url.as_ref().map(|u| u.to_string()))
         .or_else(|| {
-            matches!(kind, Some(Kind::BitbucketCloud | Kind::BitbucketServer))
+            kind.is_some_and(Kind::status_needs_link)
                 .then(|| pr_url.to_string())
         });
     CommitStatus::new(sha, &context, state, line, target_url)

@@ -13,12 +13,12 @@ pub mod error;
 pub mod git;
 pub mod host;
 pub mod kube;
-pub mod limits;
+pub(crate) mod limits;
 pub mod logging;
 pub mod plan;
-pub mod retry;
+pub(crate) mod retry;
 pub mod run;
-pub mod text;
+pub(crate) mod text;
 pub mod trust;
 
 pub use error::Error;

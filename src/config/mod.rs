@@ -12,22 +12,22 @@
 //! struct and its validator; `Config::validate` calls them in the order of the contract table
 //! and reports every problem at once.
 
-pub mod allow;
-pub mod api;
-pub mod args;
-pub mod auth;
-pub mod check;
-pub mod cluster;
-pub mod commit;
-pub mod defaults;
-pub mod job;
-pub mod merge;
-pub mod output;
-pub mod pr;
+pub(crate) mod allow;
+pub(crate) mod api;
+pub(crate) mod args;
+pub(crate) mod auth;
+pub(crate) mod check;
+pub(crate) mod cluster;
+pub(crate) mod commit;
+pub(crate) mod defaults;
+pub(crate) mod job;
+pub(crate) mod merge;
+pub(crate) mod output;
+pub(crate) mod pr;
 pub mod promotion;
-pub mod repo;
+pub(crate) mod repo;
 pub mod schema;
-pub mod task;
+pub(crate) mod task;
 
 pub use self::{
     api::Api,

@@ -61,3 +61,36 @@ pub fn schema() -> serde_json::Value {
         "additionalProperties": false
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{super::defaults, schema};
+
+    /// The defaults the help text states (and so the schema and docs/inputs.md, which a test
+    /// holds to the schema) are the ones validation applies, named once in `defaults.rs`.
+    #[test]
+    fn the_help_states_the_defaults_the_code_applies() {
+        let s = schema();
+        let stated = |var: &str| s["properties"][var]["default"].as_str().map(str::to_string);
+        let timeout = format!("{}s", defaults::TIMEOUT_SECS);
+        let table = [
+            ("GITOPS_TOKEN_SECRET", defaults::TOKEN_SECRET),
+            ("GITOPS_TOKEN_KEY", defaults::TOKEN_KEY),
+            ("GITOPS_GITHUB_APP_KEY", defaults::GITHUB_APP_KEY),
+            ("GITOPS_TEMPLATES", defaults::TEMPLATES),
+            ("GITOPS_PR_BRANCH", defaults::PR_BRANCH),
+            ("GITOPS_PR_TITLE", defaults::PR_TITLE),
+            ("GITOPS_COMMIT_MESSAGE", defaults::COMMIT_MESSAGE),
+            ("GITOPS_AUTHOR_NAME", defaults::AUTHOR_NAME),
+            ("GITOPS_AUTHOR_EMAIL", defaults::AUTHOR_EMAIL),
+            ("GITOPS_FIELD_MANAGER", defaults::FIELD_MANAGER),
+            ("GITOPS_WINNER_VARIABLE", defaults::WINNER_VARIABLE),
+            ("GITOPS_TIMEOUT", &timeout),
+            ("GITOPS_TERMINATION_LOG", defaults::TERMINATION_LOG),
+            ("GITOPS_USERNAME", crate::host::Kind::git_username(None)),
+        ];
+        for (var, applied) in table {
+            assert_eq!(stated(var).as_deref(), Some(applied), "{var}");
+        }
+    }
+}

@@ -9,14 +9,14 @@
 mod bounded;
 mod delta;
 mod edit;
-pub mod error;
+pub(crate) mod error;
 mod fetch;
 pub mod gate;
 mod openpgp;
 mod paths;
 mod pool;
 mod push;
-pub mod remote;
+pub(crate) mod remote;
 mod rsa_der;
 mod sift;
 pub mod sign;

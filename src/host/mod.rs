@@ -4,21 +4,21 @@
 //! origin-bound credential.
 
 mod api;
-pub mod azure_devops;
-pub mod bitbucket_cloud;
-pub mod bitbucket_server;
-pub mod error;
-pub mod flow;
-pub mod gitea;
-pub mod github;
-pub mod github_app;
-pub mod gitlab;
-pub mod kind;
-pub mod merge;
-pub mod provider;
+pub(crate) mod azure_devops;
+pub(crate) mod bitbucket_cloud;
+pub(crate) mod bitbucket_server;
+pub(crate) mod error;
+pub(crate) mod flow;
+pub(crate) mod gitea;
+pub(crate) mod github;
+pub(crate) mod github_app;
+pub(crate) mod gitlab;
+pub(crate) mod kind;
+pub(crate) mod merge;
+pub(crate) mod provider;
 mod repos;
 mod rules;
-pub mod status;
+pub(crate) mod status;
 
 pub use api::message_of;
 pub use error::Error;

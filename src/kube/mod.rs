@@ -1,11 +1,11 @@
 //! The cluster: the Kubernetes API calls of a run (reads, server-side apply, Argo CD refresh,
 //! Events) over one client built from the in-cluster account or a kubeconfig.
 
-pub mod apply;
-pub mod argocd;
-pub mod call;
-pub mod cluster;
-pub mod events;
-pub mod experiment;
-pub mod kubeconfig;
+pub(crate) mod apply;
+pub(crate) mod argocd;
+pub(crate) mod call;
+pub(crate) mod cluster;
+pub(crate) mod events;
+pub(crate) mod experiment;
+pub(crate) mod kubeconfig;
 pub mod secret;

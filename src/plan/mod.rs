@@ -4,16 +4,16 @@
 //! parse) is found here, before the first side effect, so a bad input never leaves a
 //! half-pushed branch.
 
-pub mod admission;
+pub(crate) mod admission;
 mod diff;
-pub mod edits;
-pub mod evidence;
-pub mod expansion;
+pub(crate) mod edits;
+pub(crate) mod evidence;
+pub(crate) mod expansion;
 mod finish;
-pub mod model;
+pub(crate) mod model;
 pub mod names;
 mod objects;
-pub mod start;
+pub(crate) mod start;
 pub mod yamledit;
 
 pub use diff::render_diff;

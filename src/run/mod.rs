@@ -6,22 +6,22 @@
 //! single: experiment → credentials → fetch → plan → commit → push (again when the branch
 //! moved) → pull request → Argo CD → apply → Event → report.
 
-pub mod context;
-pub mod deploy;
-pub mod job;
-pub mod local;
-pub mod merge;
-pub mod outcome;
+pub(crate) mod context;
+pub(crate) mod deploy;
+pub(crate) mod job;
+pub(crate) mod local;
+pub(crate) mod merge;
+pub(crate) mod outcome;
 pub mod outputs;
-pub mod pr_body;
-pub mod promote;
-pub mod pull_request;
+pub(crate) mod pr_body;
+pub(crate) mod promote;
+pub(crate) mod pull_request;
 pub mod report;
-pub mod single;
-pub mod status;
-pub mod subject;
-pub mod targets;
-pub mod timings;
+pub(crate) mod single;
+pub(crate) mod status;
+pub(crate) mod subject;
+pub(crate) mod targets;
+pub(crate) mod timings;
 
 use std::{sync::Arc, time::Instant};
 

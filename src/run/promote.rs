@@ -88,11 +88,8 @@ pub async fn promote(
 pub enum Holder {
     /// This run's change (the same tree on the same base): its id.
     Ours(String),
-    /// Someone else's: its id and author, when they could be read.
-    Other {
-        tip: Option<String>,
-        author: Option<String>,
-    },
+    /// Someone else's: its author, when it could be read.
+    Other { author: Option<String> },
 }
 
 /// Fetches again and judges the PR branch's tip by this run's rules: a tip with the tree
@@ -113,7 +110,6 @@ pub async fn pr_branch_holder(
         return Ok(Holder::Ours(tip));
     }
     Ok(Holder::Other {
-        tip,
         author: git::head_author(&fetched),
     })
 }

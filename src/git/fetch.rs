@@ -24,6 +24,7 @@ use gix::{
 };
 
 use super::{
+    arrival::Arrival,
     error::{BoxError, Error, boxed, chain},
     gate::{Gate, oversized},
     paths::dirs_by_depth,
@@ -191,7 +192,7 @@ impl Conn {
             &mut Wants { ids, filter },
             |reader, progress, should_interrupt| match sink {
                 Sink::Index => index(reader, &pack_dir, progress, should_interrupt),
-                Sink::File(path) => to_file(reader, path),
+                Sink::File(path, arrival) => to_file(reader, path, arrival),
             },
             gix::progress::Discard,
             &interrupt,
@@ -208,8 +209,9 @@ impl Conn {
 enum Sink<'a> {
     /// Indexed into the repo's object store (a pack and its index).
     Index,
-    /// Written as it comes to this file, to be sifted: nothing is held per object.
-    File(&'a Path),
+    /// Written as it comes to this file (made empty by the caller), to be sifted as it
+    /// arrives: nothing is held per object.
+    File(&'a Path, &'a Arrival),
 }
 
 /// Indexes the pack from `reader` into `pack_dir`, as git's `index-pack` does. Every object
@@ -241,10 +243,15 @@ fn index(
     .map(|_| true)
 }
 
-/// Copies the pack from `reader` to `path`.
-fn to_file(reader: &mut dyn std::io::BufRead, path: &Path) -> gix::error::Result<bool> {
+/// Copies the pack from `reader` to `path`, telling `arrival` what reached the file.
+fn to_file(
+    reader: &mut dyn std::io::BufRead,
+    path: &Path,
+    arrival: &Arrival,
+) -> gix::error::Result<bool> {
     let mut copy = || -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::with_capacity(16 << 10, std::fs::File::create(path)?);
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut out = std::io::BufWriter::with_capacity(16 << 10, arrival.writer(file));
         std::io::copy(reader, &mut out)?;
         std::io::Write::flush(&mut out)
     };
@@ -378,9 +385,10 @@ fn fetch_blobs(
 }
 
 /// Fetches the tips at depth 1 as one pack (with `filter` `blob:none`, or every blob), written
-/// to a file in the temp repo and sifted for what the rules read (`sift.rs`): memory does not
-/// grow with the repo. A pack that cannot be sifted (deltas by object id) is indexed whole,
-/// through the gate. Returns the blobs the rules read that are over the file limit.
+/// to a file in the temp repo and sifted for what the rules read (`sift.rs`) as it arrives
+/// (`arrival.rs`): memory does not grow with the repo, and the sifting ends with the
+/// transfer. A pack that cannot be sifted (deltas by object id) is indexed whole, through the
+/// gate. Returns the blobs the rules read that are over the file limit.
 fn whole(
     conn: &mut Conn,
     repo: &gix::Repository,
@@ -391,8 +399,31 @@ fn whole(
     filter: Option<&'static str>,
 ) -> Result<HashMap<ObjectId, u64>, BoxError> {
     let pack = dir.join("whole.pack");
-    conn.fetch(repo, wants.to_vec(), true, filter, Sink::File(&pack))?;
-    let sifted = super::sift::sift(&pack, repo, wants, base_tip, paths);
+    std::fs::File::create(&pack).map_err(boxed)?;
+    let arrival = Arrival::default();
+    let sifted = std::thread::scope(|s| -> Result<_, BoxError> {
+        // Its own handle on the temp repo, without object memory: what it keeps reaches the
+        // disk, where the fetch's caller reads it.
+        let sifter = s.spawn(|| {
+            let repo = gix::open_opts(dir, gix::open::Options::isolated()).map_err(boxed)?;
+            let following = arrival.reader(std::fs::File::open(&pack).map_err(boxed)?);
+            super::sift::sift(&pack, following, &repo, wants, base_tip, paths)
+        });
+        let ended = arrival.guard();
+        let fetched = conn.fetch(
+            repo,
+            wants.to_vec(),
+            true,
+            filter,
+            Sink::File(&pack, &arrival),
+        );
+        arrival.finish(fetched.is_ok());
+        drop(ended);
+        let sifted = sifter
+            .join()
+            .map_err(|_| boxed(std::io::Error::other("the sifter failed")))?;
+        fetched.map(|()| sifted)
+    })?;
     if let Err(e) = &sifted {
         tracing::debug!(error = %chain(e.as_ref()), "the pack could not be sifted; indexing it whole");
         let mut file = std::io::BufReader::new(std::fs::File::open(&pack).map_err(boxed)?);

@@ -6,6 +6,7 @@
 //! put in a URL, argv, a log line or a file, and they go only to the origin they are bound to:
 //! after a redirect to another origin gix asks again, and is told nothing.
 
+mod arrival;
 mod bounded;
 mod delta;
 mod edit;

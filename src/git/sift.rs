@@ -78,6 +78,7 @@ struct Sifter<'a> {
 /// stream, never held.
 pub(super) fn sift(
     pack: &Path,
+    first_pass: impl Read,
     repo: &gix::Repository,
     wants: &[ObjectId],
     base_tip: ObjectId,
@@ -105,8 +106,18 @@ pub(super) fn sift(
         },
         over: Over::default(),
     };
+    // The first pass reads the pack as it arrives (`first_pass`); any other, once it is all
+    // on disk.
+    let mut first = Some(first_pass);
     while !s.wanted.is_empty() {
-        if s.pass(pack)? == 0 {
+        let kept = match first.take() {
+            Some(r) => s.pass(BufReader::with_capacity(16 << 10, r))?,
+            None => s.pass(BufReader::with_capacity(
+                16 << 10,
+                File::open(pack).map_err(boxed)?,
+            ))?,
+        };
+        if kept == 0 {
             break;
         }
     }
@@ -124,9 +135,8 @@ pub(super) fn sift(
 }
 
 impl Sifter<'_> {
-    /// Reads the pack once, in order; returns how many wanted objects it kept.
-    fn pass(&mut self, pack: &Path) -> Result<usize, BoxError> {
-        let mut r = BufReader::with_capacity(16 << 10, File::open(pack).map_err(boxed)?);
+    /// Reads the pack once, in order, from `r`; returns how many wanted objects it kept.
+    fn pass(&mut self, mut r: impl BufRead) -> Result<usize, BoxError> {
         let mut header = [0u8; gix_pack::data::header::SIZE];
         r.read_exact(&mut header).map_err(boxed)?;
         let (_, count) = gix_pack::data::header::decode(&header).map_err(boxed)?;
@@ -550,7 +560,8 @@ mod tests {
             "a/b/c/y.yaml".into(),
             "d/".into(),
         ];
-        let result = sift(pack, &repo, &[head], head, &paths)
+        let first = std::fs::File::open(pack).unwrap();
+        let result = sift(pack, first, &repo, &[head], head, &paths)
             .map(|over| assert!(over.is_empty(), "no file over the limit here"))
             .map_err(|e| e.to_string());
         (dir, result)

@@ -1,46 +1,55 @@
 //! A run on a slow link (100 ms round trip, 20 Mbit/s, modelled by testkit's `LinkModel` in
-//! front of the git server and the API, as a Job far from its Git host sees them): the
-//! connection the fetch opened carries the push, the open PR is looked up while the git work
-//! runs, and a commit just pushed gets its status without asking for the ones it has first.
+//! front of the git server and the API, as a Job far from its Git host sees them). Three
+//! round-trip savings, one story each: the connection the fetch opened carries the push, the
+//! open PR is looked up while the push runs, and a commit just pushed gets its status without
+//! asking for the ones it has first.
 
 use testkit::{Link, LinkModel};
 
 use crate::util::*;
 
-/// The world's git server and API, reached over `link`.
-fn over(w: &mut World, link: Link) -> LinkModel {
-    let model = LinkModel::new(link);
+/// The tutorial, its git server and API reached over the far link, run once: the world, the
+/// link and the run's output.
+fn far_run() -> (World, LinkModel, Output) {
+    let mut w = World::tutorial();
+    let model = LinkModel::new(Link::FAR);
     let (repo, api) = (model.url(&w.git.url(SLUG)), model.url(&w.github.api_url()));
     w.set("GITOPS_REPO", Some(&repo))
         .set("GITOPS_API_URL", Some(&api));
-    model
-}
-
-#[test]
-fn on_a_slow_link_one_connection_carries_the_fetch_and_the_push_and_the_pr_is_looked_up_beside_them()
- {
-    let mut w = World::tutorial();
-    let link = over(&mut w, Link::FAR);
     let o = w.run(&[]);
     assert_code(&o, 0);
     assert_same_tree(&w.checkout("iter8_exp").path().join(DIR), &after());
     assert_eq!(w.github.pulls().len(), 1);
+    (w, model, o)
+}
 
-    // Every upload-pack and receive-pack request went over the one TLS connection.
+#[test]
+fn on_a_slow_link_the_fetch_and_the_push_share_one_connection() {
+    let (w, link, _) = far_run();
     let git = w.git.server.log();
     assert!(git.iter().any(|r| r.path.ends_with("git-receive-pack")));
+    // Every upload-pack and receive-pack request went over the one TLS connection.
     assert_eq!(link.connections_to(w.git.server.addr), 1, "{git:#?}");
+}
 
+#[test]
+fn on_a_slow_link_the_pr_is_looked_up_while_the_push_runs() {
+    let (w, _link, _) = far_run();
     // Looked up after the push, the lookup would reach the host three round trips after the
     // push's answer left the git server (the answer's way back, then a new connection's TCP
     // and TLS handshakes, then the request); beside the push, it comes sooner.
-    let api = w.github.server.log();
-    let lookup = api
-        .iter()
+    let lookup = w
+        .github
+        .server
+        .log()
+        .into_iter()
         .find(|r| r.method == "GET" && r.path.ends_with("/pulls"))
         .expect("the PR was looked up");
-    let push = git
-        .iter()
+    let push = w
+        .git
+        .server
+        .log()
+        .into_iter()
         .find(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
         .unwrap();
     let answered = push.at + std::time::Duration::from_micros(push.micros as u64);
@@ -49,8 +58,11 @@ fn on_a_slow_link_one_connection_carries_the_fetch_and_the_push_and_the_pr_is_lo
         "lookup {:?}, push {push:?}",
         lookup.at
     );
+}
 
-    // The commit this run pushed had no status to look at: one POST, no GET.
+#[test]
+fn a_commit_just_pushed_gets_its_status_without_a_lookup_and_a_rerun_looks() {
+    let (w, _link, o) = far_run();
     let statuses = |method: &str| {
         w.github
             .server
@@ -59,6 +71,7 @@ fn on_a_slow_link_one_connection_carries_the_fetch_and_the_push_and_the_pr_is_lo
             .filter(|r| r.method == method && r.path.contains("/statuses"))
             .count()
     };
+    // The commit this run pushed had no status to look at: one POST, no GET.
     assert_eq!((statuses("POST"), statuses("GET")), (1, 0));
     assert_eq!(o.report()["status"]["action"], "set");
 

@@ -24,6 +24,11 @@ impl Merge {
     }
 }
 
+/// GITOPS_MERGE's values (the schema's `enum`; a test holds the validator to them).
+pub(crate) const POLICIES: [&str; 3] = ["none", "auto", "now"];
+/// GITOPS_MERGE_METHOD's values.
+pub(crate) const METHODS: [&str; 3] = ["merge", "squash", "rebase"];
+
 /// GITOPS_MERGE, GITOPS_MERGE_METHOD and GITOPS_MERGE_WAIT, for PRs on a host of `kind`
 /// (`None`: no host API, so nothing to merge through).
 pub(super) fn validate(c: &mut Check, a: &Args, mode: Mode, kind: Option<Kind>) -> Merge {

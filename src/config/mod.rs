@@ -367,6 +367,26 @@ mod tests {
         );
     }
 
+    /// Each value the schema offers for a choice input (`schema::choices`) validates, and a
+    /// value outside them is that input's problem: the lists and the validators agree.
+    #[test]
+    fn every_choice_the_schema_offers_validates_and_no_other() {
+        for (var, values) in schema::choices() {
+            for value in values.into_iter().chain(["not-a-choice"]) {
+                let mut v = minimal();
+                v.push((var.into(), value.into()));
+                // A merge needs a wait the deadline holds; a start, its version.
+                v.push(("GITOPS_VERSION".into(), "abc123".into()));
+                v.retain(|(k, _)| !(value == "start" && k == "GITOPS_WINNER"));
+                let named = match config(v) {
+                    Ok(_) => false,
+                    Err(e) => e.problems.iter().any(|p| p.input == var),
+                };
+                assert_eq!(named, value == "not-a-choice", "{var}={value}");
+            }
+        }
+    }
+
     #[test]
     fn minimal_environment_gets_the_documented_defaults() {
         let c = config(minimal()).unwrap();

@@ -51,6 +51,9 @@ impl Limits {
     }
 }
 
+/// GITOPS_LOG_FORMAT's values (the schema's `enum`; a test holds the validator to them).
+pub(crate) const LOG_FORMATS: [&str; 2] = ["text", "json"];
+
 /// GITOPS_DRY_RUN, GITOPS_SHOW_DIFF, GITOPS_LOG_FORMAT, GITOPS_TERMINATION_LOG, GITOPS_OUTPUTS.
 pub(super) fn validate(c: &mut Check, a: &Args) -> Output {
     // GITOPS_EMPTY_IS_UNSET acts as the environment is read (Args::from_env); a value that is

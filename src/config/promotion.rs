@@ -424,9 +424,9 @@ pub fn schema() -> serde_json::Value {
                     "labels": strings("labels"),
                     "reviewers": strings("reviewers"),
                     "draft": {"type": "boolean"},
-                    "merge": {"enum": ["none", "auto", "now"],
+                    "merge": {"enum": super::merge::POLICIES,
                         "description": "none: a person merges; auto: the host's auto-merge; now: merged once mergeable (default: GITOPS_MERGE). An in-repo file needs pr.merge in GITOPS_IN_REPO_ALLOW to turn merging on"},
-                    "mergeMethod": {"enum": ["merge", "squash", "rebase"], "description": "default: GITOPS_MERGE_METHOD"},
+                    "mergeMethod": {"enum": super::merge::METHODS, "description": "default: GITOPS_MERGE_METHOD"},
                     "mergeWait": s("how long to wait for the merge, e.g. 10m; 0: no wait (default: GITOPS_MERGE_WAIT)")
                 }}
             }

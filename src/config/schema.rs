@@ -2,6 +2,24 @@
 
 use super::{args::Args, promotion};
 
+/// The inputs that take one of a few values, with those values: the lists their validators
+/// are held to (`every_choice_the_schema_offers_validates_and_no_other`).
+pub(crate) fn choices() -> [(&'static str, Vec<&'static str>); 6] {
+    use super::{merge, output, task};
+    let providers = crate::host::Kind::NAMES
+        .into_iter()
+        .chain(crate::host::Kind::ALIASES)
+        .collect();
+    [
+        ("GITOPS_TASK", task::TASKS.to_vec()),
+        ("GITOPS_MODE", task::MODES.to_vec()),
+        ("GITOPS_PROVIDER", providers),
+        ("GITOPS_MERGE", merge::POLICIES.to_vec()),
+        ("GITOPS_MERGE_METHOD", merge::METHODS.to_vec()),
+        ("GITOPS_LOG_FORMAT", output::LOG_FORMATS.to_vec()),
+    ]
+}
+
 /// The JSON Schema of every input (`task-spec/schema.json`), generated from the flag
 /// definitions above so that the two cannot disagree: each property is an environment
 /// variable, with its flag (`x-flag`), meaning and default.
@@ -31,7 +49,9 @@ pub fn schema() -> serde_json::Value {
         }
         if arg.is_positional() {
             p["x-argument"] = serde_json::json!("the first command-line argument");
-            p["enum"] = serde_json::json!(["finish", "start"]);
+        }
+        if let Some((_, values)) = choices().into_iter().find(|(v, _)| *v == var) {
+            p["enum"] = serde_json::json!(values);
         }
         if let Some(d) = default {
             p["default"] = serde_json::json!(d);

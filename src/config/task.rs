@@ -42,6 +42,11 @@ pub enum PromotionSource {
     InRepo(RepoPath),
 }
 
+/// GITOPS_TASK's values (the schema's `enum`; a test holds the validator to them).
+pub(crate) const TASKS: [&str; 2] = ["finish", "start"];
+/// GITOPS_MODE's values.
+pub(crate) const MODES: [&str; 2] = ["pr", "push"];
+
 /// GITOPS_TASK: `true` for start.
 pub(super) fn starting(c: &mut Check, a: &Args) -> bool {
     match c.value("GITOPS_TASK", &a.task).as_deref() {

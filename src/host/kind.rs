@@ -30,6 +30,16 @@ impl Kind {
         "bitbucket-server",
     ];
 
+    /// The other names GITOPS_PROVIDER takes (case aside), each for the kind `parse` says.
+    pub const ALIASES: [&'static str; 6] = [
+        "forgejo",
+        "azure",
+        "azuredevops",
+        "bitbucket-cloud",
+        "bitbucket-datacenter",
+        "bitbucket-dc",
+    ];
+
     /// Parses GITOPS_PROVIDER.
     pub fn parse(s: &str) -> Option<Kind> {
         match s.trim().to_ascii_lowercase().as_str() {

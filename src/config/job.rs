@@ -59,12 +59,4 @@ impl Job {
             _ => None,
         }
     }
-
-    /// The version `start` renders.
-    pub fn start_version(&self) -> Option<&str> {
-        match self {
-            Job::Start(r) => Some(&r.version),
-            _ => None,
-        }
-    }
 }

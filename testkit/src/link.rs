@@ -102,10 +102,6 @@ impl LinkModel {
         }
     }
 
-    pub fn link(&self) -> Link {
-        self.link
-    }
-
     /// A port on 127.0.0.1 that reaches `upstream` over this link.
     pub fn proxy(&self, upstream: SocketAddr) -> SocketAddr {
         let listener = self

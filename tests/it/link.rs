@@ -38,20 +38,15 @@ fn on_a_slow_link_the_pr_is_looked_up_while_the_push_runs() {
     // Looked up after the push, the lookup would reach the host three round trips after the
     // push's answer left the git server (the answer's way back, then a new connection's TCP
     // and TLS handshakes, then the request); beside the push, it comes sooner.
-    let lookup = w
-        .github
-        .server
-        .log()
-        .into_iter()
-        .find(|r| r.method == "GET" && r.path.ends_with("/pulls"))
-        .expect("the PR was looked up");
-    let push = w
-        .git
-        .server
-        .log()
-        .into_iter()
-        .find(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
-        .unwrap();
+    let first = |server: &testkit::Server, method: &str, path: &str| {
+        server
+            .log()
+            .into_iter()
+            .find(|r| r.method == method && r.path.ends_with(path))
+            .unwrap_or_else(|| panic!("no {method} …{path}"))
+    };
+    let lookup = first(&w.github.server, "GET", "/pulls");
+    let push = first(&w.git.server, "POST", "git-receive-pack");
     let answered = push.at + std::time::Duration::from_micros(push.micros as u64);
     assert!(
         lookup.at < answered + 2 * Link::FAR.rtt,

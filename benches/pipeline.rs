@@ -13,6 +13,9 @@
 //! cargo bench --bench pipeline
 //! ```
 //!
+//! Then the largest accepted and the hostile inputs, and the receiver under load
+//! (`receiver.rs`). `BENCH_RECEIVER=1` runs only the receiver's load.
+//!
 //! `BENCH_SCALE=1 cargo bench --bench pipeline` runs the scale mode instead (`scale.rs`): 5k,
 //! 100k and 1M files, with and without the server filter, against the git floor.
 
@@ -26,6 +29,7 @@ use std::{
 
 use testkit::{GitHubFake, GitServer, Tls};
 
+mod receiver;
 mod scale;
 
 const TOKEN: &str = "ghp_BenchToken0123456789";
@@ -251,6 +255,10 @@ fn main() {
     let binary = std::env::var("BENCH_BINARY")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iter8-gitops").to_string());
     eprintln!("iter8-gitops binary: {binary}");
+    if std::env::var_os("BENCH_RECEIVER").is_some() {
+        print!("{}", receiver::run(&binary));
+        return;
+    }
     if let Ok(spec) = std::env::var("BENCH_SCALE") {
         let bench = scale::Bench {
             git: &git,
@@ -430,6 +438,7 @@ fn main() {
         &ca,
     ));
     out.push_str(&hostile_inputs(&tls, &git, &binary, tmp.path(), &ca));
+    out.push_str(&receiver::run(&binary));
     print!("{out}");
 }
 

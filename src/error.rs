@@ -22,6 +22,10 @@ pub enum Error {
     #[error(transparent)]
     Experiment(#[from] crate::kube::experiment::Error),
     #[error(transparent)]
+    Workload(#[from] crate::kube::workload::Error),
+    #[error(transparent)]
+    Revert(#[from] crate::plan::revert::Error),
+    #[error(transparent)]
     Git(#[from] crate::git::Error),
     #[error(transparent)]
     Plan(#[from] crate::plan::Error),
@@ -102,7 +106,7 @@ impl Error {
             Error::Targets { code, .. } => *code,
             Error::Provider(_) => 6,
             Error::Apply(_) => 7,
-            Error::Experiment(_) => 8,
+            Error::Experiment(_) | Error::Workload(_) | Error::Revert(_) => 8,
             Error::Deadline(_) => 9,
             Error::Argo(_) => 10,
         }

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod plan;
 pub(crate) mod retry;
 pub mod run;
+pub mod serve;
 pub(crate) mod text;
 pub mod trust;
 

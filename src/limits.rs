@@ -50,3 +50,10 @@ pub const MAX_SECRET_BODY_BYTES: u64 = 2 * 1024 * 1024;
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// The longest private key taken from a Secret (a 16384-bit RSA key in PEM is about 13 KB).
 pub const MAX_KEY_BYTES: usize = 64 * 1024;
+
+/// The receiver (`serve`): the largest webhook body it reads. Flagger's payload and an Argo
+/// Rollouts notification are a few hundred bytes; a larger one is refused (413) from its
+/// Content-Length, before it is read.
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 64 * 1024;
+/// The receiver: the longest request line and headers.
+pub const MAX_WEBHOOK_HEAD_BYTES: usize = 8 * 1024;

@@ -39,7 +39,11 @@ fn main() -> ExitCode {
     let termination_log = cfg.output.termination_log.clone();
     let outputs = cfg.output.outputs.clone();
     let log_format = cfg.output.log_format;
-    watchdog(cfg.limits.timeout, termination_log.clone());
+    // The receiver runs until it is stopped; each of its runs keeps its own deadline.
+    let serving = matches!(cfg.job, config::Job::Serve(_));
+    if !serving {
+        watchdog(cfg.limits.timeout, termination_log.clone());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,6 +57,15 @@ fn main() -> ExitCode {
             );
         }
     };
+    if serving {
+        let result = runtime.block_on(iter8_gitops::serve::serve(cfg));
+        runtime.shutdown_background();
+        iter8_gitops::git::remove_temporary_repos();
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, Some(&termination_log)),
+        };
+    }
     let result = runtime.block_on(iter8_gitops::run(cfg));
     // A git transfer on a blocking thread may still be running past the deadline (a server
     // that trickles bytes): it is not waited for; the process ends now.

@@ -10,7 +10,7 @@ use crate::trust::credential::Token;
 #[derive(Debug, Default, Clone, Serialize, Deserialize, clap::Args, PartialEq)]
 #[serde(default)]
 pub struct Args {
-    /// finish: promote the winner (Iter8's finish action; the default); start: render the experiment's files from the templates (CI) [GITOPS_TASK]
+    /// finish: promote the winner (Iter8's finish action; the default); start: render the experiment's files from the templates (CI); serve: the receiver, which puts Git back when a Flagger or Argo Rollouts rollout fails [GITOPS_TASK]
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
     /// Env repo clone URL (https), or a local path / file:// URL of a bare repo [GITOPS_REPO]
@@ -183,6 +183,9 @@ pub struct Args {
     /// The promotion file's path in the Env repo (GITOPS_REPO at GITOPS_BRANCH), versioned with the environment [GITOPS_CONFIG_IN_REPO]
     #[arg(long)]
     pub config_in_repo: Option<String>,
+    /// serve: the address and port the receiver listens on, plain HTTP for the cluster network (default: 0.0.0.0:8080) [GITOPS_LISTEN]
+    #[arg(long)]
+    pub listen: Option<String>,
     /// Comma-separated FIELD=VALUE that a promotion file read from the Env repo may set although they differ from the operator's own (repo, branch, mode, tokenSecret, pr.apiUrl, pr.provider, pr.repo, pr.branch; a VALUE ending in * allows that prefix), e.g. mode=push,pr.branch=iter8/* (default: none) [GITOPS_IN_REPO_ALLOW]
     #[arg(long)]
     pub in_repo_allow: Option<String>,

@@ -13,3 +13,4 @@ pub const FIELD_MANAGER: &str = "iter8-gitops";
 pub const WINNER_VARIABLE: &str = "filepath";
 pub const TIMEOUT_SECS: u64 = 300;
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
+pub const LISTEN: &str = "0.0.0.0:8080";

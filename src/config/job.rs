@@ -3,10 +3,12 @@
 //! a promotion file, or one of its targets. The run resolves only what needs the cluster:
 //! the Experiment's winner.
 
-use super::task::Promotion;
+use std::collections::BTreeMap;
+
+use super::{receiver::Receiver, task::Promotion};
 use crate::{
-    kube::experiment::ExperimentRef,
-    plan::{self, edits::EditSpec, names::RepoPath},
+    kube::{events::Regarding, experiment::ExperimentRef, workload::WorkloadRef},
+    plan::{self, edits::EditSpec, evidence::Evidence, names::RepoPath},
 };
 
 /// What the run plans.
@@ -21,6 +23,9 @@ pub enum Job {
     Promotion(Promotion),
     /// A promotion file's target (or several on one repo and branch, as one commit).
     Edits(Target),
+    /// The receiver: a promotion file whose targets each name a workload, run when the
+    /// cluster says that workload's rollout failed.
+    Serve(Receiver),
 }
 
 /// How a finish learns its winner.
@@ -44,12 +49,35 @@ pub struct Target {
     pub edits: Vec<EditSpec>,
     /// Files to apply, from the repo root.
     pub apply: Vec<RepoPath>,
+    /// The workload whose failed rollout this target puts back (the receiver's targets).
+    pub workload: Option<WorkloadRef>,
+    /// What the cluster said, once the receiver has read it: the run's variables, evidence
+    /// and the object its Events are about.
+    pub cause: Option<Cause>,
+}
+
+/// Why the receiver runs a target: a failed rollout, as the cluster told it.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    /// `${stable.image}` and the rest (`plan::revert::vars`).
+    pub vars: BTreeMap<String, String>,
+    pub evidence: Evidence,
+    /// The Canary or Rollout, for the Events.
+    pub regarding: Regarding,
 }
 
 impl Job {
     /// True for `start`; every other job is a finish.
     pub fn starts(&self) -> bool {
         matches!(self, Job::Start(_))
+    }
+
+    /// The cause of a receiver's run, if this is one.
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Job::Edits(t) => t.cause.as_ref(),
+            _ => None,
+        }
     }
 
     /// The single finish's rules (not a start's, not a promotion file's).

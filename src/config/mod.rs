@@ -25,6 +25,7 @@ pub(crate) mod merge;
 pub(crate) mod output;
 pub(crate) mod pr;
 pub mod promotion;
+pub(crate) mod receiver;
 pub(crate) mod repo;
 pub mod schema;
 pub(crate) mod task;
@@ -36,7 +37,7 @@ pub use self::{
     check::{Error, Problem},
     cluster::Cluster,
     commit::Commit,
-    job::{Job, Target, Winner},
+    job::{Cause, Job, Target, Winner},
     output::{Limits, LogFormat, Output},
     pr::Pr,
     repo::Repo,
@@ -110,6 +111,12 @@ impl Config {
         let promotion = task::promotion(&mut c, &a, target.is_some());
         let promoting = target.is_some() || promotion.is_some();
         let starting = task::starting(&mut c, &a);
+        let receiver = receiver::validate(
+            &mut c,
+            &a,
+            (task::serving(&a), target.is_some()),
+            promotion.as_ref(),
+        );
         let repo = repo::validate(&mut c, &a);
         let dir = repo.as_ref().map(|r| &r.dir);
         let which = (starting, promoting, promotion.is_some());
@@ -131,6 +138,7 @@ impl Config {
         let some = "checked above: a missing value was reported as a problem";
         let job = match (target, promotion, start, finish) {
             (Some(t), ..) => Job::Edits(t),
+            (None, Some(_), ..) if receiver.is_some() => Job::Serve(receiver.expect(some)),
             (None, Some(p), ..) => Job::Promotion(p),
             (None, None, Some(s), _) => Job::Start(s),
             (None, None, None, Some((rules, variable))) => {

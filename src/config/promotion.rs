@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::allow::Allow;
 use crate::{
     config::{self, Config, Problem, Target, args::Args},
+    kube::workload::WorkloadRef,
     plan::edits::EditSpec,
     plan::names::RepoPath,
+    plan::revert::Controller,
 };
 
 /// The file.
@@ -45,6 +47,19 @@ pub struct TargetSpec {
     /// The Secret holding this target's Git host token (default: GITOPS_TOKEN_SECRET).
     #[serde(default)]
     pub token_secret: Option<String>,
+    /// The receiver's (`serve`): the workload whose failed rollout this target puts back.
+    #[serde(default)]
+    pub workload: Option<WorkloadSpec>,
+}
+
+/// A Flagger Canary or an Argo Rollouts Rollout, as a target names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// `Canary` or `Rollout`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
 }
 
 /// A target's pull request.
@@ -217,6 +232,8 @@ pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, 
             label: label.clone(),
             edits: t.edits.clone(),
             apply: apply_paths(&label, t, &mut own),
+            workload: workload(&label, t, super::task::serving(base), &mut own),
+            cause: None,
         };
         match Config::try_from_target(overlay(base, t), target) {
             Ok(c) => {
@@ -235,11 +252,88 @@ pub fn configs(base: &Args, file: &File, author: Author) -> Result<Vec<Config>, 
             })),
         }
     }
+    problems.extend(listed_twice(&out));
     if problems.is_empty() {
         Ok(out)
     } else {
         Err(config::Error { problems })
     }
+}
+
+/// The target's workload: required by the receiver, refused elsewhere.
+fn workload(
+    label: &str,
+    t: &TargetSpec,
+    serving: bool,
+    problems: &mut Vec<Problem>,
+) -> Option<WorkloadRef> {
+    let input = format!("{label}.workload");
+    let mut bad = |message: String| {
+        problems.push(Problem {
+            input: input.clone(),
+            message,
+        })
+    };
+    let w = match (&t.workload, serving) {
+        (None, false) => return None,
+        (Some(_), false) => {
+            bad(
+                "is read by the receiver only (iter8-gitops serve); remove it, or run `serve`"
+                    .into(),
+            );
+            return None;
+        }
+        (None, true) => {
+            bad("is missing: each of the receiver's targets names the Canary or Rollout it puts back, e.g. {kind: Canary, namespace: test, name: podinfo}".into());
+            return None;
+        }
+        (Some(w), true) => w,
+    };
+    let Some(controller) = Controller::from_kind(&w.kind) else {
+        bad(format!(
+            "kind {:?} is not Canary (Flagger) or Rollout (Argo Rollouts)",
+            w.kind
+        ));
+        return None;
+    };
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    for (field, v) in [("namespace", &w.namespace), ("name", &w.name)] {
+        if !name_ok(v) {
+            bad(format!(
+                "{field} {v:?} is not a Kubernetes name (lowercase letters, digits, '-' and '.')"
+            ));
+            return None;
+        }
+    }
+    Some(WorkloadRef {
+        controller,
+        namespace: w.namespace.clone(),
+        name: w.name.clone(),
+    })
+}
+
+/// Two targets for one workload: which one a failure runs would be a guess.
+fn listed_twice(targets: &[Config]) -> Vec<Problem> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut problems = vec![];
+    for c in targets {
+        let config::Job::Edits(t) = &c.job else {
+            continue;
+        };
+        let Some(w) = &t.workload else { continue };
+        if let Some(first) = seen.insert(w.clone(), t.label.clone()) {
+            problems.push(Problem {
+                input: format!("{}.workload", t.label),
+                message: format!("names {w}, as {first} does; give each workload one target"),
+            });
+        }
+    }
+    problems
 }
 
 /// The operator's inputs with the target's fields over them.
@@ -411,6 +505,9 @@ pub fn schema() -> serde_json::Value {
                 "dir": s("folder inside GITOPS_DIR"),
                 "mode": {"enum": ["pr", "push"]},
                 "tokenSecret": s("Secret with this target's token (default: GITOPS_TOKEN_SECRET)"),
+                "workload": {"type": "object", "additionalProperties": false, "required": ["kind", "namespace", "name"],
+                    "description": "serve only: the workload whose failed rollout this target puts back; its edits may use ${stable.image}, ${stable.tag}, ${stable.image.CONTAINER}, ${stable.tag.CONTAINER}, ${failed.image}, ${workload.name}, ${workload.namespace}, ${revision}",
+                    "properties": {"kind": {"enum": Controller::KINDS}, "namespace": s("its namespace"), "name": s("its name")}},
                 "edits": {"type": "array", "minItems": 1, "items": edit},
                 "apply": strings("files to server-side apply after the change lands"),
                 "pr": {"type": "object", "additionalProperties": false, "properties": {

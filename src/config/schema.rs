@@ -107,6 +107,7 @@ mod tests {
             ("GITOPS_WINNER_VARIABLE", defaults::WINNER_VARIABLE),
             ("GITOPS_TIMEOUT", &timeout),
             ("GITOPS_TERMINATION_LOG", defaults::TERMINATION_LOG),
+            ("GITOPS_LISTEN", defaults::LISTEN),
             ("GITOPS_USERNAME", crate::host::Kind::git_username(None)),
         ];
         for (var, applied) in table {

@@ -43,25 +43,30 @@ pub enum PromotionSource {
 }
 
 /// GITOPS_TASK's values (the schema's `enum`; a test holds the validator to them).
-pub(crate) const TASKS: [&str; 2] = ["finish", "start"];
+pub(crate) const TASKS: [&str; 3] = ["finish", "start", "serve"];
 /// GITOPS_MODE's values.
 pub(crate) const MODES: [&str; 2] = ["pr", "push"];
 
 /// GITOPS_TASK: `true` for start.
 pub(super) fn starting(c: &mut Check, a: &Args) -> bool {
     match c.value("GITOPS_TASK", &a.task).as_deref() {
-        None | Some("finish") => false,
+        None | Some("finish" | "serve") => false,
         Some("start") => true,
         Some(other) => {
             c.bad(
                 "GITOPS_TASK",
                 format!(
-                    "{other:?} is not finish or start (iter8-gitops start, iter8-gitops finish)"
+                    "{other:?} is not finish, start or serve (iter8-gitops start, iter8-gitops finish, iter8-gitops serve)"
                 ),
             );
             false
         }
     }
+}
+
+/// GITOPS_TASK `serve`: the receiver.
+pub(super) fn serving(a: &Args) -> bool {
+    a.task.as_deref().map(str::trim) == Some("serve")
 }
 
 /// GITOPS_MODE; CI usually owns the synced branch, so `start` pushes unless told otherwise.

@@ -9,3 +9,4 @@ pub(crate) mod events;
 pub(crate) mod experiment;
 pub(crate) mod kubeconfig;
 pub mod secret;
+pub(crate) mod workload;

@@ -141,12 +141,15 @@ impl EditSpec {
 }
 
 /// What values may refer to: `${winner.name}`, `${winner.variables.NAME}`,
-/// `${experiment.name}`, `${experiment.namespace}`.
+/// `${experiment.name}`, `${experiment.namespace}`; a revert's (`plan::revert::vars`):
+/// `${stable.image}`, `${workload.name}` and the like.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Vars {
     pub winner: Option<String>,
     pub variables: BTreeMap<String, String>,
     pub experiment: Option<(String, String)>,
+    /// A revert's references, by their full dotted name.
+    pub revert: BTreeMap<String, String>,
 }
 
 impl Vars {
@@ -162,6 +165,7 @@ impl Vars {
                 .ok_or_else(|| format!("{text:?} has an unclosed ${{"))?;
             let name = after[..end].trim();
             let value = match name.split_once('.') {
+                _ if self.revert.contains_key(name) => self.revert.get(name).cloned(),
                 Some(("winner", "name")) => self.winner.clone(),
                 Some(("winner", v)) => v
                     .strip_prefix("variables.")
@@ -187,6 +191,7 @@ impl Vars {
                             .keys()
                             .map(|k| format!("winner.variables.{k}")),
                     )
+                    .chain(self.revert.keys().cloned())
                     .collect();
                 return Err(if known.is_empty() {
                     format!(
@@ -562,6 +567,7 @@ mod tests {
             winner: Some("productpage-candidate".into()),
             variables: [("image".to_string(), "repo/productpage:v2".to_string())].into(),
             experiment: Some(("gitops-exp".into(), "default".into())),
+            revert: BTreeMap::new(),
         }
     }
 

@@ -13,6 +13,7 @@ mod finish;
 pub(crate) mod model;
 pub mod names;
 mod objects;
+pub mod revert;
 pub(crate) mod start;
 pub mod yamledit;
 

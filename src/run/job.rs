@@ -35,7 +35,8 @@ impl Job {
                 vars: subject.vars.clone(),
             },
             // `subject::read` gives a finish its winner; a promotion file runs its targets.
-            (config::Job::Finish(_), None) | (config::Job::Promotion(_), _) => {
+            (config::Job::Finish(_), None)
+            | (config::Job::Promotion(_) | config::Job::Serve(_), _) => {
                 return Err(Error::Internal(
                     "a job with no planner of its own reached planning".into(),
                 ));

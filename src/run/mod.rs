@@ -20,7 +20,7 @@ pub mod report;
 pub(crate) mod single;
 pub(crate) mod status;
 pub(crate) mod subject;
-pub(crate) mod targets;
+pub mod targets;
 pub(crate) mod timings;
 
 use std::{sync::Arc, time::Instant};

@@ -17,7 +17,8 @@ pub fn headline(cfg: &Config, winner: Option<&RepoPath>, plan: &Plan) -> String 
         (Job::Start(s), _) => {
             format!("rendered the experiment for version {}", s.version)
         }
-        (Job::Edits(_) | Job::Promotion(_), _) => "promotion".to_string(),
+        (Job::Edits(t), _) if t.cause.is_some() => "revert".to_string(),
+        (Job::Edits(_) | Job::Promotion(_) | Job::Serve(_), _) => "promotion".to_string(),
         (Job::Finish(r), _) if winner == Some(&r.baseline) => {
             format!("the baseline {} stays", r.baseline)
         }
@@ -156,7 +157,11 @@ fn success(
             "Promoted",
             format!("{version} promoted to {}: {landed}", r.baseline),
         ),
-        (Job::Edits(_) | Job::Promotion(_), true) => {
+        (Job::Edits(t), true) if t.cause.is_some() => normal(
+            "Reverted",
+            format!("the Env repo goes back to what the cluster serves: {landed}"),
+        ),
+        (Job::Edits(_) | Job::Promotion(_) | Job::Serve(_), true) => {
             normal("Promoted", format!("{version} promoted: {landed}"))
         }
     }
@@ -164,11 +169,18 @@ fn success(
 
 /// What an Event says was done.
 fn action(cfg: &Config) -> &'static str {
-    if cfg.job.starts() { "Start" } else { "Promote" }
+    match &cfg.job {
+        Job::Start(_) => "Start",
+        Job::Edits(t) if t.cause.is_some() => "Revert",
+        _ => "Promote",
+    }
 }
 
 /// What this run's Events are about: the Experiment (finish), the Application (start).
 fn regarding(cfg: &Config, uid: Option<String>) -> Option<events::Regarding> {
+    if let Some(cause) = cfg.job.cause() {
+        return Some(cause.regarding.clone());
+    }
     match (
         cfg.job.starts(),
         &cfg.cluster.experiment,

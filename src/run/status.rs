@@ -93,14 +93,18 @@ fn wanted(
     kind: Option<Kind>,
 ) -> CommitStatus {
     let opts = cfg.pr.status.as_ref();
+    let revert = cfg.job.cause().is_some();
     let context =
         opts.and_then(|o| o.context.clone())
             .unwrap_or_else(|| match &cfg.cluster.experiment {
+                _ if revert => "iter8-gitops/revert".into(),
                 Some(e) => format!("iter8/{}", e.name),
                 None => "iter8/gitops".into(),
             });
+    // A revert proposes what the cluster already serves: a rule that requires the status
+    // must not hold it back, whatever failed before it.
     let state = match evidence.map(|e| e.verdict) {
-        Some(Verdict::Rollback) => State::Failure,
+        Some(Verdict::Rollback) if !revert => State::Failure,
         _ => State::Success,
     };
     let line = evidence.map_or("promoted", |e| e.line.as_str());

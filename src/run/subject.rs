@@ -44,9 +44,22 @@ pub async fn read(
     let exp = cfg.cluster.experiment.as_ref();
     let subject = match (&cfg.job, exp) {
         (Job::Start(_), _) => given,
+        // The receiver's: what the cluster said about the failed rollout.
+        (Job::Edits(t), _) if t.cause.is_some() => {
+            let cause = t.cause.as_ref().expect("matched");
+            Subject {
+                vars: Vars {
+                    revert: cause.vars.clone(),
+                    ..Vars::default()
+                },
+                evidence: Some(cause.evidence.clone()),
+                uid: cause.regarding.uid.clone(),
+                ..given
+            }
+        }
         // A promotion file's target: the winner only feeds `${winner.…}` in its edits.
-        (Job::Edits(_) | Job::Promotion(_), None) => given,
-        (Job::Edits(_) | Job::Promotion(_), Some(exp)) => {
+        (Job::Edits(_) | Job::Promotion(_) | Job::Serve(_), None) => given,
+        (Job::Edits(_) | Job::Promotion(_) | Job::Serve(_), Some(exp)) => {
             let (w, object) = experiment::read(&ctx.cluster, exp, "").await?;
             report.winner_version = Some(w.version.clone());
             Subject {
@@ -58,6 +71,7 @@ pub async fn read(
                     winner: Some(w.version),
                     variables: w.variables,
                     experiment: Some((exp.name.clone(), exp.namespace.clone())),
+                    revert: Default::default(),
                 },
             }
         }

@@ -83,8 +83,8 @@ async fn from_repo(ctx: &Context, cfg: &Config, path: &RepoPath) -> Result<Strin
 }
 
 /// One commit for a group: every target's edits and apply files, under its own dir; with
-/// the targets' labels.
-fn combine(group: Vec<Config>) -> (Vec<String>, Config) {
+/// the targets' labels. (The receiver runs each of its targets as a group of one.)
+pub fn combine(group: Vec<Config>) -> (Vec<String>, Config) {
     let mut combined = group[0].clone();
     let target = |c: &Config| match &c.job {
         Job::Edits(t) => Some(t.clone()),
@@ -105,6 +105,8 @@ fn combine(group: Vec<Config>) -> (Vec<String>, Config) {
         label: labels.join(", "),
         edits,
         apply,
+        workload: None,
+        cause: None,
     });
     combined.repo.dir = RepoPath::root();
     (labels, combined)

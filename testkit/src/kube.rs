@@ -112,6 +112,47 @@ current-context: fake\n",
         self.scripts.lock().unwrap().insert(k, Box::new(script));
     }
 
+    /// Adds a Flagger Canary, an Argo Rollouts Rollout, a Deployment or a ReplicaSet, as the
+    /// API server would take it: refused (panics, with the problems) when its CRD's schema or
+    /// the published type does not accept it, its unknown fields pruned.
+    pub fn add_workload(&self, mut obj: Value) {
+        let problems = crate::crd::problems(&mut obj);
+        assert!(
+            problems.is_empty(),
+            "the API server would refuse it: {problems:?}"
+        );
+        let (group, version) = match obj["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .split_once('/')
+        {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (
+                String::new(),
+                obj["apiVersion"].as_str().unwrap_or_default().to_string(),
+            ),
+        };
+        let plural = match obj["kind"].as_str().unwrap_or_default() {
+            "Canary" => "canaries",
+            "Rollout" => "rollouts",
+            "Deployment" => "deployments",
+            "ReplicaSet" => "replicasets",
+            other => panic!("the fake does not serve {other}"),
+        };
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .expect("a namespace")
+            .to_string();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .expect("a name")
+            .to_string();
+        self.store
+            .lock()
+            .unwrap()
+            .insert(key(&group, &version, &ns, plural, &name), obj);
+    }
+
     /// Every Event created, oldest first.
     pub fn events(&self) -> Vec<Value> {
         let mut events: Vec<Value> = self

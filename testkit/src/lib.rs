@@ -15,6 +15,7 @@
 mod azure;
 mod bitbucket;
 mod bitbucket_cloud;
+mod crd;
 mod git;
 mod gitea;
 mod github;

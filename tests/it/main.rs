@@ -20,6 +20,7 @@ mod platforms;
 mod promotions;
 mod providers;
 mod races;
+mod receiver;
 mod signing;
 mod status;
 mod task_spec;

@@ -323,6 +323,7 @@ fn one_image_name_everywhere_at_the_crates_version() {
     let mut seen = 0;
     for f in [
         "task-spec/job.yaml",
+        "task-spec/receiver.yaml",
         "task-spec/experiment-finish.yaml",
         "task-spec/handler.Dockerfile",
         "examples/WALKTHROUGH.md",
@@ -533,4 +534,112 @@ fn the_input_reference_names_every_input_and_its_default() {
             );
         }
     }
+}
+
+#[test]
+fn the_receivers_manifests_parse_validate_and_grant_only_what_it_reads() {
+    use k8s_openapi::api::{
+        apps::v1::Deployment, core::v1::Service, networking::v1::NetworkPolicy,
+    };
+    let d = docs(&spec("receiver.yaml"));
+    let of = |kind: &str| -> Vec<&Value> { d.iter().filter(|v| v["kind"] == kind).collect() };
+    // The ConfigMap is the receiver's configuration: its inputs and its promotion file
+    // validate, and every target names its workload.
+    let cm: ConfigMap = typed(of("ConfigMap")[0]);
+    let data = cm.data.unwrap();
+    let file = tempfile::tempdir().unwrap();
+    let path = file.path().join("receiver.yaml");
+    std::fs::write(&path, &data["receiver.yaml"]).unwrap();
+    let mut env: Vec<(String, String)> = data
+        .iter()
+        .filter(|(k, _)| k.starts_with("GITOPS_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.retain(|(k, _)| k != "GITOPS_CONFIG");
+    env.push(("GITOPS_CONFIG".into(), path.display().to_string()));
+    env.push(("GITOPS_TASK".into(), "serve".into()));
+    let args = iter8_gitops::config::Args::from_env(env).unwrap();
+    let cfg = iter8_gitops::config::Config::try_from(args).expect("the receiver's inputs validate");
+    let iter8_gitops::config::Job::Serve(receiver) = &cfg.job else {
+        panic!("not a receiver")
+    };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let promotion = iter8_gitops::config::promotion::parse("receiver.yaml", &text).unwrap();
+    let targets = receiver
+        .promotion
+        .targets(&promotion)
+        .expect("its targets validate");
+    assert_eq!(targets.len(), 2);
+
+    // Non-root, read-only, probes on the receiver's routes, within the grace period.
+    let dep: Deployment = typed(of("Deployment")[0]);
+    let pod = dep.spec.unwrap().template.spec.unwrap();
+    let c = &pod.containers[0];
+    assert_eq!(c.args.as_deref(), Some(&["serve".to_string()][..]));
+    assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    let probe = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(probe(&c.readiness_probe), "/readyz");
+    assert_eq!(probe(&c.liveness_probe), "/healthz");
+    assert!(pod.termination_grace_period_seconds.unwrap() > 25);
+    let _: Service = typed(of("Service")[0]);
+    let np: NetworkPolicy = typed(of("NetworkPolicy")[0]);
+    assert_eq!(
+        np.spec.unwrap().ingress.unwrap()[0]
+            .from
+            .as_ref()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // RBAC: get only; the Secret, the Canary and the Rollout by name; the workloads' kinds.
+    let _: ServiceAccount = typed(of("ServiceAccount")[0]);
+    let roles: Vec<Role> = of("Role").into_iter().map(typed).collect();
+    for rule in roles.iter().flat_map(|r| r.rules.clone().unwrap()) {
+        let resource = rule.resources.clone().unwrap()[0].clone();
+        let verbs = if resource == "events" {
+            ["create"]
+        } else {
+            ["get"]
+        };
+        assert_eq!(rule.verbs, verbs, "{rule:?}");
+        if ["secrets", "canaries", "rollouts"].contains(&resource.as_str()) {
+            assert!(
+                rule.resource_names.is_some(),
+                "{resource} by name: {rule:?}"
+            );
+        }
+    }
+    for t in &targets {
+        let iter8_gitops::config::Job::Edits(t) = &t.job else {
+            panic!()
+        };
+        let w = t.workload.as_ref().unwrap();
+        let role = roles
+            .iter()
+            .find(|r| r.metadata.namespace.as_deref() == Some(w.namespace.as_str()))
+            .unwrap_or_else(|| panic!("no Role in {}", w.namespace));
+        let names: Vec<String> = role
+            .rules
+            .clone()
+            .unwrap()
+            .into_iter()
+            .flat_map(|r| r.resource_names.unwrap_or_default())
+            .collect();
+        assert!(names.contains(&w.name), "{w}: {names:?}");
+    }
+    let bindings: Vec<RoleBinding> = of("RoleBinding").into_iter().map(typed).collect();
+    assert_eq!(bindings.len(), roles.len());
 }

@@ -1,0 +1,155 @@
+//! One workload's turn: read its Canary or Rollout and what the cluster serves, decide
+//! (`plan::revert`), and when its rollout failed, run its target as a revert: the target's
+//! edits with `${stable.…}` from the cluster, on a branch of its own per failed revision,
+//! with the controller's words as the PR's "why". A revision already reverted by this
+//! process is not run again; a success clears that.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::{
+    Error,
+    config::{Cause, Config, Job, defaults},
+    kube::{cluster::Cluster, events::Regarding, workload, workload::WorkloadRef},
+    plan::{
+        names::BranchName,
+        revert::{self, Decision, Revert},
+    },
+    trust::redact,
+};
+
+/// What the receiver knows: its targets by workload, and the revisions it has reverted.
+pub struct Reverts {
+    pub targets: BTreeMap<WorkloadRef, Config>,
+    cluster: Arc<Cluster>,
+    /// Workload → the failed revision this process has reverted (or found held).
+    done: Mutex<HashMap<WorkloadRef, String>>,
+}
+
+impl Reverts {
+    pub fn new(targets: BTreeMap<WorkloadRef, Config>, cluster: Arc<Cluster>) -> Reverts {
+        Reverts {
+            targets,
+            cluster,
+            done: Mutex::default(),
+        }
+    }
+
+    /// Looks at `w` and reverts it if its rollout failed. Failures are logged (and told as
+    /// an Event by the run): a later webhook, or the next start, tries again.
+    pub async fn work(&self, w: &WorkloadRef) {
+        match self.decide(w).await {
+            Ok(Some((revert, object))) => self.revert(w, revert, &object).await,
+            Ok(None) => {}
+            Err(e) => {
+                warn!(workload = %w, error = %redact::text(&e.chain()), "cannot look at the workload")
+            }
+        }
+    }
+
+    /// The failed rollout to revert, if there is one not yet done.
+    async fn decide(&self, w: &WorkloadRef) -> Result<Option<(Revert, Value)>, Error> {
+        let objects = workload::read(&self.cluster, w).await?;
+        let revert = match revert::decide(w.controller, &objects)? {
+            Decision::Revert(r) => r,
+            Decision::Succeeded => {
+                if self.done_lock().remove(w).is_some() {
+                    info!(workload = %w, "the rollout succeeded: a later failure is reverted again");
+                }
+                info!(workload = %w, "the cluster says the rollout succeeded: nothing to revert");
+                return Ok(None);
+            }
+            Decision::Neither { phase } => {
+                info!(workload = %w, phase = %phase, "the cluster says the rollout has not failed: nothing to revert");
+                return Ok(None);
+            }
+        };
+        if self.done_lock().get(w) == Some(&revert.revision) {
+            info!(workload = %w, revision = %revert.revision, "this failed revision was reverted already");
+            return Ok(None);
+        }
+        Ok(Some((revert, objects.object)))
+    }
+
+    async fn revert(&self, w: &WorkloadRef, r: Revert, object: &Value) {
+        let Some(target) = self.targets.get(w) else {
+            return;
+        };
+        let revision = r.revision.clone();
+        let cfg = match config_for(target, w, r, object) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(workload = %w, error = %redact::text(&e.chain()), "cannot revert");
+                return;
+            }
+        };
+        match crate::run::run(cfg).await {
+            Ok(report) => {
+                let pr = report
+                    .pr
+                    .as_ref()
+                    .map(|p| p.url.clone())
+                    .unwrap_or_default();
+                info!(workload = %w, revision = %revision, pr = %pr, held = report.held, changed = report.changed, summary = %report.summary, "reverted");
+                self.done_lock().insert(w.clone(), revision);
+            }
+            Err(e) => {
+                warn!(workload = %w, revision = %revision, error = %redact::text(&e.chain()), "the revert failed; the next webhook or start tries again");
+            }
+        }
+    }
+
+    fn done_lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, String>> {
+        self.done.lock().expect("done lock")
+    }
+}
+
+/// The target's configuration for this failed revision: its cause (the variables, the
+/// evidence, the object for Events), its own branch, and a title and commit message that say
+/// a revert unless the operator gave them.
+fn config_for(
+    target: &Config,
+    w: &WorkloadRef,
+    r: Revert,
+    object: &Value,
+) -> Result<Config, Error> {
+    let mut cfg = target.clone();
+    let branch = revert::branch(&w.namespace, &w.name, &r.revision);
+    cfg.pr.branch = BranchName::parse(&branch)
+        .map_err(|why| Error::Internal(format!("the revert branch {branch:?} {why}")))?;
+    if !cfg.pr.title_given {
+        cfg.pr.title =
+            "Revert ${workload.kind} ${workload.namespace}/${workload.name} to ${stable.image}"
+                .into();
+    }
+    let vars = revert::vars(w.controller, &w.namespace, &w.name, &r);
+    if cfg.commit.message == defaults::COMMIT_MESSAGE {
+        cfg.commit.message = format!(
+            "Revert {w} to {}\n\nThe rollout of revision {} failed; the cluster kept serving this.",
+            vars["stable.image"], r.revision
+        );
+    }
+    let regarding = Regarding {
+        api_version: w.controller.api_version().into(),
+        kind: w.controller.kind().into(),
+        name: w.name.clone(),
+        namespace: w.namespace.clone(),
+        uid: object
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    if let Job::Edits(t) = &mut cfg.job {
+        t.cause = Some(Cause {
+            vars,
+            evidence: r.evidence,
+            regarding,
+        });
+    }
+    Ok(cfg)
+}

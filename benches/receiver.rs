@@ -142,7 +142,7 @@ pub fn run(binary: &str) -> String {
     let r = reverted.clone();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            if line.contains(" reverted ") {
+            if line.contains("reverted revision") {
                 r.fetch_add(1, Ordering::SeqCst);
             }
         }

@@ -35,3 +35,29 @@ pub fn classify(e: kube::Error) -> Failure {
         _ => Failure::Other(e),
     }
 }
+
+/// Why [`get`] got no object.
+#[derive(Debug)]
+pub enum Missing {
+    NoCluster(cluster::NoCluster),
+    Failed(Failure),
+}
+
+/// One namespaced object of any kind, as JSON: the GET the readers of `kube/` share (one
+/// retry loop for all of them in the binary). `(group, version, kind, plural)`.
+pub async fn get(
+    cluster: &cluster::Cluster,
+    (group, version, kind, plural): (&str, &str, &str, &str),
+    namespace: &str,
+    name: &str,
+) -> Result<serde_json::Value, Missing> {
+    let (client, _) = cluster.client().await.map_err(Missing::NoCluster)?;
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(client.clone(), namespace, &ar);
+    let obj = call("read object", || api.get(name))
+        .await
+        .map_err(Missing::Failed)?;
+    Ok(serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON"))
+}

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::kube::{
-    call::{Failure, call},
+    call::{Failure, Missing, get},
     cluster::Cluster,
 };
 
@@ -159,36 +159,35 @@ pub async fn read(
     variable: &str,
 ) -> Result<(Winner, Value), Error> {
     let (name, namespace) = (exp.name.clone(), exp.namespace.clone());
-    let (client, _) = cluster.client().await.map_err(|source| Error::NoCluster {
-        name: name.clone(),
-        namespace: namespace.clone(),
-        source,
-    })?;
-    let gvk = kube::api::GroupVersionKind::gvk("iter8.tools", "v2alpha2", "Experiment");
-    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "experiments");
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(client.clone(), &namespace, &ar);
-    let obj = call("read experiment", || api.get(&name))
+    let what = ("iter8.tools", "v2alpha2", "Experiment", "experiments");
+    let value = get(cluster, what, &namespace, &name)
         .await
-        .map_err(|f| match f {
-            Failure::NotFound(_) => Error::NotFound {
+        .map_err(|m| match m {
+            Missing::NoCluster(source) => Error::NoCluster {
+                name: name.clone(),
+                namespace: namespace.clone(),
+                source,
+            },
+            Missing::Failed(Failure::NotFound(_)) => Error::NotFound {
                 name: name.clone(),
                 namespace: namespace.clone(),
             },
-            Failure::Forbidden(status) => Error::Forbidden {
+            Missing::Failed(Failure::Forbidden(status)) => Error::Forbidden {
                 name: name.clone(),
                 namespace: namespace.clone(),
                 status,
             },
-            Failure::Other(source) => Error::Api {
+            Missing::Failed(Failure::Other(source)) => Error::Api {
                 name: name.clone(),
                 namespace: namespace.clone(),
                 source,
             },
         })?;
-    let value = serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON");
     let mut w = winner(&name, &value, variable)?;
-    w.uid = obj.metadata.uid;
+    w.uid = value
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     Ok((w, value))
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{
     kube::{
-        call::{Failure, call},
+        call::{self, Failure, Missing},
         cluster::Cluster,
     },
     plan::revert::{Controller, Objects},
@@ -101,25 +101,25 @@ const DEPLOYMENT: (&str, &str, &str, &str) = ("apps", "v1", "Deployment", "deplo
 /// One object as JSON; `None` when it is not there.
 async fn get(
     cluster: &Cluster,
-    (group, version, kind, plural): (&str, &str, &str, &str),
+    what: (&str, &str, &str, &str),
     namespace: &str,
     name: &str,
 ) -> Result<Option<Value>, Error> {
-    let what = format!("{kind} {namespace}/{name}");
-    let (client, _) = cluster.client().await.map_err(|source| Error::NoCluster {
-        what: what.clone(),
-        source,
-    })?;
-    let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(client.clone(), namespace, &ar);
-    match call("read workload", || api.get(name)).await {
-        Ok(obj) => Ok(Some(
-            serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON"),
-        )),
-        Err(Failure::NotFound(_)) => Ok(None),
-        Err(Failure::Forbidden(status)) => Err(Error::Forbidden { what, status }),
-        Err(Failure::Other(source)) => Err(Error::Api { what, source }),
+    let label = format!("{} {namespace}/{name}", what.2);
+    match call::get(cluster, what, namespace, name).await {
+        Ok(v) => Ok(Some(v)),
+        Err(Missing::Failed(Failure::NotFound(_))) => Ok(None),
+        Err(Missing::NoCluster(source)) => Err(Error::NoCluster {
+            what: label,
+            source,
+        }),
+        Err(Missing::Failed(Failure::Forbidden(status))) => Err(Error::Forbidden {
+            what: label,
+            status,
+        }),
+        Err(Missing::Failed(Failure::Other(source))) => Err(Error::Api {
+            what: label,
+            source,
+        }),
     }
 }

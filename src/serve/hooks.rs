@@ -2,7 +2,7 @@
 //! The body is a pointer, never authority: only `name` and `namespace` are taken from it
 //! (Flagger's `phase` and `checksum` are not trusted; the receiver reads the object).
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::http::{Answer, Request};
 use crate::plan::revert::Controller;
@@ -24,14 +24,6 @@ pub enum Route {
     Ready,
     /// A controller's webhook.
     Hook(Pointer),
-}
-
-/// What every webhook body must hold; other fields (Flagger's `phase`, `checksum`,
-/// `metadata`) are ignored.
-#[derive(Deserialize)]
-struct Body {
-    name: String,
-    namespace: String,
 }
 
 /// The route of `req`, or the answer that refuses it.
@@ -58,17 +50,21 @@ pub fn route(req: &Request) -> Result<Route, Answer> {
     if req.method != "POST" {
         return Err(Answer::new(405, "webhooks are POSTed"));
     }
-    let body: Body = serde_json::from_slice(&req.body).map_err(|_| {
-        Answer::new(
+    // What every webhook body must hold; other fields (Flagger's `phase`, `checksum`,
+    // `metadata`) are ignored.
+    let body: Option<Value> = serde_json::from_slice(&req.body).ok();
+    let field = |k: &str| Some(body.as_ref()?.get(k)?.as_str()?.to_string());
+    match (field("name"), field("namespace")) {
+        (Some(name), Some(namespace)) => Ok(Route::Hook(Pointer {
+            controller,
+            namespace,
+            name,
+        })),
+        _ => Err(Answer::new(
             400,
             "the body is not JSON with string fields name and namespace",
-        )
-    })?;
-    Ok(Route::Hook(Pointer {
-        controller,
-        namespace: body.namespace,
-        name: body.name,
-    }))
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -133,7 +133,8 @@ pub async fn write<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: &Answer) {
         431 => "Request Header Fields Too Large",
         _ => "Service Unavailable",
     };
-    let body = serde_json::json!({ "message": answer.message }).to_string();
+    // Our own words only: no quote or backslash to escape.
+    let body = format!("{{\"message\":\"{}\"}}", answer.message);
     let text = format!(
         "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         answer.status,

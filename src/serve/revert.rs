@@ -46,9 +46,7 @@ impl Reverts {
         match self.decide(w).await {
             Ok(Some((revert, object))) => self.revert(w, revert, &object).await,
             Ok(None) => {}
-            Err(e) => {
-                warn!(workload = %w, error = %redact::text(&e.chain()), "cannot look at the workload")
-            }
+            Err(e) => failed(w, "cannot look at the workload", &e),
         }
     }
 
@@ -58,19 +56,22 @@ impl Reverts {
         let revert = match revert::decide(w.controller, &objects)? {
             Decision::Revert(r) => r,
             Decision::Succeeded => {
-                if self.done_lock().remove(w).is_some() {
-                    info!(workload = %w, "the rollout succeeded: a later failure is reverted again");
-                }
-                info!(workload = %w, "the cluster says the rollout succeeded: nothing to revert");
+                let cleared = self.done_lock().remove(w).is_some();
+                let later = if cleared {
+                    "; a later failure is reverted again"
+                } else {
+                    ""
+                };
+                said(w, format_args!("the cluster says the rollout succeeded: nothing to revert{later}"));
                 return Ok(None);
             }
             Decision::Neither { phase } => {
-                info!(workload = %w, phase = %phase, "the cluster says the rollout has not failed: nothing to revert");
+                said(w, format_args!("the cluster says the rollout has not failed ({phase}): nothing to revert"));
                 return Ok(None);
             }
         };
         if self.done_lock().get(w) == Some(&revert.revision) {
-            info!(workload = %w, revision = %revert.revision, "this failed revision was reverted already");
+            said(w, format_args!("the failed revision {} was reverted already", revert.revision));
             return Ok(None);
         }
         Ok(Some((revert, objects.object)))
@@ -83,30 +84,32 @@ impl Reverts {
         let revision = r.revision.clone();
         let cfg = match config_for(target, w, r, object) {
             Ok(c) => c,
-            Err(e) => {
-                warn!(workload = %w, error = %redact::text(&e.chain()), "cannot revert");
-                return;
-            }
+            Err(e) => return failed(w, "cannot revert", &e),
         };
         match crate::run::run(cfg).await {
             Ok(report) => {
-                let pr = report
-                    .pr
-                    .as_ref()
-                    .map(|p| p.url.clone())
-                    .unwrap_or_default();
-                info!(workload = %w, revision = %revision, pr = %pr, held = report.held, changed = report.changed, summary = %report.summary, "reverted");
+                let held = if report.held { " (held: its PR was closed)" } else { "" };
+                let changed = if report.changed { "" } else { " (nothing new)" };
+                said(w, format_args!("reverted revision {revision}{held}{changed}: {}", report.summary));
                 self.done_lock().insert(w.clone(), revision);
             }
-            Err(e) => {
-                warn!(workload = %w, revision = %revision, error = %redact::text(&e.chain()), "the revert failed; the next webhook or start tries again");
-            }
+            Err(e) => failed(w, "the revert failed; the next webhook or start tries again", &e),
         }
     }
 
     fn done_lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, String>> {
         self.done.lock().expect("done lock")
     }
+}
+
+/// One line of news about `w` (one log call site for all of them: each costs binary size).
+fn said(w: &WorkloadRef, what: std::fmt::Arguments) {
+    info!(workload = %w, "{what}");
+}
+
+/// A failure about `w`, its chain redacted.
+fn failed(w: &WorkloadRef, what: &str, e: &Error) {
+    warn!(workload = %w, error = %redact::text(&e.chain()), "{what}");
 }
 
 /// The target's configuration for this failed revision: its cause (the variables, the

@@ -103,7 +103,7 @@ pub fn run(binary: &str) -> String {
         kube.add_workload(deployment(&name, "2"));
         writeln!(
             targets,
-            "  - workload: {{kind: Canary, namespace: test, name: {name}}}\n    dir: {name}\n    edits:\n      - kustomize-image: {{name: acme/{name}, newTag: \"${{stable.tag}}\"}}"
+            "  - workload: Canary test/{name}\n    dir: {name}\n    edits:\n      - kustomize-image: {{name: acme/{name}, newTag: \"${{stable.tag}}\"}}"
         )
         .unwrap();
     }

@@ -268,17 +268,24 @@ impl Args {
 
     /// Every field set in `flags` replaces the one here: flags win over the environment.
     pub fn overlay(self, flags: Args) -> Args {
-        let mut base = serde_json::to_value(&self).expect("Args serializes to a JSON object");
-        let over = serde_json::to_value(&flags).expect("Args serializes to a JSON object");
-        if let (Some(base), Some(over)) = (base.as_object_mut(), over.as_object()) {
-            for (k, v) in over {
-                if !v.is_null() {
-                    base.insert(k.clone(), v.clone());
-                }
-            }
+        // Both as the variables they stand for, the flags over the environment, read back by
+        // envy as `from_env` reads them: one deserializer of `Args` in the binary, not two.
+        let vars = |a: &Args| -> Vec<(String, String)> {
+            let v = serde_json::to_value(a).expect("Args serializes to a JSON object");
+            v.as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((format!("GITOPS_{}", k.to_uppercase()), v.as_str()?.to_string())))
+                .collect()
+        };
+        let mut merged_vars = vars(&self);
+        for (k, v) in vars(&flags) {
+            merged_vars.retain(|(key, _)| *key != k);
+            merged_vars.push((k, v));
         }
-        let mut merged: Args =
-            serde_json::from_value(base).expect("a merge of two Args is an Args");
+        let mut merged: Args = envy::prefixed("GITOPS_")
+            .from_iter(merged_vars)
+            .expect("a merge of two Args is an Args");
         merged.unknown_variables = self.unknown_variables;
         merged.experiment_name = flags.experiment_name.or(self.experiment_name);
         merged.experiment_namespace = flags.experiment_namespace.or(self.experiment_namespace);

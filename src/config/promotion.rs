@@ -47,19 +47,10 @@ pub struct TargetSpec {
     /// The Secret holding this target's Git host token (default: GITOPS_TOKEN_SECRET).
     #[serde(default)]
     pub token_secret: Option<String>,
-    /// The receiver's (`serve`): the workload whose failed rollout this target puts back.
+    /// The receiver's (`serve`): the workload whose failed rollout this target puts back, as
+    /// `KIND NAMESPACE/NAME` (`Canary test/podinfo`, `Rollout demo/rollouts-demo`).
     #[serde(default)]
-    pub workload: Option<WorkloadSpec>,
-}
-
-/// A Flagger Canary or an Argo Rollouts Rollout, as a target names it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkloadSpec {
-    /// `Canary` or `Rollout`.
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    pub workload: Option<String>,
 }
 
 /// A target's pull request.
@@ -284,16 +275,20 @@ fn workload(
             return None;
         }
         (None, true) => {
-            bad("is missing: each of the receiver's targets names the Canary or Rollout it puts back, e.g. {kind: Canary, namespace: test, name: podinfo}".into());
+            bad("is missing: each of the receiver's targets names the Canary or Rollout it puts back, e.g. `Canary test/podinfo`".into());
             return None;
         }
-        (Some(w), true) => w,
+        (Some(w), true) => w.trim(),
     };
-    let Some(controller) = Controller::from_kind(&w.kind) else {
-        bad(format!(
-            "kind {:?} is not Canary (Flagger) or Rollout (Argo Rollouts)",
-            w.kind
-        ));
+    let (kind, namespace, name) = match w.split_once(' ') {
+        Some((kind, rest)) => match rest.trim().split_once('/') {
+            Some((ns, name)) => (kind, ns, name),
+            None => (kind, "", rest.trim()),
+        },
+        None => ("", "", w),
+    };
+    let Some(controller) = Controller::from_kind(kind) else {
+        bad(format!("{w:?} is not `KIND NAMESPACE/NAME` with KIND Canary (Flagger) or Rollout (Argo Rollouts), e.g. `Canary test/podinfo`"));
         return None;
     };
     let name_ok = |s: &str| {
@@ -302,7 +297,7 @@ fn workload(
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
     };
-    for (field, v) in [("namespace", &w.namespace), ("name", &w.name)] {
+    for (field, v) in [("namespace", namespace), ("name", name)] {
         if !name_ok(v) {
             bad(format!(
                 "{field} {v:?} is not a Kubernetes name (lowercase letters, digits, '-' and '.')"
@@ -312,8 +307,8 @@ fn workload(
     }
     Some(WorkloadRef {
         controller,
-        namespace: w.namespace.clone(),
-        name: w.name.clone(),
+        namespace: namespace.into(),
+        name: name.into(),
     })
 }
 
@@ -505,9 +500,8 @@ pub fn schema() -> serde_json::Value {
                 "dir": s("folder inside GITOPS_DIR"),
                 "mode": {"enum": ["pr", "push"]},
                 "tokenSecret": s("Secret with this target's token (default: GITOPS_TOKEN_SECRET)"),
-                "workload": {"type": "object", "additionalProperties": false, "required": ["kind", "namespace", "name"],
-                    "description": "serve only: the workload whose failed rollout this target puts back; its edits may use ${stable.image}, ${stable.tag}, ${stable.image.CONTAINER}, ${stable.tag.CONTAINER}, ${failed.image}, ${workload.name}, ${workload.namespace}, ${revision}",
-                    "properties": {"kind": {"enum": Controller::KINDS}, "namespace": s("its namespace"), "name": s("its name")}},
+                "workload": {"type": "string", "pattern": format!("^({}) [a-z0-9.-]+/[a-z0-9.-]+$", Controller::KINDS.join("|")),
+                    "description": "serve only: KIND NAMESPACE/NAME (Canary test/podinfo, Rollout demo/app), the workload whose failed rollout this target puts back; its edits may use ${stable.image}, ${stable.tag}, ${stable.image.CONTAINER}, ${stable.tag.CONTAINER}, ${failed.image}, ${workload.name}, ${workload.namespace}, ${revision}"},
                 "edits": {"type": "array", "minItems": 1, "items": edit},
                 "apply": strings("files to server-side apply after the change lands"),
                 "pr": {"type": "object", "additionalProperties": false, "properties": {

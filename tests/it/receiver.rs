@@ -55,17 +55,17 @@ fn env_repo(dir: &Path) {
 /// The operator's promotion file: one target per workload.
 const TARGETS: &str = r#"targets:
   - name: podinfo
-    workload: {kind: Canary, namespace: test, name: podinfo}
+    workload: Canary test/podinfo
     dir: podinfo
     edits:
       - kustomize-image: {name: ghcr.io/stefanprodan/podinfo, newTag: "${stable.tag}"}
   - name: backend
-    workload: {kind: Canary, namespace: test, name: backend}
+    workload: Canary test/backend
     dir: backend
     edits:
       - yaml-set: {file: deployment.yaml, path: "spec.template.spec.containers[name=backend].image", value: "${stable.image.backend}"}
   - name: rollouts-demo
-    workload: {kind: Rollout, namespace: default, name: rollout-background-analysis}
+    workload: Rollout default/rollout-background-analysis
     dir: rollouts
     edits:
       - yaml-set: {file: rollout.yaml, path: "spec.template.spec.containers[name=rollouts-demo].image", value: "${stable.image}"}

@@ -275,7 +275,12 @@ impl Args {
             v.as_object()
                 .into_iter()
                 .flatten()
-                .filter_map(|(k, v)| Some((format!("GITOPS_{}", k.to_uppercase()), v.as_str()?.to_string())))
+                .filter_map(|(k, v)| {
+                    Some((
+                        format!("GITOPS_{}", k.to_ascii_uppercase()),
+                        v.as_str()?.to_string(),
+                    ))
+                })
                 .collect()
         };
         let mut merged_vars = vars(&self);
@@ -302,7 +307,7 @@ impl Args {
             .as_object()
             .expect("Args is a struct")
             .keys()
-            .map(|k| format!("GITOPS_{}", k.to_uppercase()))
+            .map(|k| format!("GITOPS_{}", k.to_ascii_uppercase()))
             .collect()
     }
 }

@@ -288,7 +288,9 @@ fn workload(
         None => ("", "", w),
     };
     let Some(controller) = Controller::from_kind(kind) else {
-        bad(format!("{w:?} is not `KIND NAMESPACE/NAME` with KIND Canary (Flagger) or Rollout (Argo Rollouts), e.g. `Canary test/podinfo`"));
+        bad(format!(
+            "{w:?} is not `KIND NAMESPACE/NAME` with KIND Canary (Flagger) or Rollout (Argo Rollouts), e.g. `Canary test/podinfo`"
+        ));
         return None;
     };
     let name_ok = |s: &str| {

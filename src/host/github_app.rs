@@ -85,8 +85,7 @@ pub struct KeyError(String);
 pub fn jwt(app: &App, now: SystemTime) -> Result<String, KeyError> {
     install_provider();
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let key = EncodingKey::from_rsa_pem(app.private_key.expose().as_bytes())
-        .map_err(|e| KeyError(e.to_string()))?;
+    let key = EncodingKey::from_rsa_der(&rsa_der(app.private_key.expose())?);
     let claims = Claims {
         iat: now.saturating_sub(60),
         exp: now + 9 * 60,
@@ -94,6 +93,19 @@ pub fn jwt(app: &App, now: SystemTime) -> Result<String, KeyError> {
     };
     jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key)
         .map_err(|e| KeyError(e.to_string()))
+}
+
+/// The DER of the App's key, PKCS#1 (`BEGIN RSA PRIVATE KEY`, what GitHub generates) or
+/// PKCS#8 (`BEGIN PRIVATE KEY`): read by rustls's PEM reader, which the client key of a
+/// kubeconfig already uses (jsonwebtoken's own would bring an ASN.1 and a date library).
+fn rsa_der(pem: &str) -> Result<Vec<u8>, KeyError> {
+    use rustls::pki_types::{PrivateKeyDer, pem::PemObject};
+    match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
+        Ok(PrivateKeyDer::Pkcs1(k)) => Ok(k.secret_pkcs1_der().to_vec()),
+        Ok(PrivateKeyDer::Pkcs8(k)) => Ok(k.secret_pkcs8_der().to_vec()),
+        Ok(_) => Err(KeyError("it is not an RSA key".into())),
+        Err(e) => Err(KeyError(format!("it is not a PEM private key: {e}"))),
+    }
 }
 
 /// Exchanges the App's JWT for an installation token. Safe to retry: a second exchange
@@ -149,8 +161,10 @@ static PROVIDER: CryptoProvider = CryptoProvider {
         if *alg != Algorithm::RS256 {
             return Err(new_error(ErrorKind::InvalidAlgorithm));
         }
-        // jsonwebtoken hands over PKCS#1 DER for both PKCS#1 and PKCS#8 PEM.
-        let pair = ring::signature::RsaKeyPair::from_der(key.inner())
+        // PKCS#1 or PKCS#8 DER, as `rsa_der` read it.
+        let der = key.inner();
+        let pair = ring::signature::RsaKeyPair::from_der(der)
+            .or_else(|_| ring::signature::RsaKeyPair::from_pkcs8(der))
             .map_err(|e| new_error(ErrorKind::InvalidRsaKey(e.to_string())))?;
         Ok(Box::new(RingRs256(pair)))
     },
@@ -164,4 +178,56 @@ static PROVIDER: CryptoProvider = CryptoProvider {
 fn install_provider() {
     // Fails only when already installed, which is what we want.
     let _ = PROVIDER.install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn openssl(args: &[&str]) -> String {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl is installed (.ci/run installs it)");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn app(pem: &str) -> App {
+        App {
+            app_id: "123".into(),
+            installation_id: 42,
+            private_key: Token::new(pem.into()),
+        }
+    }
+
+    #[test]
+    fn the_apps_key_signs_as_pkcs1_or_pkcs8_and_anything_else_is_named() {
+        let pkcs1 = openssl(&["genrsa", "-traditional", "2048"]);
+        let pkcs8 = openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ]);
+        assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
+        for pem in [&pkcs1, &pkcs8] {
+            let jwt = jwt(&app(pem), SystemTime::now()).expect("signs");
+            assert_eq!(jwt.split('.').count(), 3);
+        }
+        let ec = openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ]);
+        let e = jwt(&app(&ec), SystemTime::now()).unwrap_err().to_string();
+        assert!(e.contains("cannot sign a JWT"), "{e}");
+        let e = jwt(&app("hunter2"), SystemTime::now())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a PEM private key"), "{e}");
+    }
 }

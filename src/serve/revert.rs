@@ -62,16 +62,32 @@ impl Reverts {
                 } else {
                     ""
                 };
-                said(w, format_args!("the cluster says the rollout succeeded: nothing to revert{later}"));
+                said(
+                    w,
+                    format_args!(
+                        "the cluster says the rollout succeeded: nothing to revert{later}"
+                    ),
+                );
                 return Ok(None);
             }
             Decision::Neither { phase } => {
-                said(w, format_args!("the cluster says the rollout has not failed ({phase}): nothing to revert"));
+                said(
+                    w,
+                    format_args!(
+                        "the cluster says the rollout has not failed ({phase}): nothing to revert"
+                    ),
+                );
                 return Ok(None);
             }
         };
         if self.done_lock().get(w) == Some(&revert.revision) {
-            said(w, format_args!("the failed revision {} was reverted already", revert.revision));
+            said(
+                w,
+                format_args!(
+                    "the failed revision {} was reverted already",
+                    revert.revision
+                ),
+            );
             return Ok(None);
         }
         Ok(Some((revert, objects.object)))
@@ -88,12 +104,26 @@ impl Reverts {
         };
         match crate::run::run(cfg).await {
             Ok(report) => {
-                let held = if report.held { " (held: its PR was closed)" } else { "" };
+                let held = if report.held {
+                    " (held: its PR was closed)"
+                } else {
+                    ""
+                };
                 let changed = if report.changed { "" } else { " (nothing new)" };
-                said(w, format_args!("reverted revision {revision}{held}{changed}: {}", report.summary));
+                said(
+                    w,
+                    format_args!(
+                        "reverted revision {revision}{held}{changed}: {}",
+                        report.summary
+                    ),
+                );
                 self.done_lock().insert(w.clone(), revision);
             }
-            Err(e) => failed(w, "the revert failed; the next webhook or start tries again", &e),
+            Err(e) => failed(
+                w,
+                "the revert failed; the next webhook or start tries again",
+                &e,
+            ),
         }
     }
 

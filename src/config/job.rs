@@ -53,7 +53,7 @@ pub struct Target {
     pub workload: Option<WorkloadRef>,
     /// What the cluster said, once the receiver has read it: the run's variables, evidence
     /// and the object its Events are about.
-    pub cause: Option<Cause>,
+    pub cause: Option<Box<Cause>>,
 }
 
 /// Why the receiver runs a target: a failed rollout, as the cluster told it.
@@ -75,7 +75,7 @@ impl Job {
     /// The cause of a receiver's run, if this is one.
     pub fn cause(&self) -> Option<&Cause> {
         match self {
-            Job::Edits(t) => t.cause.as_ref(),
+            Job::Edits(t) => t.cause.as_deref(),
             _ => None,
         }
     }

@@ -79,7 +79,7 @@ impl Controller {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// The rollout of `revision` failed: put back what the cluster serves.
-    Revert(Revert),
+    Revert(Box<Revert>),
     /// The last rollout succeeded: a later failure of any revision is news again.
     Succeeded,
     /// Neither (still progressing, waiting, or never started): nothing to do.
@@ -166,12 +166,12 @@ pub fn decide(controller: Controller, objects: &Objects) -> Result<Decision, Err
         "/spec/template/spec/containers",
     );
     let evidence = evidence(controller, &id, object, &stable, &failed);
-    Ok(Decision::Revert(Revert {
+    Ok(Decision::Revert(Box::new(Revert {
         revision,
         stable,
         failed,
         evidence,
-    }))
+    })))
 }
 
 /// A Canary failed when Flagger says `Failed`; its revision is the spec it tried.

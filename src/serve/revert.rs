@@ -90,7 +90,7 @@ impl Reverts {
             );
             return Ok(None);
         }
-        Ok(Some((revert, objects.object)))
+        Ok(Some((*revert, objects.object)))
     }
 
     async fn revert(&self, w: &WorkloadRef, r: Revert, object: &Value) {
@@ -178,11 +178,11 @@ fn config_for(
             .map(str::to_string),
     };
     if let Job::Edits(t) = &mut cfg.job {
-        t.cause = Some(Cause {
+        t.cause = Some(Box::new(Cause {
             vars,
             evidence: r.evidence,
             regarding,
-        });
+        }));
     }
     Ok(cfg)
 }

@@ -70,10 +70,10 @@ fn check(schema: &Value, v: &mut Value, at: &str, out: &mut Vec<String>) {
         }
         return;
     }
-    if let Some(allowed) = schema["enum"].as_array() {
-        if !allowed.contains(v) {
-            out.push(format!("{at}: {v} is not one of {allowed:?}"));
-        }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(v)
+    {
+        out.push(format!("{at}: {v} is not one of {allowed:?}"));
     }
     let type_ok = match schema["type"].as_str() {
         Some("object") => v.is_object(),

@@ -118,6 +118,12 @@ fn flagger(w: &World, name: &str, container: &str, (stable, failed): (&str, &str
     w.kube.add_workload(deployment(name, container, failed));
 }
 
+/// Flagger's podinfo: the primary serves 6.0.0, the canary tried 6.0.1.
+fn podinfo(w: &World, phase: &str) {
+    let (stable, failed) = (format!("{PODINFO}:6.0.0"), format!("{PODINFO}:6.0.1"));
+    flagger(w, "podinfo", "podinfod", (&stable, &failed), phase);
+}
+
 /// The receiver, running.
 struct Receiver {
     child: Child,
@@ -273,13 +279,7 @@ fn revert_branch(ns: &str, name: &str, revision: &str) -> String {
 #[test]
 fn a_failed_canary_gets_one_revert_pr_with_the_primarys_image_however_often_flagger_calls() {
     let w = world();
-    flagger(
-        &w,
-        "podinfo",
-        "podinfod",
-        (&format!("{PODINFO}:6.0.0"), &format!("{PODINFO}:6.0.1")),
-        "Progressing",
-    );
+    podinfo(&w, "Progressing");
     flagger(
         &w,
         "backend",
@@ -377,7 +377,7 @@ fn a_plain_deployment_yaml_is_reverted_with_its_comments_kept() {
         ("ghcr.io/acme/backend:2.0.3", "ghcr.io/acme/backend:2.1.0"),
         "Failed",
     );
-    let mut r = Receiver::start(&w);
+    let r = Receiver::start(&w);
     // Failed before the receiver started: its start finds it.
     let pulls = wait_for_pulls(&w, &r, 1);
     let yaml = file_on(
@@ -396,13 +396,7 @@ fn a_plain_deployment_yaml_is_reverted_with_its_comments_kept() {
 #[test]
 fn a_payload_that_lies_or_points_elsewhere_writes_nothing_and_is_not_echoed() {
     let w = world();
-    flagger(
-        &w,
-        "podinfo",
-        "podinfod",
-        (&format!("{PODINFO}:6.0.0"), &format!("{PODINFO}:6.0.1")),
-        "Succeeded",
-    );
+    podinfo(&w, "Succeeded");
     let mut r = Receiver::start(&w);
     r.wait_for_log("nothing to revert", 1);
     // Says Failed; the cluster says Succeeded.
@@ -434,13 +428,7 @@ fn a_payload_that_lies_or_points_elsewhere_writes_nothing_and_is_not_echoed() {
 #[test]
 fn an_aborted_rollout_and_a_failed_canary_at_once_get_a_revert_each_with_the_stable_images() {
     let w = world();
-    flagger(
-        &w,
-        "podinfo",
-        "podinfod",
-        (&format!("{PODINFO}:6.0.0"), &format!("{PODINFO}:6.0.1")),
-        "Failed",
-    );
+    podinfo(&w, "Failed");
     // Argo Rollouts' own aborted Rollout and its stable ReplicaSet (rs2: 7d84d44bb8, blue).
     w.kube
         .add_workload(controllers("argo-rollouts-aborted-rollout.yaml"));
@@ -491,14 +479,8 @@ fn an_aborted_rollout_and_a_failed_canary_at_once_get_a_revert_each_with_the_sta
 #[test]
 fn a_revert_pr_a_person_closed_is_not_reopened_and_a_new_failed_revision_gets_its_own() {
     let w = world();
-    flagger(
-        &w,
-        "podinfo",
-        "podinfod",
-        (&format!("{PODINFO}:6.0.0"), &format!("{PODINFO}:6.0.1")),
-        "Failed",
-    );
-    let mut r = Receiver::start(&w);
+    podinfo(&w, "Failed");
+    let r = Receiver::start(&w);
     let pulls = wait_for_pulls(&w, &r, 1);
     // A person closes it: they will fix forward.
     w.github.pulls_handle().close(pulls[0].number);
@@ -532,13 +514,7 @@ fn a_revert_pr_a_person_closed_is_not_reopened_and_a_new_failed_revision_gets_it
 #[test]
 fn sigterm_during_a_revert_lets_it_finish_and_a_restart_converges() {
     let w = world();
-    flagger(
-        &w,
-        "podinfo",
-        "podinfod",
-        (&format!("{PODINFO}:6.0.0"), &format!("{PODINFO}:6.0.1")),
-        "Progressing",
-    );
+    podinfo(&w, "Progressing");
     let mut r = Receiver::start(&w);
     r.wait_for_log("nothing to revert workload=Canary test/podinfo", 1);
     w.kube
@@ -652,6 +628,16 @@ fn the_shipped_flagger_webhook_and_argo_rollouts_template_reach_the_receiver() {
     // project's own aborted Rollout, is taken.
     let docs = spec("receiver-argo-rollouts.yaml");
     w.kube.add_workload(docs[1].clone());
+    // Its trigger is the project's own event trigger, by the name the project ships it under.
+    let builtin = controllers("argo-rollouts-on-rollout-aborted.yaml");
+    for key in builtin["data"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("trigger."))
+    {
+        assert!(docs[0]["data"].get(key).is_some(), "{key}");
+    }
     let template: Value = serde_yaml_ng::from_str(
         docs[0]["data"]["template.iter8-gitops-revert"]
             .as_str()
@@ -678,5 +664,35 @@ fn the_shipped_flagger_webhook_and_argo_rollouts_template_reach_the_receiver() {
         r.send("POST", webhook["path"].as_str().unwrap(), &body).0,
         202
     );
+    assert_eq!(r.stop().0, 0);
+}
+
+#[test]
+fn a_client_that_trickles_its_webhook_is_cut_and_does_not_hold_up_the_others() {
+    let w = world();
+    podinfo(&w, "Succeeded");
+    let r = Receiver::start(&w);
+    // One byte a second, forever: a slow-loris.
+    let mut slow = std::net::TcpStream::connect(&r.address).unwrap();
+    let started = Instant::now();
+    let trickle = std::thread::spawn(move || {
+        let mut answer = String::new();
+        for b in b"POST /flagger HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"name\": " {
+            if slow.write_all(&[*b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let _ = slow.read_to_string(&mut answer);
+        answer
+    });
+    // Meanwhile the receiver answers as ever.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.send("GET", "/readyz", "").0, 200);
+    assert_eq!(r.flagger("podinfo", "test", "Succeeded"), 202);
+    let answer = trickle.join().unwrap();
+    let took = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(took < Duration::from_secs(16), "{took:?}");
     assert_eq!(r.stop().0, 0);
 }

@@ -368,7 +368,7 @@ fn a_failed_canary_gets_one_revert_pr_with_the_primarys_image_however_often_flag
 }
 
 #[test]
-fn a_plain_deployment_yaml_is_reverted_with_its_comments_kept() {
+fn two_canaries_failed_at_once_get_two_prs_and_a_plain_deployment_yaml_keeps_its_comments() {
     let w = world();
     flagger(
         &w,
@@ -377,19 +377,28 @@ fn a_plain_deployment_yaml_is_reverted_with_its_comments_kept() {
         ("ghcr.io/acme/backend:2.0.3", "ghcr.io/acme/backend:2.1.0"),
         "Failed",
     );
+    podinfo(&w, "Failed");
     let r = Receiver::start(&w);
-    // Failed before the receiver started: its start finds it.
-    let pulls = wait_for_pulls(&w, &r, 1);
+    // Failed before the receiver started: its start finds both, and reverts them side by side.
+    let pulls = wait_for_pulls(&w, &r, 2);
     let yaml = file_on(
         &w,
         &revert_branch("test", "backend", "backend-rev-1"),
         "backend/deployment.yaml",
     );
     assert!(yaml.contains("        # the API\n        - name: backend\n          image: \"ghcr.io/acme/backend:2.0.3\"  # bumped by CI\n"), "{yaml}");
+    let mut titles: Vec<&str> = pulls.iter().map(|p| p.title.as_str()).collect();
+    titles.sort();
     assert_eq!(
-        pulls[0].title,
-        "Revert Canary test/backend to ghcr.io/acme/backend:2.0.3"
+        titles,
+        [
+            "Revert Canary test/backend to ghcr.io/acme/backend:2.0.3",
+            &format!("Revert Canary test/podinfo to {PODINFO}:6.0.0")
+        ]
     );
+    // Each on its own branch, from the synced branch: neither carries the other's change.
+    let podinfo_branch = revert_branch("test", "podinfo", "podinfo-rev-1");
+    assert!(file_on(&w, &podinfo_branch, "backend/deployment.yaml").contains("2.1.0"));
     assert_eq!(r.stop().0, 0);
 }
 

@@ -1,7 +1,8 @@
-//! The receiver under load (`iter8-gitops serve`, docs/receiver.md): 1,000 webhooks in at most
-//! 30 s from 8 clients, mixed as a busy cluster and a hostile caller would send them (Flagger
-//! hooks for listed Canaries, two of which failed; hooks for Canaries it does not list; bodies
-//! that are not JSON, too large, or for no route), while a prober asks `/readyz` every 20 ms.
+//! The receiver under load (`iter8-gitops serve`, docs/receiver.md): 1,000 webhooks over about
+//! 10 s from 8 clients, mixed as a busy cluster and a hostile caller would send them (Flagger
+//! hooks for listed Canaries, two of which fail 3 s in; hooks for Canaries it does not list;
+//! bodies that are not JSON, too large, or for no route), while a prober asks `/readyz` every
+//! 20 ms.
 //! Prints how the webhooks were answered, whether the receiver stayed ready, the PRs written
 //! (exactly one per failed Canary is the target) and its peak RSS (VmHWM, read before SIGTERM).
 
@@ -23,6 +24,10 @@ const WEBHOOKS: usize = 1_000;
 const CLIENTS: usize = 8;
 const CANARIES: usize = 10;
 const FAILED: usize = 2;
+/// Each client's pace: 125 webhooks each, one every 80 ms, about 10 s in all.
+const PACE: Duration = Duration::from_millis(80);
+/// When the failed Canaries fail.
+const FAIL_AT: Duration = Duration::from_secs(3);
 
 fn canary(name: &str, phase: &str) -> Value {
     json!({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
@@ -97,8 +102,7 @@ pub fn run(binary: &str) -> String {
             ),
         )
         .unwrap();
-        let phase = if n < FAILED { "Failed" } else { "Succeeded" };
-        kube.add_workload(canary(&name, phase));
+        kube.add_workload(canary(&name, "Succeeded"));
         kube.add_workload(deployment(&format!("{name}-primary"), "1"));
         kube.add_workload(deployment(&name, "2"));
         writeln!(
@@ -170,6 +174,14 @@ pub fn run(binary: &str) -> String {
     };
     let start = Instant::now();
     let answers: Vec<Vec<u16>> = std::thread::scope(|s| {
+        // Flagger fails two canaries while the webhooks arrive.
+        let kube = &kube;
+        s.spawn(move || {
+            std::thread::sleep(FAIL_AT);
+            for n in 0..FAILED {
+                kube.add_workload(canary(&format!("app-{n}"), "Failed"));
+            }
+        });
         let clients: Vec<_> = (0..CLIENTS)
             .map(|c| {
                 let address = &address;
@@ -178,7 +190,9 @@ pub fn run(binary: &str) -> String {
                         .step_by(CLIENTS)
                         .map(|i| {
                             let (path, body) = webhook(i);
-                            send(address, "POST", path, &body)
+                            let status = send(address, "POST", path, &body);
+                            std::thread::sleep(PACE);
+                            status
                         })
                         .collect()
                 })
@@ -216,8 +230,9 @@ pub fn run(binary: &str) -> String {
     let mut out = String::new();
     writeln!(
         out,
-        "\nReceiver under load: {WEBHOOKS} webhooks from {CLIENTS} clients in {:.2} s ({CANARIES} listed Canaries, {FAILED} failed; 60% valid, 10% unlisted, 10% bad JSON, 10% over 64 KiB, 10% no route)",
-        sent_in.as_secs_f64()
+        "\nReceiver under load: {WEBHOOKS} webhooks from {CLIENTS} clients in {:.2} s ({CANARIES} listed Canaries, {FAILED} failing {}s in; 60% valid, 10% unlisted, 10% bad JSON, 10% over 64 KiB, 10% no route)",
+        sent_in.as_secs_f64(),
+        FAIL_AT.as_secs()
     )
     .unwrap();
     let answered: Vec<String> = by_status.iter().map(|(s, n)| format!("{s}: {n}")).collect();

@@ -26,6 +26,8 @@ pub enum Error {
     #[error(transparent)]
     Revert(#[from] crate::plan::revert::Error),
     #[error(transparent)]
+    Holds(#[from] crate::kube::holds::Error),
+    #[error(transparent)]
     Git(#[from] crate::git::Error),
     #[error(transparent)]
     Plan(#[from] crate::plan::Error),
@@ -106,7 +108,7 @@ impl Error {
             Error::Targets { code, .. } => *code,
             Error::Provider(_) => 6,
             Error::Apply(_) => 7,
-            Error::Experiment(_) | Error::Workload(_) | Error::Revert(_) => 8,
+            Error::Experiment(_) | Error::Workload(_) | Error::Revert(_) | Error::Holds(_) => 8,
             Error::Deadline(_) => 9,
             Error::Argo(_) => 10,
         }

@@ -18,6 +18,9 @@ pub struct Receiver {
     /// The operator's promotion file, its targets validated when the receiver starts.
     pub promotion: Promotion,
     pub listen: SocketAddr,
+    /// GITOPS_NAMESPACE: the receiver's own, where its token Secret and the ConfigMap of its
+    /// holds (`kube::holds`) are.
+    pub namespace: String,
 }
 
 /// GITOPS_LISTEN, and the promotion file `serve` needs; `None` unless serving (or when
@@ -69,8 +72,20 @@ pub(super) fn validate(
             None
         }
     };
+    let namespace = a
+        .namespace
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if namespace.is_none() {
+        c.bad(
+            "GITOPS_NAMESPACE",
+            "is required by `serve`: the receiver's own namespace, where its token Secret and the ConfigMap of its holds are",
+        );
+    }
     Some(Receiver {
         promotion: promotion?,
         listen: listen?,
+        namespace: namespace?.to_string(),
     })
 }

@@ -7,6 +7,7 @@ pub(crate) mod call;
 pub(crate) mod cluster;
 pub(crate) mod events;
 pub(crate) mod experiment;
+pub(crate) mod holds;
 pub(crate) mod kubeconfig;
 pub mod secret;
 pub(crate) mod workload;

@@ -107,12 +107,6 @@ pub async fn look_up(target: Option<&Target>) -> Found {
     Some(t.provider.find_pull_request(&t.req).await)
 }
 
-/// A revert whose branch already holds it (this run pushed nothing) but that has no open
-/// PR: the PR was closed by a person, and the receiver does not fight a person.
-fn held(cfg: &Config, found: &Found, report: &Report) -> bool {
-    cfg.job.cause().is_some() && !report.pushed && matches!(found, Some(Ok(None)))
-}
-
 /// Opens or updates the PR for a change that was committed; push mode needs none. `found`:
 /// what [`look_up`] found while the change was made.
 #[tracing::instrument(target = "iter8_gitops::step", name = "pull_request", skip_all)]
@@ -142,22 +136,6 @@ pub async fn open(
         }
         return Ok(None);
     };
-    // A revert whose branch already held it (nothing pushed): was its PR closed?
-    let found = match found {
-        None if cfg.job.cause().is_some() && !report.pushed => {
-            Some(provider.find_pull_request(&req).await)
-        }
-        f => f,
-    };
-    if held(cfg, &found, report) {
-        report.held = true;
-        report.warnings.push(format!(
-            "the revert branch {} is there with no open pull request: a person closed it, so it is not proposed again (delete the branch to have it proposed anew)",
-            cfg.pr.branch
-        ));
-        info!(branch = %cfg.pr.branch, "revert held: its pull request was closed");
-        return Ok(None);
-    }
     req.title = text.title;
     req.body = text.body.unwrap_or_else(|| {
         super::pr_body::pr_body(cfg, report, &landed.plan, kind.max_body_chars())

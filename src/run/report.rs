@@ -68,10 +68,6 @@ pub struct Report {
     /// Things that did not work but do not fail the run (a label that could not be added).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// A revert the receiver held back: its branch is there, but no open PR (a person
-    /// closed it), so it is not proposed again.
-    #[serde(skip)]
-    pub held: bool,
     pub applied: Vec<Applied>,
     /// Dry run: the objects that would be applied.
     #[serde(skip_serializing_if = "Vec::is_empty")]

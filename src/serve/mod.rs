@@ -72,7 +72,7 @@ pub async fn serve(cfg: Config) -> Result<(), Error> {
     let cluster = Arc::new(Cluster::new(cfg.limits.io_timeout()));
     let workloads: Vec<WorkloadRef> = targets.keys().cloned().collect();
     let shared = Arc::new(Shared {
-        reverts: Reverts::new(targets, cluster),
+        reverts: Reverts::new(targets, cluster, receiver.namespace.clone()).await?,
         queue: Queue::new(QUEUE_BOUND.max(workloads.len())),
         stopping: AtomicBool::new(false),
     });

@@ -4,10 +4,7 @@
 //! with the controller's words as the PR's "why". A revision already reverted by this
 //! process is not run again; a success clears that.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde_json::Value;
 use tracing::{info, warn};
@@ -15,7 +12,7 @@ use tracing::{info, warn};
 use crate::{
     Error,
     config::{Cause, Config, Job, defaults},
-    kube::{cluster::Cluster, events::Regarding, workload, workload::WorkloadRef},
+    kube::{cluster::Cluster, events::Regarding, holds, workload, workload::WorkloadRef},
     plan::{
         names::BranchName,
         revert::{self, Decision, Revert},
@@ -27,16 +24,39 @@ use crate::{
 pub struct Reverts {
     pub targets: BTreeMap<WorkloadRef, Config>,
     cluster: Arc<Cluster>,
-    /// Workload → the failed revision this process has reverted (or found held).
-    done: Mutex<HashMap<WorkloadRef, String>>,
+    /// Where the holds are kept (`kube::holds`).
+    namespace: String,
+    /// Workload key → the failed revision reverted; held while it is written, so writes
+    /// land in order.
+    holds: tokio::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl Reverts {
-    pub fn new(targets: BTreeMap<WorkloadRef, Config>, cluster: Arc<Cluster>) -> Reverts {
-        Reverts {
+    /// The receiver's reverts, with the holds the cluster keeps for it.
+    pub async fn new(
+        targets: BTreeMap<WorkloadRef, Config>,
+        cluster: Arc<Cluster>,
+        namespace: String,
+    ) -> Result<Reverts, Error> {
+        let holds = holds::read(&cluster, &namespace).await?;
+        Ok(Reverts {
             targets,
             cluster,
-            done: Mutex::default(),
+            namespace,
+            holds: tokio::sync::Mutex::new(holds),
+        })
+    }
+
+    /// Records (`Some`) or clears (`None`) `w`'s hold, in the cluster too. One that cannot
+    /// be written still holds in this process.
+    async fn hold(&self, w: &WorkloadRef, revision: Option<String>) {
+        let mut holds = self.holds.lock().await;
+        let changed = match revision {
+            Some(r) => holds.insert(key(w), r.clone()).as_ref() != Some(&r),
+            None => holds.remove(&key(w)).is_some(),
+        };
+        if changed && let Err(e) = holds::write(&self.cluster, &self.namespace, &holds).await {
+            failed(w, "cannot keep the hold", &e.into());
         }
     }
 
@@ -56,7 +76,8 @@ impl Reverts {
         let revert = match revert::decide(w.controller, &objects)? {
             Decision::Revert(r) => r,
             Decision::Succeeded => {
-                let cleared = self.done_lock().remove(w).is_some();
+                let cleared = self.holds.lock().await.contains_key(&key(w));
+                self.hold(w, None).await;
                 let later = if cleared {
                     "; a later failure is reverted again"
                 } else {
@@ -80,7 +101,7 @@ impl Reverts {
                 return Ok(None);
             }
         };
-        if self.done_lock().get(w) == Some(&revert.revision) {
+        if self.holds.lock().await.get(&key(w)) == Some(&revert.revision) {
             said(
                 w,
                 format_args!(
@@ -104,20 +125,12 @@ impl Reverts {
         };
         match crate::run::run(cfg).await {
             Ok(report) => {
-                let held = if report.held {
-                    " (held: its PR was closed)"
-                } else {
-                    ""
-                };
                 let changed = if report.changed { "" } else { " (nothing new)" };
                 said(
                     w,
-                    format_args!(
-                        "reverted revision {revision}{held}{changed}: {}",
-                        report.summary
-                    ),
+                    format_args!("reverted revision {revision}{changed}: {}", report.summary),
                 );
-                self.done_lock().insert(w.clone(), revision);
+                self.hold(w, Some(revision)).await;
             }
             Err(e) => failed(
                 w,
@@ -126,10 +139,17 @@ impl Reverts {
             ),
         }
     }
+}
 
-    fn done_lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkloadRef, String>> {
-        self.done.lock().expect("done lock")
-    }
+/// `w`'s key in the holds' ConfigMap: `canary.test.podinfo` (a kind and a namespace hold no
+/// dot, so the key reads back unambiguously).
+fn key(w: &WorkloadRef) -> String {
+    format!(
+        "{}.{}.{}",
+        w.controller.kind().to_ascii_lowercase(),
+        w.namespace,
+        w.name
+    )
 }
 
 /// One line of news about `w` (one log call site for all of them: each costs binary size).

@@ -241,6 +241,14 @@ impl Drop for Receiver {
     }
 }
 
+fn terminate_now(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
 fn terminate(pid: u32) {
     let ok = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -270,6 +278,21 @@ fn wait_for_pulls(w: &World, r: &Receiver, n: usize) -> Vec<testkit::Pull> {
 fn file_on(w: &World, branch: &str, path: &str) -> String {
     let co = w.checkout(branch);
     std::fs::read_to_string(co.path().join(DIR).join(path)).unwrap()
+}
+
+/// The receiver's holds, as its ConfigMap keeps them.
+fn holds(w: &World) -> serde_json::Map<String, Value> {
+    let cm = w
+        .kube
+        .get(
+            "",
+            "v1",
+            "default",
+            "configmaps",
+            "iter8-gitops-receiver-holds",
+        )
+        .expect("the holds' ConfigMap");
+    cm["data"].as_object().cloned().unwrap_or_default()
 }
 
 fn revert_branch(ns: &str, name: &str, revision: &str) -> String {
@@ -491,23 +514,34 @@ fn a_revert_pr_a_person_closed_is_not_reopened_and_a_new_failed_revision_gets_it
     podinfo(&w, "Failed");
     let r = Receiver::start(&w);
     let pulls = wait_for_pulls(&w, &r, 1);
-    // A person closes it: they will fix forward.
+    // The receiver keeps what it reverted in its own ConfigMap.
+    assert_eq!(holds(&w)["canary.test.podinfo"], "podinfo-rev-1");
+    // A person closes it, and deletes its branch: they will fix forward.
     w.github.pulls_handle().close(pulls[0].number);
+    let branch = revert_branch("test", "podinfo", "podinfo-rev-1");
+    testkit::git(
+        &w.bare(),
+        &["update-ref", "-d", &format!("refs/heads/{branch}")],
+    );
     assert_eq!(r.stop().0, 0);
 
-    // A restart looks again and finds the branch without an open PR: held.
+    // A restart, and Flagger calling again, change nothing: held.
+    let pushes = w.pushes();
     let mut r = Receiver::start(&w);
-    r.wait_for_log("revert held", 1);
-    assert_eq!(r.flagger("podinfo", "test", "Failed"), 202);
     r.wait_for_log("was reverted already", 1);
+    assert_eq!(r.flagger("podinfo", "test", "Failed"), 202);
+    r.wait_for_log("was reverted already", 2);
     assert_eq!(w.github.pulls().len(), 1);
     assert!(!w.github.pulls()[0].open);
+    assert_eq!(w.pushes(), pushes);
+    assert_eq!(w.rev(&format!("refs/heads/{branch}")), None);
 
     // Their fix succeeds, and the next version fails: that is a new revert.
     w.kube
         .add_workload(canary("podinfo", "Succeeded", "podinfo-rev-2"));
     assert_eq!(r.flagger("podinfo", "test", "Succeeded"), 202);
     r.wait_for_log("a later failure is reverted again", 1);
+    assert!(holds(&w).get("canary.test.podinfo").is_none());
     w.kube
         .add_workload(canary("podinfo", "Failed", "podinfo-rev-3"));
     assert_eq!(r.flagger("podinfo", "test", "Failed"), 202);
@@ -517,6 +551,66 @@ fn a_revert_pr_a_person_closed_is_not_reopened_and_a_new_failed_revision_gets_it
         format!("acme:{}", revert_branch("test", "podinfo", "podinfo-rev-3"))
     );
     assert!(pulls[1].open);
+    assert_eq!(r.stop().0, 0);
+}
+
+#[test]
+fn a_receiver_killed_between_its_push_and_its_pr_opens_the_pr_when_it_starts_again() {
+    let w = world();
+    podinfo(&w, "Failed");
+    // The host never answers the PR request, and the receiver is killed then (the OOM killer,
+    // a node gone): no grace at all, before its retry.
+    w.github.server.fault(testkit::Fault::reset(
+        "POST /api/v3/repos/acme/env/pulls",
+        1,
+    ));
+    let r = Receiver::start(&w);
+    let pid = r.child.id();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let end = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < end {
+                let cut = w
+                    .github
+                    .server
+                    .log()
+                    .iter()
+                    .any(|q| q.method == "POST" && q.path.ends_with("/pulls") && q.status == 0);
+                if cut {
+                    terminate_now(pid);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+    });
+    let (code, log) = r.stop_when_done();
+    assert_ne!(code, 0, "{log}");
+    let branch = revert_branch("test", "podinfo", "podinfo-rev-1");
+    assert!(
+        w.rev(&format!("refs/heads/{branch}")).is_some(),
+        "pushed: {log}"
+    );
+    assert!(w.github.pulls().is_empty());
+    assert!(
+        w.kube
+            .get(
+                "",
+                "v1",
+                "default",
+                "configmaps",
+                "iter8-gitops-receiver-holds"
+            )
+            .is_none()
+    );
+
+    // The next start finds the revert unfinished, and finishes it: the pushed branch, one PR.
+    let pushes = w.pushes();
+    let mut r = Receiver::start(&w);
+    r.wait_for_log("reverted revision", 1);
+    let pulls = wait_for_pulls(&w, &r, 1);
+    assert_eq!(pulls[0].head, format!("acme:{branch}"));
+    assert_eq!(w.pushes(), pushes, "nothing pushed again");
     assert_eq!(r.stop().0, 0);
 }
 
@@ -543,13 +637,12 @@ fn sigterm_during_a_revert_lets_it_finish_and_a_restart_converges() {
         "the revert under way finished: {log}"
     );
 
-    // The next pod looks again: the same branch, the same PR, nothing pushed.
+    // The next pod looks again and finds it done: the same PR, nothing pushed.
     let pushes = w.pushes();
     let mut r = Receiver::start(&w);
-    r.wait_for_log("reverted revision", 1);
+    r.wait_for_log("was reverted already", 1);
     assert_eq!(w.github.pulls().len(), 1);
     assert_eq!(w.pushes(), pushes);
-    assert!(r.log().contains("(nothing new)"), "{}", r.log());
     assert_eq!(r.stop().0, 0);
 }
 
@@ -596,6 +689,16 @@ fn the_receiver_refuses_to_start_on_a_file_that_names_no_workload_or_from_the_re
     assert!(
         o.stderr
             .contains("GITOPS_CONFIG_IN_REPO cannot drive the receiver"),
+        "{}",
+        o.stderr
+    );
+    // Its holds are kept in its own namespace, which it must be told.
+    let mut w = world();
+    w.set("GITOPS_NAMESPACE", None);
+    let o = w.run(&["serve"]);
+    assert_code(&o, 2);
+    assert!(
+        o.stderr.contains("GITOPS_NAMESPACE is required by `serve`"),
         "{}",
         o.stderr
     );

@@ -546,6 +546,11 @@ fn the_receivers_manifests_parse_validate_and_grant_only_what_it_reads() {
     // The ConfigMap is the receiver's configuration: its inputs and its promotion file
     // validate, and every target names its workload.
     let cm: ConfigMap = typed(of("ConfigMap")[0]);
+    let holds: ConfigMap = typed(of("ConfigMap")[1]);
+    assert_eq!(
+        holds.metadata.name.as_deref(),
+        Some("iter8-gitops-receiver-holds")
+    );
     let data = cm.data.unwrap();
     let file = tempfile::tempdir().unwrap();
     let path = file.path().join("receiver.yaml");
@@ -609,16 +614,24 @@ fn the_receivers_manifests_parse_validate_and_grant_only_what_it_reads() {
     let roles: Vec<Role> = of("Role").into_iter().map(typed).collect();
     for rule in roles.iter().flat_map(|r| r.rules.clone().unwrap()) {
         let resource = rule.resources.clone().unwrap()[0].clone();
-        let verbs = if resource == "events" {
-            ["create"]
-        } else {
-            ["get"]
+        let verbs: &[&str] = match resource.as_str() {
+            "events" => &["create"],
+            "configmaps" => &["get", "patch"],
+            _ => &["get"],
         };
         assert_eq!(rule.verbs, verbs, "{rule:?}");
-        if ["secrets", "canaries", "rollouts"].contains(&resource.as_str()) {
+        if ["secrets", "canaries", "rollouts", "configmaps"].contains(&resource.as_str()) {
             assert!(
                 rule.resource_names.is_some(),
                 "{resource} by name: {rule:?}"
+            );
+        }
+        if resource == "configmaps" {
+            let names = rule.resource_names.clone().unwrap();
+            assert_eq!(
+                names,
+                ["iter8-gitops-receiver-holds"],
+                "its own ConfigMap only"
             );
         }
     }

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use kube::{
     Api,
-    api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams},
+    api::{ApiResource, DynamicObject, GroupVersionKind},
     discovery::Scope,
 };
 
 use crate::{
     kube::{
-        call::{Failure, call},
+        call::{self, Failure},
         cluster::Cluster,
     },
     plan::{Object, admission::Policy},
@@ -234,10 +234,8 @@ pub async fn apply(
         if let Some(ns) = &r.namespace {
             body["metadata"]["namespace"] = serde_json::Value::String(ns.clone());
         }
-        let params = PatchParams::apply(field_manager).force();
         let ns_label = r.namespace.clone().unwrap_or_default();
-        let patch = Patch::Apply(&body);
-        call("apply", || api.patch(&o.name, &params, &patch))
+        call::apply(&api, &o.name, &body, field_manager)
             .await
             .map_err(|f| match f {
                 Failure::Forbidden(status) => Error::Forbidden {

@@ -61,3 +61,18 @@ pub async fn get(
         .map_err(Missing::Failed)?;
     Ok(serde_json::to_value(&obj).expect("a DynamicObject serializes to JSON"))
 }
+
+/// Server-side apply of `body` as `manager`, forced: the one PATCH the writers of `kube/`
+/// share (one retry loop for all of them in the binary).
+pub async fn apply(
+    api: &kube::Api<kube::api::DynamicObject>,
+    name: &str,
+    body: &serde_json::Value,
+    manager: &str,
+) -> Result<(), Failure> {
+    let params = kube::api::PatchParams::apply(manager).force();
+    let patch = kube::api::Patch::Apply(body);
+    call("apply", || api.patch(name, &params, &patch))
+        .await
+        .map(|_| ())
+}

@@ -7,11 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::kube::{
-    call::{Failure, Missing, call, get},
+    call::{self, Failure, Missing, get},
     cluster::Cluster,
 };
 
@@ -64,11 +63,8 @@ pub async fn write(
         kube::Api::namespaced_with(client.clone(), namespace, &ar);
     let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": NAME, "namespace": namespace}, "data": holds});
-    let params = PatchParams::apply(MANAGER).force();
-    let patch = Patch::Apply(&body);
-    call("write holds", || api.patch(NAME, &params, &patch))
+    call::apply(&api, NAME, &body, MANAGER)
         .await
-        .map(|_| ())
         .map_err(|f| error(namespace, "written", Missing::Failed(f)))
 }
 

@@ -47,9 +47,9 @@ impl Reverts {
         })
     }
 
-    /// Records (`Some`) or clears (`None`) `w`'s hold, in the cluster too. One that cannot
-    /// be written still holds in this process.
-    async fn hold(&self, w: &WorkloadRef, revision: Option<String>) {
+    /// Records (`Some`) or clears (`None`) `w`'s hold, in the cluster too; true when that
+    /// changed it. One that cannot be written still holds in this process.
+    async fn hold(&self, w: &WorkloadRef, revision: Option<String>) -> bool {
         let mut holds = self.holds.lock().await;
         let changed = match revision {
             Some(r) => holds.insert(key(w), r.clone()).as_ref() != Some(&r),
@@ -58,6 +58,7 @@ impl Reverts {
         if changed && let Err(e) = holds::write(&self.cluster, &self.namespace, &holds).await {
             failed(w, "cannot keep the hold", &e.into());
         }
+        changed
     }
 
     /// Looks at `w` and reverts it if its rollout failed. Failures are logged (and told as
@@ -76,9 +77,7 @@ impl Reverts {
         let revert = match revert::decide(w.controller, &objects)? {
             Decision::Revert(r) => r,
             Decision::Succeeded => {
-                let cleared = self.holds.lock().await.contains_key(&key(w));
-                self.hold(w, None).await;
-                let later = if cleared {
+                let later = if self.hold(w, None).await {
                     "; a later failure is reverted again"
                 } else {
                     ""

@@ -808,3 +808,29 @@ fn a_client_that_trickles_its_webhook_is_cut_and_does_not_hold_up_the_others() {
     assert!(took < Duration::from_secs(16), "{took:?}");
     assert_eq!(r.stop().0, 0);
 }
+
+#[test]
+fn a_target_in_push_mode_reverts_the_synced_branch_itself() {
+    let mut w = world();
+    let file = w.tmp.path().join("push.yaml");
+    std::fs::write(
+        &file,
+        TARGETS.replacen(
+            "    dir: podinfo\n",
+            "    dir: podinfo\n    mode: push\n",
+            1,
+        ),
+    )
+    .unwrap();
+    w.set("GITOPS_CONFIG", Some(file.to_str().unwrap()));
+    podinfo(&w, "Failed");
+    let mut r = Receiver::start(&w);
+    r.wait_for_log("reverted revision", 1);
+    let kustomization = file_on(&w, BRANCH, "podinfo/kustomization.yaml");
+    assert!(
+        kustomization.ends_with("    newTag: 6.0.0   # bumped by CI\n"),
+        "{kustomization}"
+    );
+    assert!(w.github.pulls().is_empty(), "no PR in push mode");
+    assert_eq!(r.stop().0, 0);
+}

@@ -43,19 +43,27 @@ pub enum Missing {
     Failed(Failure),
 }
 
-/// One namespaced object of any kind, as JSON: the GET the readers of `kube/` share (one
-/// retry loop for all of them in the binary). `(group, version, kind, plural)`.
-pub async fn get(
+/// The API of one kind, `(group, version, kind, plural)`, in `namespace`.
+pub async fn namespaced(
     cluster: &cluster::Cluster,
     (group, version, kind, plural): (&str, &str, &str, &str),
     namespace: &str,
-    name: &str,
-) -> Result<serde_json::Value, Missing> {
+) -> Result<kube::Api<kube::api::DynamicObject>, Missing> {
     let (client, _) = cluster.client().await.map_err(Missing::NoCluster)?;
     let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
     let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(client.clone(), namespace, &ar);
+    Ok(kube::Api::namespaced_with(client.clone(), namespace, &ar))
+}
+
+/// One namespaced object of any kind, as JSON: the GET the readers of `kube/` share (one
+/// retry loop for all of them in the binary).
+pub async fn get(
+    cluster: &cluster::Cluster,
+    what: (&str, &str, &str, &str),
+    namespace: &str,
+    name: &str,
+) -> Result<serde_json::Value, Missing> {
+    let api = namespaced(cluster, what, namespace).await?;
     let obj = call("read object", || api.get(name))
         .await
         .map_err(Missing::Failed)?;

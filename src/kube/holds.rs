@@ -53,14 +53,9 @@ pub async fn write(
     namespace: &str,
     holds: &BTreeMap<String, String>,
 ) -> Result<(), Error> {
-    let (client, _) = cluster
-        .client()
+    let api = call::namespaced(cluster, CONFIGMAP, namespace)
         .await
-        .map_err(|e| error(namespace, "written", Missing::NoCluster(e)))?;
-    let gvk = kube::api::GroupVersionKind::gvk(CONFIGMAP.0, CONFIGMAP.1, CONFIGMAP.2);
-    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, CONFIGMAP.3);
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(client.clone(), namespace, &ar);
+        .map_err(|m| error(namespace, "written", m))?;
     let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": NAME, "namespace": namespace}, "data": holds});
     call::apply(&api, NAME, &body, MANAGER)

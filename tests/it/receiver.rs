@@ -210,8 +210,14 @@ impl Receiver {
     }
 
     /// SIGTERM; the exit code.
-    fn stop(mut self) -> (i32, String) {
-        terminate(self.child.id());
+    fn stop(self) -> (i32, String) {
+        signal(self.child.id(), "-TERM");
+        self.stop_when_done()
+    }
+
+    /// Waits for the receiver to exit (it was told to stop, or killed); its exit code and
+    /// log, which holds no secret in any form.
+    fn stop_when_done(mut self) -> (i32, String) {
         let end = Instant::now() + Duration::from_secs(40);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -241,17 +247,10 @@ impl Drop for Receiver {
     }
 }
 
-fn terminate_now(pid: u32) {
+/// Sends `sig` (`-TERM`, `-KILL`) to the process `pid`.
+fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-fn terminate(pid: u32) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([sig, &pid.to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
@@ -282,16 +281,21 @@ fn file_on(w: &World, branch: &str, path: &str) -> String {
 
 /// The receiver's holds, as its ConfigMap keeps them.
 fn holds(w: &World) -> serde_json::Map<String, Value> {
-    let cm = w
-        .kube
-        .get(
+    // Written just after the PR is opened: wait for it.
+    let end = Instant::now() + Duration::from_secs(30);
+    let cm = loop {
+        let cm = w.kube.get(
             "",
             "v1",
             "default",
             "configmaps",
             "iter8-gitops-receiver-holds",
-        )
-        .expect("the holds' ConfigMap");
+        );
+        if cm.is_some() || Instant::now() > end {
+            break cm.expect("the holds' ConfigMap");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     cm["data"].as_object().cloned().unwrap_or_default()
 }
 
@@ -577,7 +581,7 @@ fn a_receiver_killed_between_its_push_and_its_pr_opens_the_pr_when_it_starts_aga
                     .iter()
                     .any(|q| q.method == "POST" && q.path.ends_with("/pulls") && q.status == 0);
                 if cut {
-                    terminate_now(pid);
+                    signal(pid, "-KILL");
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(2));
@@ -626,7 +630,9 @@ fn sigterm_during_a_revert_lets_it_finish_and_a_restart_converges() {
     let pid = r.child.id();
     w.github
         .server
-        .before("POST /api/v3/repos/acme/env/pulls", move || terminate(pid));
+        .before("POST /api/v3/repos/acme/env/pulls", move || {
+            signal(pid, "-TERM")
+        });
     assert_eq!(r.flagger("podinfo", "test", "Failed"), 202);
     let (code, log) = r.stop_when_done();
     assert_eq!(code, 0, "{log}");
@@ -644,25 +650,6 @@ fn sigterm_during_a_revert_lets_it_finish_and_a_restart_converges() {
     assert_eq!(w.github.pulls().len(), 1);
     assert_eq!(w.pushes(), pushes);
     assert_eq!(r.stop().0, 0);
-}
-
-impl Receiver {
-    /// Waits for the receiver to exit on its own (it was told to stop).
-    fn stop_when_done(mut self) -> (i32, String) {
-        let end = Instant::now() + Duration::from_secs(40);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                return (status.code().unwrap_or(-1), self.log());
-            }
-            assert!(
-                Instant::now() < end,
-                "the receiver did not stop:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 #[test]
